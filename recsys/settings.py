@@ -1,0 +1,179 @@
+"""Every setting of every process, read from the environment in one place.
+
+Each field maps to exactly one environment variable (its name in upper case, prefixed
+``RECSYS_``). Values come, in order of precedence, from the process environment, then from
+the project's git-ignored ``.env`` (written by ``make up``), then from the defaults below.
+Secrets have no defaults: ``make up`` generates them into ``.env``.
+
+Nothing else in the project reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "RECSYS_"
+
+
+def _setting(default, doc: str, secret: bool = False):
+    return field(default=default, metadata={"doc": doc, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live
+    state_dir: str = _setting(
+        str(PROJECT_ROOT / ".state"),
+        "Local stack state: database files, broker logs, pid files, service logs.",
+    )
+    cache_dir: str = _setting(
+        str(Path.home() / ".cache" / "musicrec"),
+        "Downloads kept outside the clone (virtual environments, jars), keyed by content hash.",
+    )
+    lake_uri: str = _setting(
+        str(PROJECT_ROOT / "data" / "lake"),
+        "Root of the Parquet lake (a folder, or an s3a:// URI in production).",
+    )
+    checkpoint_uri: str = _setting(
+        str(PROJECT_ROOT / ".state" / "checkpoints"),
+        "Root of Spark Structured Streaming checkpoints (beside the lake in production).",
+    )
+
+    # PostgreSQL + pgvector
+    postgres_host: str = _setting("127.0.0.1", "PostgreSQL host.")
+    postgres_port: int = _setting(5432, "PostgreSQL port.")
+    postgres_db: str = _setting("recsys", "Warehouse database name.")
+    postgres_user: str = _setting("recsys", "Warehouse owner role.")
+    postgres_password: str = _setting(None, "Warehouse owner password (secret).", secret=True)
+    airflow_db: str = _setting("airflow", "Database holding Airflow's metadata (same server).")
+
+    # Redis
+    redis_url: str = _setting("redis://127.0.0.1:6379/0", "Redis URL (session vectors).")
+
+    # Kafka
+    kafka_bootstrap_servers: str = _setting("127.0.0.1:9092", "Kafka broker list, comma separated.")
+    kafka_topic: str = _setting("music_log", "Topic of the raw listening log.")
+    kafka_partitions: int = _setting(3, "Partitions of the topic when the stack creates it.")
+    kafka_replication_factor: int = _setting(1, "Replication factor of the topic when created.")
+    kafka_send_timeout_s: float = _setting(
+        4.0, "Longest an API request waits for the broker before answering 503."
+    )
+
+    # Spark
+    spark_master: str = _setting("local[*]", "Spark master URL (local[*], spark://host:7077).")
+    spark_driver_memory: str = _setting("2g", "Spark driver memory for batch jobs.")
+
+    # Airflow
+    airflow_host: str = _setting("127.0.0.1", "Airflow api-server host.")
+    airflow_port: int = _setting(8080, "Airflow api-server port.")
+    airflow_admin_user: str = _setting("admin", "Airflow UI login.")
+    airflow_admin_password: str = _setting(None, "Airflow UI password (secret).", secret=True)
+
+    # Web app
+    webapp_host: str = _setting("127.0.0.1", "Address gunicorn binds.")
+    webapp_port: int = _setting(5000, "Port gunicorn binds.")
+    webapp_workers: int = _setting(2, "gunicorn worker processes.")
+    webapp_threads: int = _setting(16, "Threads per gunicorn worker.")
+    admin_token: str = _setting(None, "Token admin endpoints require (secret).", secret=True)
+
+    # Event contract
+    event_batch_max: int = _setting(1000, "Most events one POST /api/v1/logs/events may carry.")
+    event_max_future_s: int = _setting(
+        300, "How far in the future (client clock skew) an event timestamp may be."
+    )
+    play_min_seconds: int = _setting(30, "Seconds heard for a listen to count as a play.")
+
+    @property
+    def postgres_dsn(self) -> str:
+        return self.dsn_for(self.postgres_db)
+
+    def dsn_for(self, database: str, user: str | None = None, password: str | None = None) -> str:
+        user = user or self.postgres_user
+        password = self.postgres_password if password is None else password
+        return (
+            f"postgresql://{user}:{password}@{self.postgres_host}:{self.postgres_port}/{database}"
+        )
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://{self.airflow_host}:{self.airflow_port}"
+
+    @property
+    def webapp_url(self) -> str:
+        return f"http://{self.webapp_host}:{self.webapp_port}"
+
+    @property
+    def lake_events_uri(self) -> str:
+        return f"{self.lake_uri.rstrip('/')}/raw/listen_events"
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a ``KEY=VALUE`` file; blank lines and ``#`` comments are ignored."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def _convert(raw: str, kind, name: str):
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable to fix."""
+
+
+def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Build Settings from ``environ`` (default: the process environment) over ``.env``."""
+    environ = dict(os.environ) if environ is None else environ
+    env_file = env_file or Path(environ.get("RECSYS_ENV_FILE", PROJECT_ROOT / ".env"))
+    merged = {**read_env_file(env_file), **environ}
+    values = {}
+    for f in dataclasses.fields(Settings):
+        name = env_name(f.name)
+        if name in merged and merged[name] != "":
+            values[f.name] = _convert(merged[name], f.type, name)
+    return Settings(**values)
+
+
+def require(settings: Settings, *names: str) -> None:
+    """Fail with a message naming the variable when a secret a process needs is unset."""
+    missing = [env_name(n) for n in names if getattr(settings, n) in (None, "")]
+    if missing:
+        raise SettingsError(
+            f"missing setting(s) {', '.join(missing)}: run `make up` to generate .env, "
+            "or export them"
+        )
+
+
+def documented_settings() -> list[tuple[str, object, str, bool]]:
+    """(environment name, default, doc, secret) of every setting, for .env.example and docs."""
+    return [
+        (env_name(f.name), f.default, f.metadata["doc"], f.metadata["secret"])
+        for f in dataclasses.fields(Settings)
+    ]

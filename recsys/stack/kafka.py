@@ -1,0 +1,139 @@
+"""A single-node Apache Kafka broker in KRaft mode (broker and controller in one JVM),
+from the Maven registry's jars. Data: ``<state>/kafka``. Creates the events topic with
+broker append time as the message timestamp, which the play counters count by."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from pathlib import Path
+
+from recsys.settings import Settings
+from recsys.stack import jars
+from recsys.stack.process import (
+    ServiceError,
+    log_path,
+    port_open,
+    read_pid,
+    spawn,
+    terminate,
+    wait_until,
+)
+
+NAME = "kafka"
+TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime", "retention.ms": str(30 * 86400_000)}
+
+
+def _broker_address(settings: Settings) -> tuple[str, int]:
+    host, _, port = settings.kafka_bootstrap_servers.split(",")[0].partition(":")
+    return host, int(port or 9092)
+
+
+def _server_properties(settings: Settings, data: Path) -> str:
+    host, port = _broker_address(settings)
+    controller = f"{host}:{port + 1}"
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.bootstrap.servers={controller}",
+        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{controller}",
+        f"advertised.listeners=PLAINTEXT://{host}:{port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"log.dirs={data / 'logs'}",
+        f"num.partitions={settings.kafka_partitions}",
+        # One broker: every internal topic must live with a single replica.
+        "offsets.topic.replication.factor=1",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "default.replication.factor=1",
+        "min.insync.replicas=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "",
+    ])
+
+
+def _log4j_config(settings: Settings) -> str:
+    return "\n".join([
+        "status = warn",
+        "appender.file.type = File",
+        "appender.file.name = FILE",
+        f"appender.file.fileName = {log_path(settings.state_dir, NAME + '-server')}",
+        "appender.file.layout.type = PatternLayout",
+        "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+        "rootLogger.level = INFO",
+        "rootLogger.appenderRef.file.ref = FILE",
+        "",
+    ])
+
+
+def _java(libs: Path, main: str, *args: str, log4j: Path | None = None) -> list[str]:
+    argv = ["java", "-Xms256m", "-Xmx1g"]
+    if log4j:
+        argv.append(f"-Dlog4j2.configurationFile={log4j}")
+    return [*argv, "-cp", f"{libs}/*", main, *args]
+
+
+def start(settings: Settings) -> None:
+    if healthy(settings):
+        ensure_topic(settings)
+        return
+    libs = jars.fetch(settings, jars.KAFKA_BROKER)
+    data = Path(settings.state_dir) / NAME
+    data.mkdir(parents=True, exist_ok=True)
+    props = data / "server.properties"
+    props.write_text(_server_properties(settings, data))
+    log4j = data / "log4j2.properties"
+    log4j.write_text(_log4j_config(settings))
+    if not (data / "logs" / "meta.properties").exists():
+        # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            _java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+                  "--standalone", log4j=log4j),
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
+    spawn(settings.state_dir, NAME, _java(libs, "kafka.Kafka", str(props), log4j=log4j))
+    host, port = _broker_address(settings)
+    wait_until(lambda: port_open(host, port), "Kafka", 60, log_path(settings.state_dir, NAME))
+    ensure_topic(settings)
+
+
+def ensure_topic(settings: Settings) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=20000
+    )
+    try:
+        if settings.kafka_topic in admin.list_topics():
+            return
+        admin.create_topics([
+            NewTopic(settings.kafka_topic, settings.kafka_partitions,
+                     settings.kafka_replication_factor, topic_configs=TOPIC_CONFIG)
+        ])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def stop(settings: Settings) -> bool:
+    return terminate(settings.state_dir, NAME, timeout_s=60)
+
+
+def running(settings: Settings) -> bool:
+    return read_pid(settings.state_dir, NAME) is not None
+
+
+def healthy(settings: Settings) -> bool:
+    host, port = _broker_address(settings)
+    return port_open(host, port)

@@ -1,0 +1,7 @@
+"""The JSON API, version 1: one blueprint, a module per resource."""
+
+from flask import Blueprint
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from webapp.api import events  # noqa: E402,F401  (registers routes on the blueprint)

@@ -1,0 +1,46 @@
+"""One JSON shape for every error the API answers, HTTP or validation.
+
+``{"error": <code>, "message": <sentence>, "errors": [{"field": ..., "reason": ...}]}``
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error answered to the client as JSON with ``status``."""
+
+    def __init__(self, status: int, error: str, message: str, errors: list[dict] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.errors = errors or []
+
+    def body(self) -> dict:
+        body = {"error": self.error, "message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        return jsonify(err.body()), err.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        code = (err.name or "error").lower().replace(" ", "_")
+        return jsonify({"error": code, "message": err.description}), err.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error")
+        return jsonify({"error": "internal_error", "message": "unexpected server error"}), 500

@@ -1,0 +1,66 @@
+"""GET /healthz: the state of every dependency, for operators and load balancers.
+
+200 when the app can capture events (PostgreSQL and Kafka up), 503 otherwise; Redis or a
+missing model only degrade serving and are reported without failing the check.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from recsys.stack.process import port_open
+from webapp.resources import resources
+
+health = Blueprint("health", __name__)
+
+
+def _postgres(res) -> tuple[dict, dict]:
+    try:
+        with res.pool.connection(timeout=2) as conn:
+            conn.execute("select 1")
+            model = conn.execute("select to_regclass('model.active_model')").fetchone()[0]
+            if model is None:
+                return {"status": "ok"}, {"status": "absent", "detail": "no model trained yet"}
+            row = conn.execute("select version from model.active_model").fetchone()
+        model_state = {"status": "ok", "version": row[0]} if row else {"status": "absent"}
+        return {"status": "ok"}, model_state
+    except Exception as err:
+        return {"status": "down", "detail": str(err)[:200]}, {"status": "unknown"}
+
+
+def _redis(res) -> dict:
+    try:
+        res.redis.ping()
+        return {"status": "ok"}
+    except Exception as err:
+        return {"status": "down", "detail": str(err)[:200]}
+
+
+def _kafka(res) -> dict:
+    try:
+        producer = res.producer
+        partitions = producer.partitions_for(res.settings.kafka_topic)
+        if not partitions:
+            return {"status": "down", "detail": f"topic {res.settings.kafka_topic} not found"}
+        brokers = res.settings.kafka_bootstrap_servers.split(",")
+        if not any(port_open(*_host_port(b)) for b in brokers):
+            return {"status": "down", "detail": "no broker accepts connections"}
+        return {"status": "ok", "partitions": len(partitions)}
+    except Exception as err:
+        return {"status": "down", "detail": str(err)[:200]}
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.strip().rpartition(":")
+    return host, int(port)
+
+
+@health.get("/healthz")
+def healthz():
+    res = resources()
+    postgres, model = _postgres(res)
+    checks = {"postgres": postgres, "kafka": _kafka(res), "redis": _redis(res), "model": model}
+    essential_ok = postgres["status"] == "ok" and checks["kafka"]["status"] == "ok"
+    degraded = checks["redis"]["status"] != "ok" or model["status"] != "ok"
+    status = "down" if not essential_ok else ("degraded" if degraded else "ok")
+    return jsonify({"status": status, "checks": checks}), 200 if essential_ok else 503

@@ -1,0 +1,89 @@
+"""Per-process connections the web app shares between requests: a PostgreSQL pool, a Kafka
+producer and a Redis client. Each is created on first use, after gunicorn has forked, never
+at import time, and closed with the app."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg_pool
+import redis
+from flask import Flask, current_app
+from kafka import KafkaProducer
+
+from recsys.settings import Settings
+
+_lock = threading.Lock()
+
+
+class Resources:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._pool: psycopg_pool.ConnectionPool | None = None
+        self._producer: KafkaProducer | None = None
+        self._redis: redis.Redis | None = None
+
+    @property
+    def pool(self) -> psycopg_pool.ConnectionPool:
+        if self._pool is None:
+            with _lock:
+                if self._pool is None:
+                    self._pool = psycopg_pool.ConnectionPool(
+                        self.settings.postgres_dsn,
+                        min_size=1,
+                        max_size=max(4, self.settings.webapp_threads),
+                        timeout=5,
+                        kwargs={"connect_timeout": 3},
+                        open=True,
+                        name="webapp",
+                    )
+        return self._pool
+
+    @property
+    def producer(self) -> KafkaProducer:
+        """The idempotent, acks=all producer; raises kafka errors when no broker answers."""
+        if self._producer is None:
+            with _lock:
+                if self._producer is None:
+                    self._producer = make_producer(self.settings)
+        return self._producer
+
+    @property
+    def redis(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(
+                self.settings.redis_url, socket_timeout=1, socket_connect_timeout=1
+            )
+        return self._redis
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+        if self._pool is not None:
+            self._pool.close()
+
+
+def make_producer(settings: Settings) -> KafkaProducer:
+    """A producer whose every wait is bounded so a request answers within the send timeout."""
+    timeout_ms = int(settings.kafka_send_timeout_s * 1000)
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        batch_size=256 * 1024,
+        compression_type=None,
+        max_block_ms=timeout_ms,
+        request_timeout_ms=max(timeout_ms - 500, 1000),
+        delivery_timeout_ms=timeout_ms,
+        reconnect_backoff_max_ms=1000,
+        bootstrap_timeout_ms=min(timeout_ms, 2000),
+    )
+
+
+def resources() -> Resources:
+    return current_app.extensions["recsys"]
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["recsys"] = Resources(settings)
