@@ -107,9 +107,7 @@ def validate_event(raw, now_ms: int, max_future_s: int = 300):
         elif ts < MIN_TIMESTAMP_MS:
             errors.append(FieldError("timestamp", "is before 2000-01-01; send epoch milliseconds"))
         elif ts > now_ms + max_future_s * 1000:
-            errors.append(
-                FieldError("timestamp", f"is more than {max_future_s} s in the future")
-            )
+            errors.append(FieldError("timestamp", f"is more than {max_future_s} s in the future"))
 
     if "action" not in missing and raw["action"] not in ACTIONS:
         errors.append(FieldError("action", f"must be one of {', '.join(ACTIONS)}"))

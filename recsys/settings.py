@@ -72,6 +72,12 @@ class Settings:
     airflow_port: int = _setting(8080, "Airflow api-server port.")
     airflow_admin_user: str = _setting("admin", "Airflow UI login.")
     airflow_admin_password: str = _setting(None, "Airflow UI password (secret).", secret=True)
+    airflow_secret_key: str = _setting(
+        None, "Key Airflow's components sign their tokens with (secret).", secret=True
+    )
+    airflow_fernet_key: str = _setting(
+        None, "Key encrypting Airflow connections and variables (secret).", secret=True
+    )
 
     # Web app
     webapp_host: str = _setting("127.0.0.1", "Address gunicorn binds.")

@@ -6,25 +6,29 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 # The contract's fields as they arrive on Kafka (JSON).
-EVENT_SCHEMA = T.StructType([
-    T.StructField("event_id", T.StringType()),
-    T.StructField("user_id", T.StringType()),
-    T.StructField("track_id", T.StringType()),
-    T.StructField("timestamp", T.LongType()),
-    T.StructField("action", T.StringType()),
-    T.StructField("duration", T.IntegerType()),
-    T.StructField("total_duration", T.IntegerType()),
-    T.StructField("source", T.StringType()),
-])
+EVENT_SCHEMA = T.StructType(
+    [
+        T.StructField("event_id", T.StringType()),
+        T.StructField("user_id", T.StringType()),
+        T.StructField("track_id", T.StringType()),
+        T.StructField("timestamp", T.LongType()),
+        T.StructField("action", T.StringType()),
+        T.StructField("duration", T.IntegerType()),
+        T.StructField("total_duration", T.IntegerType()),
+        T.StructField("source", T.StringType()),
+    ]
+)
 
 # What the lake adds: where the event sat in Kafka, when the broker appended it, its day.
-LAKE_SCHEMA = T.StructType([
-    *EVENT_SCHEMA.fields,
-    T.StructField("kafka_partition", T.IntegerType()),
-    T.StructField("kafka_offset", T.LongType()),
-    T.StructField("kafka_timestamp", T.TimestampType()),
-    T.StructField("date", T.DateType()),
-])
+LAKE_SCHEMA = T.StructType(
+    [
+        *EVENT_SCHEMA.fields,
+        T.StructField("kafka_partition", T.IntegerType()),
+        T.StructField("kafka_offset", T.LongType()),
+        T.StructField("kafka_timestamp", T.TimestampType()),
+        T.StructField("date", T.DateType()),
+    ]
+)
 
 
 def events_path(lake_uri: str) -> str:

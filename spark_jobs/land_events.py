@@ -42,7 +42,11 @@ def parse_kafka_records(records: DataFrame) -> DataFrame:
         F.col("offset").alias("kafka_offset"),
         F.col("timestamp").alias("kafka_timestamp"),
     ).select(
-        "e.*", "raw_value", "kafka_partition", "kafka_offset", "kafka_timestamp",
+        "e.*",
+        "raw_value",
+        "kafka_partition",
+        "kafka_offset",
+        "kafka_timestamp",
         _is_valid().alias("is_valid"),
     )
 
@@ -70,13 +74,19 @@ def to_lake_rows(parsed: DataFrame) -> DataFrame:
     day = F.to_date(F.timestamp_millis(F.col("timestamp")))
     return parsed.where("is_valid").select(
         *[F.col(f.name) for f in lake.EVENT_SCHEMA.fields],
-        "kafka_partition", "kafka_offset", "kafka_timestamp", day.alias("date"),
+        "kafka_partition",
+        "kafka_offset",
+        "kafka_timestamp",
+        day.alias("date"),
     )
 
 
 def to_rejected_rows(parsed: DataFrame) -> DataFrame:
     return parsed.where(~F.col("is_valid")).select(
-        "raw_value", "kafka_partition", "kafka_offset", "kafka_timestamp",
+        "raw_value",
+        "kafka_partition",
+        "kafka_offset",
+        "kafka_timestamp",
         F.to_date("kafka_timestamp").alias("date"),
     )
 
@@ -111,7 +121,8 @@ def start_queries(spark: SparkSession, settings: Settings, args) -> list:
         .start()
     )
     rejected = (
-        to_rejected_rows(parsed).writeStream.format("parquet")
+        to_rejected_rows(parsed)
+        .writeStream.format("parquet")
         .partitionBy("date")
         .option("path", lake.rejected_path(settings.lake_uri))
         .option("checkpointLocation", f"{checkpoints}/land_rejected_events")
@@ -124,10 +135,16 @@ def start_queries(spark: SparkSession, settings: Settings, args) -> list:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--continuous", action="store_true",
-                        help="keep running with a 10 s trigger instead of landing what is there")
-    parser.add_argument("--dedup-window", default="1 hour",
-                        help="how long after an event a repeat of its event_id is dropped")
+    parser.add_argument(
+        "--continuous",
+        action="store_true",
+        help="keep running with a 10 s trigger instead of landing what is there",
+    )
+    parser.add_argument(
+        "--dedup-window",
+        default="1 hour",
+        help="how long after an event a repeat of its event_id is dropped",
+    )
     parser.add_argument("--max-offsets-per-batch", type=int, default=2_000_000)
     return parser.parse_args(argv)
 
@@ -135,15 +152,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings()
-    spark = spark_session("land_events", settings,
-                          **{"spark.sql.shuffle.partitions": STATE_PARTITIONS})
+    spark = spark_session(
+        "land_events", settings, **{"spark.sql.shuffle.partitions": STATE_PARTITIONS}
+    )
     queries = start_queries(spark, settings, args)
     for query in queries:
         query.awaitTermination()
     for query in queries:
         progress = query.lastProgress or {}
-        print(f"{query.name}: last batch {progress.get('batchId')}, "
-              f"rows {progress.get('numInputRows', 0)}")
+        print(
+            f"{query.name}: last batch {progress.get('batchId')}, "
+            f"rows {progress.get('numInputRows', 0)}"
+        )
 
 
 if __name__ == "__main__":

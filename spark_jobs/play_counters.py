@@ -55,16 +55,15 @@ def song_interval_stats(events: DataFrame, play_min_seconds: int) -> DataFrame:
     distinct users with a play.
     """
     play = is_play(play_min_seconds)
-    return (
-        events.groupBy(F.col("date").alias("event_date"), F.col("track_id").alias("song_id"))
-        .agg(
-            F.count(F.lit(1)).alias("events"),
-            F.sum(play.cast("long")).alias("plays"),
-            F.sum((F.col("action") == "complete").cast("long")).alias("completes"),
-            F.sum((F.col("action") == "skip").cast("long")).alias("skips"),
-            F.countDistinct(F.when(play, F.col("user_id"))).alias("listeners"),
-            F.sum(F.col("duration").cast("long")).alias("seconds_heard"),
-        )
+    return events.groupBy(
+        F.col("date").alias("event_date"), F.col("track_id").alias("song_id")
+    ).agg(
+        F.count(F.lit(1)).alias("events"),
+        F.sum(play.cast("long")).alias("plays"),
+        F.sum((F.col("action") == "complete").cast("long")).alias("completes"),
+        F.sum((F.col("action") == "skip").cast("long")).alias("skips"),
+        F.countDistinct(F.when(play, F.col("user_id"))).alias("listeners"),
+        F.sum(F.col("duration").cast("long")).alias("seconds_heard"),
     )
 
 
@@ -72,8 +71,7 @@ def daily_listener_pairs(events: DataFrame, play_min_seconds: int) -> DataFrame:
     """Distinct (event day, song, user) with a play: the day's listeners, exactly."""
     return (
         events.where(is_play(play_min_seconds))
-        .select(F.col("date").alias("event_date"), F.col("track_id").alias("song_id"),
-                "user_id")
+        .select(F.col("date").alias("event_date"), F.col("track_id").alias("song_id"), "user_id")
         .distinct()
     )
 
@@ -95,8 +93,9 @@ def _csv(table: pa.Table) -> bytes:
 
 def _totals(stats: pa.Table) -> IntervalTotals:
     sums = {c: int(pc.sum(stats[c]).as_py() or 0) for c in STAT_COLUMNS}
-    return IntervalTotals(sums["events"], sums["plays"], sums["completes"], sums["skips"],
-                          sums["seconds_heard"])
+    return IntervalTotals(
+        sums["events"], sums["plays"], sums["completes"], sums["skips"], sums["seconds_heard"]
+    )
 
 
 def write_interval(
@@ -110,29 +109,49 @@ def write_interval(
         conn.execute(
             "create temp table touched on commit drop as"
             " select distinct event_date, song_id from analytics.song_interval_stats"
-            " where interval_start = %s", (start,))
+            " where interval_start = %s",
+            (start,),
+        )
         conn.execute("delete from analytics.counter_runs where interval_start = %s", (start,))
-        conn.execute("delete from analytics.song_daily_listeners where first_interval_start = %s",
-                     (start,))
+        conn.execute(
+            "delete from analytics.song_daily_listeners where first_interval_start = %s", (start,)
+        )
         conn.execute(
             "insert into analytics.counter_runs (interval_start, interval_end, events, plays,"
             " completes, skips, seconds_heard) values (%s, %s, %s, %s, %s, %s, %s)",
-            (start, end, totals.events, totals.plays, totals.completes, totals.skips,
-             totals.seconds_heard))
+            (
+                start,
+                end,
+                totals.events,
+                totals.plays,
+                totals.completes,
+                totals.skips,
+                totals.seconds_heard,
+            ),
+        )
         interval_column = pa.array([start] * stats.num_rows, pa.timestamp("us", tz="UTC"))
-        _copy(conn, "analytics.song_interval_stats",
-              "interval_start, event_date, song_id, " + ", ".join(STAT_COLUMNS),
-              _csv(stats.add_column(0, "interval_start", interval_column)))
-        conn.execute("create temp table new_pairs (event_date date, song_id text, user_id text)"
-                     " on commit drop")
+        _copy(
+            conn,
+            "analytics.song_interval_stats",
+            "interval_start, event_date, song_id, " + ", ".join(STAT_COLUMNS),
+            _csv(stats.add_column(0, "interval_start", interval_column)),
+        )
+        conn.execute(
+            "create temp table new_pairs (event_date date, song_id text, user_id text)"
+            " on commit drop"
+        )
         _copy(conn, "new_pairs", "event_date, song_id, user_id", _csv(pairs))
         conn.execute(
             "insert into analytics.song_daily_listeners"
             " select event_date, song_id, user_id, %s from new_pairs"
-            " on conflict do nothing", (start,))
+            " on conflict do nothing",
+            (start,),
+        )
         conn.execute(
             "insert into touched select distinct event_date, song_id"
-            " from analytics.song_interval_stats where interval_start = %s", (start,))
+            " from analytics.song_interval_stats where interval_start = %s",
+            (start,),
+        )
         _rederive(conn)
     return totals
 
@@ -205,10 +224,18 @@ def _timestamp(text: str) -> datetime:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--start", type=_timestamp, required=True,
-                        help="interval start, ISO 8601 with offset (inclusive)")
-    parser.add_argument("--end", type=_timestamp, required=True,
-                        help="interval end, ISO 8601 with offset (exclusive)")
+    parser.add_argument(
+        "--start",
+        type=_timestamp,
+        required=True,
+        help="interval start, ISO 8601 with offset (inclusive)",
+    )
+    parser.add_argument(
+        "--end",
+        type=_timestamp,
+        required=True,
+        help="interval end, ISO 8601 with offset (exclusive)",
+    )
     args = parser.parse_args(argv)
     if args.end <= args.start:
         parser.error("--end must be after --start")

@@ -39,9 +39,18 @@ def fetch(settings: Settings, name: str) -> Path:
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(_pom(name)), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={partial}"],
-        capture_output=True, text=True,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(_pom(name)),
+            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={partial}",
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])

@@ -33,43 +33,47 @@ def _broker_address(settings: Settings) -> tuple[str, int]:
 def _server_properties(settings: Settings, data: Path) -> str:
     host, port = _broker_address(settings)
     controller = f"{host}:{port + 1}"
-    return "\n".join([
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.bootstrap.servers={controller}",
-        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{controller}",
-        f"advertised.listeners=PLAINTEXT://{host}:{port}",
-        "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name=PLAINTEXT",
-        f"log.dirs={data / 'logs'}",
-        f"num.partitions={settings.kafka_partitions}",
-        # One broker: every internal topic must live with a single replica.
-        "offsets.topic.replication.factor=1",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "default.replication.factor=1",
-        "min.insync.replicas=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
-        "",
-    ])
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.bootstrap.servers={controller}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{controller}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={data / 'logs'}",
+            f"num.partitions={settings.kafka_partitions}",
+            # One broker: every internal topic must live with a single replica.
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "default.replication.factor=1",
+            "min.insync.replicas=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "",
+        ]
+    )
 
 
 def _log4j_config(settings: Settings) -> str:
-    return "\n".join([
-        "status = warn",
-        "appender.file.type = File",
-        "appender.file.name = FILE",
-        f"appender.file.fileName = {log_path(settings.state_dir, NAME + '-server')}",
-        "appender.file.layout.type = PatternLayout",
-        "appender.file.layout.pattern = [%d] %p %m (%c)%n",
-        "rootLogger.level = INFO",
-        "rootLogger.appenderRef.file.ref = FILE",
-        "",
-    ])
+    return "\n".join(
+        [
+            "status = warn",
+            "appender.file.type = File",
+            "appender.file.name = FILE",
+            f"appender.file.fileName = {log_path(settings.state_dir, NAME + '-server')}",
+            "appender.file.layout.type = PatternLayout",
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+            "rootLogger.level = INFO",
+            "rootLogger.appenderRef.file.ref = FILE",
+            "",
+        ]
+    )
 
 
 def _java(libs: Path, main: str, *args: str, log4j: Path | None = None) -> list[str]:
@@ -94,9 +98,19 @@ def start(settings: Settings) -> None:
         # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
-            _java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-                  "--standalone", log4j=log4j),
-            capture_output=True, text=True,
+            _java(
+                libs,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--standalone",
+                log4j=log4j,
+            ),
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise ServiceError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
@@ -116,10 +130,16 @@ def ensure_topic(settings: Settings) -> None:
     try:
         if settings.kafka_topic in admin.list_topics():
             return
-        admin.create_topics([
-            NewTopic(settings.kafka_topic, settings.kafka_partitions,
-                     settings.kafka_replication_factor, topic_configs=TOPIC_CONFIG)
-        ])
+        admin.create_topics(
+            [
+                NewTopic(
+                    settings.kafka_topic,
+                    settings.kafka_partitions,
+                    settings.kafka_replication_factor,
+                    topic_configs=TOPIC_CONFIG,
+                )
+            ]
+        )
     except TopicAlreadyExistsError:
         pass
     finally:

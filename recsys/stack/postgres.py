@@ -67,10 +67,22 @@ def _initdb(settings: Settings, pgdata: Path, run_as: dict) -> None:
             entry = pwd.getpwnam(SYSTEM_USER)
             os.chown(pw.name, entry.pw_uid, entry.pw_gid)
         subprocess.run(
-            [_bin("initdb"), "-D", str(pgdata), "-U", settings.postgres_user,
-             f"--pwfile={pw.name}", "--auth-host=scram-sha-256", "--auth-local=trust",
-             "--encoding=UTF8", "--locale=C.UTF-8"],
-            check=True, capture_output=True, text=True, **run_as,
+            [
+                _bin("initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                settings.postgres_user,
+                f"--pwfile={pw.name}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            **run_as,
         )
     except subprocess.CalledProcessError as err:
         raise ServiceError(f"initdb failed: {err.stderr.strip()}") from None
@@ -95,9 +107,22 @@ def start(settings: Settings) -> None:
         "-c unix_socket_directories='' -c max_connections=200"
     )
     result = subprocess.run(
-        [_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", options, "-w", "-t", "60",
-         "start"],
-        capture_output=True, text=True, **run_as,
+        [
+            _bin("pg_ctl"),
+            "-D",
+            str(pgdata),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        capture_output=True,
+        text=True,
+        **run_as,
     )
     if result.returncode != 0:
         raise ServiceError(f"PostgreSQL did not start: {result.stderr.strip()}; see {log}")
@@ -119,7 +144,9 @@ def stop(settings: Settings) -> bool:
         return False
     subprocess.run(
         [_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-        capture_output=True, text=True, **_run_as(),
+        capture_output=True,
+        text=True,
+        **_run_as(),
     )
     return True
 

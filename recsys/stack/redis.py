@@ -36,8 +36,19 @@ def start(settings: Settings) -> None:
     data = Path(settings.state_dir) / NAME
     data.mkdir(parents=True, exist_ok=True)
     argv = [
-        server_binary(), "--bind", host, "--port", str(port), "--dir", str(data),
-        "--appendonly", "yes", "--save", "", "--protected-mode", "no",
+        server_binary(),
+        "--bind",
+        host,
+        "--port",
+        str(port),
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--protected-mode",
+        "no",
     ]
     spawn(settings.state_dir, NAME, argv)
     wait_until(lambda: healthy(settings), "Redis", 20, log_path(settings.state_dir, NAME))

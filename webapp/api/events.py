@@ -33,13 +33,17 @@ def _validate_and_publish(raw_events: list):
     try:
         events, outcomes = sink.validate(raw_events)
     except CatalogUnavailable:
-        raise ApiError(503, "catalog_unavailable",
-                       "the catalog cannot be read to check ids; retry later") from None
+        raise ApiError(
+            503, "catalog_unavailable", "the catalog cannot be read to check ids; retry later"
+        ) from None
     try:
         sink.publish(events, outcomes)
     except KafkaUnavailable:
-        raise ApiError(503, "kafka_unavailable",
-                       "the event log is unavailable; nothing was stored, retry later") from None
+        raise ApiError(
+            503,
+            "kafka_unavailable",
+            "the event log is unavailable; nothing was stored, retry later",
+        ) from None
     return outcomes
 
 
@@ -48,11 +52,15 @@ def log_event():
     body = _json_body()
     (outcome,) = _validate_and_publish([body])
     if outcome.status == "rejected":
-        raise ApiError(422, "invalid_event", "the event was rejected",
-                       [e.as_dict() for e in outcome.errors])
+        raise ApiError(
+            422, "invalid_event", "the event was rejected", [e.as_dict() for e in outcome.errors]
+        )
     if outcome.status == "failed":
-        raise ApiError(503, "kafka_unavailable",
-                       "the event log is unavailable; nothing was stored, retry later")
+        raise ApiError(
+            503,
+            "kafka_unavailable",
+            "the event log is unavailable; nothing was stored, retry later",
+        )
     return jsonify({"status": "accepted", "event_id": outcome.event_id}), 202
 
 
@@ -61,13 +69,20 @@ def log_events():
     body = _json_body()
     raw_events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(raw_events, list):
-        raise ApiError(400, "invalid_batch", "the body must be an object with an 'events' list",
-                       [{"field": "events", "reason": "must be a list of events"}])
+        raise ApiError(
+            400,
+            "invalid_batch",
+            "the body must be an object with an 'events' list",
+            [{"field": "events", "reason": "must be a list of events"}],
+        )
     limit = current_app.config["RECSYS"].event_batch_max
     if not raw_events or len(raw_events) > limit:
-        raise ApiError(422 if not raw_events else 413, "invalid_batch",
-                       f"a batch carries 1 to {limit} events",
-                       [{"field": "events", "reason": f"must hold 1 to {limit} events"}])
+        raise ApiError(
+            422 if not raw_events else 413,
+            "invalid_batch",
+            f"a batch carries 1 to {limit} events",
+            [{"field": "events", "reason": f"must hold 1 to {limit} events"}],
+        )
     outcomes = _validate_and_publish(raw_events)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "rejected", "failed")}
     status = 202 if counts["accepted"] else (503 if counts["failed"] else 422)

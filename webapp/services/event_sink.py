@@ -130,7 +130,7 @@ class EventSink:
 
     def publish(self, events: list[dict | None], outcomes: list[EventOutcome]) -> None:
         """Send the valid events and wait for every acknowledgement, within the timeout."""
-        to_send = [(o, e) for o, e in zip(outcomes, events) if e is not None]
+        to_send = [(o, e) for o, e in zip(outcomes, events, strict=True) if e is not None]
         if not to_send:
             return
         try:
@@ -144,8 +144,10 @@ class EventSink:
         for outcome, event in to_send:
             try:
                 futures.append(
-                    (outcome, producer.send(topic, key=contract.key(event),
-                                            value=contract.encode(event)))
+                    (
+                        outcome,
+                        producer.send(topic, key=contract.key(event), value=contract.encode(event)),
+                    )
                 )
             except KafkaError:
                 outcome.status = "failed"

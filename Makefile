@@ -1,0 +1,57 @@
+# The two commands: `make up` (set up everything and run the pipeline once) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+CACHE_DIR ?= $(or $(RECSYS_CACHE_DIR),$(HOME)/.cache/musicrec)
+# One installed environment per (requirements, interpreter), shared by every clone.
+REQ_HASH := $(shell (cat requirements.txt; $(PYTHON) -V) | sha256sum | cut -c1-16)
+VENV := $(CACHE_DIR)/venv-$(REQ_HASH)
+PY := .venv/bin/python
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+.PHONY: help venv up down status test test-unit lint format bench simulate clean-state
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+venv:  ## create or reuse the cached virtual environment, linked as .venv
+	@if [ ! -f "$(VENV)/.complete" ]; then \
+	  echo "installing requirements.txt into $(VENV) (first time only; several minutes)"; \
+	  rm -rf "$(VENV)" && $(PYTHON) -m venv "$(VENV)" && \
+	  "$(VENV)/bin/pip" install --upgrade --quiet pip && \
+	  "$(VENV)/bin/pip" install --progress-bar on -r requirements.txt && \
+	  "$(VENV)/bin/python" -c "import pyspark, airflow; print('pyspark', pyspark.__version__, '| airflow', airflow.__version__)" && \
+	  touch "$(VENV)/.complete"; \
+	fi
+	@ln -sfn "$(VENV)" .venv
+
+up: venv  ## set up and start every service, load the demo data, run the pipeline once
+	$(PY) -m recsys up
+
+down:  ## stop every service (all data is kept)
+	$(PY) -m recsys down
+
+status:  ## each service and whether it is healthy
+	$(PY) -m recsys status
+
+simulate: venv  ## live listening traffic through the API (COUNT=, RATE=)
+	$(PY) -m recsys simulate --count $(or $(COUNT),5000) $(if $(RATE),--rate $(RATE))
+
+test: venv  ## the test suite against real services the tests start themselves
+	$(PY) -m pytest
+
+test-unit: venv  ## only the tests that need no services
+	$(PY) -m pytest -m "not integration"
+
+lint: venv  ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv  ## apply ruff's formatting and fixes
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: venv  ## benchmarks (bench/), printed as ratios against a baseline of the same run
+	$(PY) -m bench
+
+clean-state: down  ## DESTROYS all local data: databases, broker logs, lake
+	rm -rf .state data/lake data/demo

@@ -1,0 +1,100 @@
+"""A small client of Airflow 3's REST API (v2): trigger DAG runs and follow them.
+
+Used by ``make up`` to run the pipeline once, and by the admin endpoints to retrain.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import requests
+
+from recsys.settings import Settings
+
+TERMINAL_STATES = ("success", "failed")
+
+
+class AirflowError(RuntimeError):
+    pass
+
+
+class AirflowClient:
+    def __init__(self, settings: Settings, timeout_s: float = 10.0):
+        self.base = settings.airflow_url
+        self.user = settings.airflow_admin_user
+        self.password = settings.airflow_admin_password
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+        self._token: str | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            response = self.session.post(
+                f"{self.base}/auth/token",
+                json={"username": self.user, "password": self.password},
+                timeout=self.timeout_s,
+            )
+            if response.status_code >= 300:
+                raise AirflowError(f"Airflow login failed ({response.status_code})")
+            self._token = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _request(self, method: str, path: str, **kwargs) -> dict:
+        response = self.session.request(
+            method,
+            f"{self.base}/api/v2{path}",
+            headers=self._headers(),
+            timeout=self.timeout_s,
+            **kwargs,
+        )
+        if response.status_code >= 300:
+            raise AirflowError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+
+    def wait_for_dag(self, dag_id: str, timeout_s: float = 120) -> None:
+        """Wait until the dag-processor has parsed ``dag_id``, then make sure it is unpaused."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                dag = self._request("GET", f"/dags/{dag_id}")
+                if dag.get("is_paused"):
+                    self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+                return
+            except AirflowError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+
+    def trigger(
+        self,
+        dag_id: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        conf: dict | None = None,
+        note: str | None = None,
+    ) -> str:
+        body: dict = {"logical_date": None, "conf": conf or {}}
+        if start and end:
+            body.update(
+                data_interval_start=start.isoformat(),
+                data_interval_end=end.isoformat(),
+                logical_date=start.isoformat(),
+            )
+        if note:
+            body["note"] = note
+        return self._request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+
+    def run_state(self, dag_id: str, run_id: str) -> dict:
+        return self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def wait(self, dag_id: str, run_id: str, timeout_s: float = 1800, on_poll=None) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = self.run_state(dag_id, run_id)["state"]
+            if on_poll:
+                on_poll(state)
+            if state in TERMINAL_STATES:
+                return state
+            time.sleep(3)
+        raise AirflowError(f"{dag_id} run {run_id} still running after {timeout_s:.0f} s")

@@ -1,0 +1,229 @@
+"""``python -m recsys <command>``: the local stack and the operator's everyday actions.
+
+up        set up and start everything, load the demo data, run the pipeline once
+down      stop every service (data is kept)
+status    each service and whether it is healthy
+migrate   apply pending SQL migrations
+demo      generate the demo world and load it (catalog + listening history)
+simulate  send live listening traffic for the demo users
+pipeline  run the play_counters DAG once through Airflow and wait for it
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from recsys.airflow_client import AirflowError
+from recsys.settings import PROJECT_ROOT, SettingsError, load_settings, require
+from recsys.stack.process import ServiceError
+
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+COUNTER_INTERVAL = timedelta(minutes=15)
+
+
+class Steps:
+    """Numbered progress lines with elapsed time, so a long ``make up`` shows where it is."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.n = 0
+        self.started = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        self.n += 1
+        elapsed = time.monotonic() - self.started
+        print(f"[{self.n}/{self.total}] {text} (+{elapsed:.0f}s)", flush=True)
+
+
+def cmd_up(args) -> int:
+    from recsys import db
+    from recsys.envfile import ensure_env_file
+    from recsys.stack import airflow, jars, kafka, postgres, redis, status, webapp
+
+    steps = Steps(9 if args.with_demo else 7)
+    added = ensure_env_file()
+    steps(f".env ready ({'generated ' + ', '.join(added) if added else 'kept as it was'})")
+    settings = load_settings()
+    steps("fetching jars (Kafka broker, Spark connectors) into " + settings.cache_dir)
+    jars.fetch(settings, jars.KAFKA_BROKER)
+    jars.fetch(settings, jars.SPARK_CONNECTORS)
+    steps("starting PostgreSQL + pgvector and applying migrations")
+    postgres.start(settings)
+    applied = db.migrate(settings)
+    print(f"      migrations applied now: {', '.join(applied) or 'none (up to date)'}")
+    steps("starting Redis and Kafka")
+    redis.start(settings)
+    kafka.start(settings)
+    steps("starting Airflow (first start migrates its metadata: about a minute)")
+    airflow.start(settings)
+    steps("starting the web app (gunicorn)")
+    webapp.start(settings)
+    if args.with_demo:
+        steps(f"demo data ({args.size}): catalog into PostgreSQL, history into Kafka")
+        load_demo(settings, args.size, args.seed)
+        steps("running the pipeline once: play_counters through Airflow")
+        run_pipeline(settings)
+    steps("status")
+    healthy = status.print_status(settings)
+    print_where_to_look(settings)
+    return 0 if healthy else 1
+
+
+def print_where_to_look(settings) -> None:
+    print(f"""
+Where to look
+  web app + API     {settings.webapp_url}/healthz   (POST {settings.webapp_url}/api/v1/logs/event)
+  Airflow UI        {settings.airflow_url}   login {settings.airflow_admin_user}, password in .env
+  PostgreSQL        psql postgresql://{settings.postgres_user}:<.env>@{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}
+  Parquet lake      {settings.lake_events_uri}
+  service logs      {settings.state_dir}/logs
+  live traffic      make simulate      stop everything: make down""")
+
+
+def load_demo(settings, size: str, seed: int) -> None:
+    from recsys import db, demo_data, simulator
+
+    folder = DEMO_DIR / size
+    marker = Path(settings.state_dir) / f"demo-{size}-{seed}.sent"
+    world = demo_data.generate_world(size, seed=seed)
+    demo_data.write_world(world, folder)
+    with db.connect(settings) as conn:
+        demo_data.load_catalog(conn, world)
+    print(
+        f"      catalog: {len(world.artists)} artists, {len(world.songs)} songs, "
+        f"{len(world.users)} users (files in {folder})"
+    )
+    if marker.exists():
+        print(f"      history already sent ({marker.read_text().strip()} events); not resent")
+        return
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    sent = simulator.send_history(settings, demo_data.generate_history(world, end, seed=seed))
+    marker.write_text(f"{sent}\n")
+    print(f"      history: {sent} events sent to Kafka topic {settings.kafka_topic}")
+
+
+def current_interval(now: datetime) -> tuple[datetime, datetime]:
+    """The 15-minute counter interval holding ``now``."""
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    return start, start + COUNTER_INTERVAL
+
+
+def run_pipeline(settings) -> None:
+    from recsys.airflow_client import AirflowClient
+
+    client = AirflowClient(settings)
+    client.wait_for_dag("play_counters")
+    start, end = current_interval(datetime.now(UTC))
+    run_id = client.trigger("play_counters", start, end, note="make up: first pipeline run")
+    print(f"      triggered play_counters run {run_id} for [{start:%H:%M}, {end:%H:%M}) UTC")
+    last = [None]
+
+    def show(state):
+        if state != last[0]:
+            print(f"      ... {state}", flush=True)
+            last[0] = state
+
+    state = client.wait("play_counters", run_id, on_poll=show)
+    if state != "success":
+        raise SystemExit(f"play_counters run {run_id} ended {state}: see the Airflow UI")
+
+
+def cmd_down(args) -> int:
+    from recsys.stack import services
+
+    settings = load_settings()
+    for service in reversed(services(settings)):
+        stopped = service.module.stop(settings)
+        print(f"{service.name:9} {'stopped' if stopped else 'was not running'}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from recsys.stack import status
+
+    return 0 if status.print_status(load_settings()) else 1
+
+
+def cmd_migrate(args) -> int:
+    from recsys import db
+
+    applied = db.migrate(load_settings())
+    print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    load_demo(load_settings(), args.size, args.seed)
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from recsys import demo_data, simulator
+
+    settings = load_settings()
+    world = demo_data.generate_world(args.size, seed=args.seed)
+    report = simulator.simulate(
+        settings, world, count=args.count, rate=args.rate, users=args.users, via=args.via
+    )
+    print(
+        f"sent {report.sent}: accepted {report.accepted}, rejected {report.rejected}, "
+        f"failed {report.failed} in {report.seconds:.1f} s"
+    )
+    return 0 if report.failed == 0 else 1
+
+
+def cmd_pipeline(args) -> int:
+    run_pipeline(load_settings())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m recsys",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="set up and start everything, then run the pipeline once")
+    up.add_argument(
+        "--no-demo", dest="with_demo", action="store_false", help="start the services only"
+    )
+    for p in (up, sub.add_parser("demo", help="generate and load the demo data")):
+        p.add_argument("--size", default="default", help="small, default or large")
+        p.add_argument("--seed", type=int, default=7)
+    sub.add_parser("down", help="stop every service; data is kept")
+    sub.add_parser("status", help="each service and whether it is healthy")
+    sub.add_parser("migrate", help="apply pending SQL migrations")
+    sub.add_parser("pipeline", help="run play_counters once through Airflow")
+    simulate = sub.add_parser("simulate", help="send live listening traffic")
+    from recsys import simulator
+
+    simulator.add_arguments(simulate)
+    return parser
+
+
+COMMANDS = {
+    "up": cmd_up,
+    "down": cmd_down,
+    "status": cmd_status,
+    "migrate": cmd_migrate,
+    "demo": cmd_demo,
+    "simulate": cmd_simulate,
+    "pipeline": cmd_pipeline,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command not in ("up",):
+            require(load_settings(), "postgres_password")
+        sys.exit(COMMANDS[args.command](args))
+    except (SettingsError, ServiceError, AirflowError) as err:
+        sys.exit(f"error: {err}")
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,155 @@
+"""Airflow 3 for the local stack: api-server, scheduler, dag-processor and triggerer as
+separate processes with the LocalExecutor, metadata in the stack's PostgreSQL, DAGs from
+the project's ``dags/`` folder. Home (config, logs): ``<state>/airflow``.
+
+``airflow_env`` is also what tests use to run ``dag.test()`` against the same metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from recsys.settings import PROJECT_ROOT, Settings
+from recsys.stack.process import (
+    ServiceError,
+    log_path,
+    read_pid,
+    spawn,
+    terminate,
+    wait_until,
+)
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+SPARK_POOL = "spark"
+
+
+def home(settings: Settings) -> Path:
+    return Path(settings.state_dir) / "airflow"
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    """The AIRFLOW__* configuration every Airflow process (and dag.test) runs with."""
+    airflow_home = home(settings)
+    # psycopg 3 serves both Airflow's sync and async engines.
+    sql_conn = settings.dsn_for(settings.airflow_db).replace(
+        "postgresql://", "postgresql+psycopg://"
+    )
+    spark_conn = {
+        "conn_type": "spark",
+        "host": settings.spark_master,
+        "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"},
+    }
+    return {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__FERNET_KEY": settings.airflow_fernet_key or "",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_admin_user}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_conn,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": sql_conn,
+        "AIRFLOW__API__HOST": settings.airflow_host,
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__BASE_URL": settings.airflow_url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": settings.airflow_secret_key or "",
+        "AIRFLOW__API__SECRET_KEY": settings.airflow_secret_key or "",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(spark_conn),
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "PYSPARK_PYTHON": sys.executable,
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+    }
+
+
+def _airflow_cli(settings: Settings, *args: str, env: dict[str, str]) -> str:
+    binary = shutil.which("airflow", path=env["PATH"])
+    if binary is None:
+        raise ServiceError("airflow is not installed in this environment; run `make up`")
+    result = subprocess.run([binary, *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])
+        raise ServiceError(f"`airflow {' '.join(args)}` failed:\n{tail}")
+    return result.stdout
+
+
+def prepare(settings: Settings, env: dict[str, str] | None = None) -> None:
+    """Migrate the metadata database and create the Spark pool (both idempotent)."""
+    env = env or _full_env(settings)
+    airflow_home = home(settings)
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    passwords = airflow_home / "passwords.json"
+    passwords.write_text(json.dumps({settings.airflow_admin_user: settings.airflow_admin_password}))
+    passwords.chmod(0o600)
+    _airflow_cli(settings, "db", "migrate", env=env)
+    _airflow_cli(
+        settings,
+        "pools",
+        "set",
+        SPARK_POOL,
+        "1",
+        "Spark jobs queue here: one at a time on a small machine",
+        env=env,
+    )
+
+
+def _full_env(settings: Settings) -> dict[str, str]:
+    import os
+
+    return {**os.environ, **airflow_env(settings)}
+
+
+def start(settings: Settings) -> None:
+    env = _full_env(settings)
+    prepare(settings, env)
+    binary = shutil.which("airflow", path=env["PATH"])
+    for component in COMPONENTS:
+        spawn(
+            settings.state_dir,
+            f"airflow-{component}",
+            [binary, component],
+            env=env,
+            cwd=str(PROJECT_ROOT),
+        )
+    wait_until(
+        lambda: healthy(settings),
+        "Airflow api-server and scheduler",
+        180,
+        log_path(settings.state_dir, "airflow-api-server"),
+    )
+
+
+def stop(settings: Settings) -> bool:
+    stopped = [terminate(settings.state_dir, f"airflow-{c}", timeout_s=30) for c in COMPONENTS]
+    return any(stopped)
+
+
+def running(settings: Settings) -> bool:
+    return all(read_pid(settings.state_dir, f"airflow-{c}") for c in COMPONENTS)
+
+
+def health_report(settings: Settings) -> dict:
+    response = requests.get(f"{settings.airflow_url}/api/v2/monitor/health", timeout=3)
+    response.raise_for_status()
+    return response.json()
+
+
+def healthy(settings: Settings) -> bool:
+    try:
+        report = health_report(settings)
+    except (requests.RequestException, ValueError):
+        return False
+    return all(
+        report.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler")
+    )

@@ -1,0 +1,44 @@
+"""Reading the real test broker: how many records a topic holds, and what they are."""
+
+from __future__ import annotations
+
+import json
+
+from kafka import KafkaConsumer, TopicPartition
+
+
+def end_offsets(settings) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        partitions = [
+            TopicPartition(settings.kafka_topic, p)
+            for p in consumer.partitions_for_topic(settings.kafka_topic)
+        ]
+        return {tp.partition: off for tp, off in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+
+
+def records_since(settings, start: dict[int, int]) -> list[dict]:
+    """Every record appended after the ``start`` offsets, decoded."""
+    end = end_offsets(settings)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
+    out = []
+    try:
+        partitions = [TopicPartition(settings.kafka_topic, p) for p in end]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, start.get(tp.partition, 0))
+        remaining = sum(end[p] - start.get(p, 0) for p in end)
+        for message in consumer:
+            out.append({**json.loads(message.value), "_key": message.key.decode()})
+            remaining -= 1
+            if remaining <= 0:
+                break
+    finally:
+        consumer.close()
+    return out

@@ -1,0 +1,104 @@
+"""The event contract's validation, case by case (pure, no services)."""
+
+import json
+import uuid
+
+import pytest
+
+from recsys import events
+
+NOW = 1_800_000_000_000
+
+
+def good(**overrides):
+    event = {
+        "user_id": "u1",
+        "track_id": "s1",
+        "timestamp": NOW - 1000,
+        "action": "listen",
+        "duration": 42,
+        "total_duration": 200,
+    }
+    event.update(overrides)
+    return event
+
+
+def reasons(raw, **kwargs):
+    event, errors = events.validate_event(raw, NOW, **kwargs)
+    assert (event is None) == bool(errors)
+    return {e.field: e.reason for e in errors}
+
+
+def test_valid_event_gets_an_event_id_and_default_source():
+    event, errors = events.validate_event(good(), NOW)
+    assert errors == []
+    assert uuid.UUID(event["event_id"]).version == 4
+    assert event["source"] == "real_user"
+
+
+def test_client_event_id_is_kept_in_canonical_form():
+    eid = str(uuid.uuid4())
+    event, _ = events.validate_event(good(event_id=eid.upper()), NOW)
+    assert event["event_id"] == eid
+
+
+@pytest.mark.parametrize("field", events.REQUIRED_FIELDS)
+def test_missing_field_is_named(field):
+    raw = good()
+    del raw[field]
+    assert reasons(raw)[field] == "missing field"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "reason_part"),
+    [
+        ({"timestamp": "yesterday"}, "timestamp", "integer"),
+        ({"timestamp": True}, "timestamp", "integer"),
+        ({"timestamp": 1_700_000_000}, "timestamp", "milliseconds"),
+        ({"timestamp": NOW + 301_000}, "timestamp", "future"),
+        ({"action": "pause"}, "action", "one of listen, skip, complete"),
+        ({"duration": 3.5}, "duration", "integer"),
+        ({"duration": -1}, "duration", "at least 0"),
+        ({"total_duration": 0}, "total_duration", "at least 1"),
+        ({"duration": 201}, "duration", "must not exceed total_duration"),
+        ({"user_id": 7}, "user_id", "string"),
+        ({"track_id": "  "}, "track_id", "empty"),
+        ({"track_id": "x" * 65}, "track_id", "at most 64"),
+        ({"event_id": "not-a-uuid"}, "event_id", "UUID"),
+        ({"source": "bot"}, "source", "real_user, simulation"),
+        ({"durration": 5}, "durration", "unknown field"),
+    ],
+)
+def test_each_bad_field_is_named_with_its_reason(overrides, field, reason_part):
+    assert reason_part in reasons(good(**overrides))[field]
+
+
+def test_future_tolerance_is_a_parameter():
+    assert reasons(good(timestamp=NOW + 20_000), max_future_s=10)
+    assert not reasons(good(timestamp=NOW + 20_000), max_future_s=30)
+
+
+def test_every_problem_is_reported_at_once():
+    errors = reasons({"action": "pause", "duration": 5})
+    assert errors["action"].startswith("must be one of")
+    assert {"user_id", "track_id", "timestamp", "total_duration"} <= errors.keys()
+
+
+def test_non_object_is_rejected():
+    assert reasons(["not", "an", "event"]) == {"event": "must be a JSON object"}
+
+
+@pytest.mark.parametrize(
+    ("action", "duration", "expected"),
+    [("listen", 30, True), ("listen", 29, False), ("complete", 5, True), ("skip", 100, False)],
+)
+def test_play_rule(action, duration, expected):
+    assert events.is_play(action, duration) is expected
+
+
+def test_wire_format_round_trips_in_contract_order():
+    event, _ = events.validate_event(good(), NOW)
+    decoded = json.loads(events.encode(event))
+    assert list(decoded) == list(events.ALL_FIELDS)
+    assert decoded == {k: event[k] for k in events.ALL_FIELDS}
+    assert events.key(event) == b"u1"

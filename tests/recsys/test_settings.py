@@ -1,0 +1,53 @@
+"""Settings: one environment variable each, documented once, secrets without defaults."""
+
+import pytest
+
+from recsys.envfile import ensure_env_file, render_example
+from recsys.settings import (
+    PROJECT_ROOT,
+    SettingsError,
+    documented_settings,
+    load_settings,
+    read_env_file,
+    require,
+)
+
+
+def test_environment_overrides_env_file_over_defaults(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("RECSYS_POSTGRES_PORT=6000\nRECSYS_KAFKA_TOPIC=from_file\n")
+    settings = load_settings({"RECSYS_POSTGRES_PORT": "7000"}, env_file=env_file)
+    assert settings.postgres_port == 7000
+    assert settings.kafka_topic == "from_file"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+
+
+def test_malformed_number_names_the_variable(tmp_path):
+    with pytest.raises(SettingsError, match="RECSYS_POSTGRES_PORT"):
+        load_settings({"RECSYS_POSTGRES_PORT": "five"}, env_file=tmp_path / "none")
+
+
+def test_missing_secret_names_the_variable_and_the_fix(tmp_path):
+    settings = load_settings({}, env_file=tmp_path / "none")
+    with pytest.raises(SettingsError, match="RECSYS_ADMIN_TOKEN.*make up"):
+        require(settings, "admin_token")
+
+
+def test_secrets_have_no_defaults():
+    secrets = [(name, default) for name, default, _, secret in documented_settings() if secret]
+    assert secrets and all(default is None for _, default in secrets)
+
+
+def test_env_example_documents_every_setting_exactly():
+    committed = (PROJECT_ROOT / ".env.example").read_text()
+    assert committed == render_example(), "regenerate .env.example from recsys.envfile"
+
+
+def test_ensure_env_file_generates_secrets_once(tmp_path):
+    path = tmp_path / ".env"
+    added = ensure_env_file(path)
+    first = read_env_file(path)
+    assert set(added) == {name for name, _, _, secret in documented_settings() if secret}
+    assert ensure_env_file(path) == []
+    assert read_env_file(path) == first
+    assert all(first[name] for name in added)

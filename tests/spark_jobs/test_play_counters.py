@@ -1,0 +1,58 @@
+"""play_counters: the pure transforms on tiny frames, and the load against real PostgreSQL."""
+
+import datetime as dt
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from spark_jobs import play_counters
+from tests.spark_jobs.conftest import DAY, T0, lake_row
+
+pytestmark = pytest.mark.integration
+
+LATE_DAY = dt.date(2026, 2, 27)
+
+
+@pytest.fixture
+def events(make_lake):
+    return make_lake(
+        [
+            lake_row("e1", "u1", "s1", "listen", 30, 1),
+            lake_row("e2", "u1", "s1", "complete", 200, 2),
+            lake_row("e3", "u2", "s1", "listen", 29, 3),  # too short to be a play
+            lake_row("e4", "u2", "s2", "skip", 4, 4),
+            lake_row("e4", "u2", "s2", "skip", 4, 5),  # same event_id again
+            lake_row("e5", "u3", "s1", "listen", 45, 6, day=LATE_DAY),  # late event
+            lake_row("e6", "u3", "s2", "complete", 200, 15),  # next interval
+        ]
+    )
+
+
+def test_interval_is_half_open_on_append_time_and_deduplicated(events):
+    selected = play_counters.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
+    assert sorted(r.event_id for r in selected.collect()) == ["e1", "e2", "e3", "e4", "e5"]
+
+
+def test_song_interval_stats_counts_by_event_day(spark, events):
+    selected = play_counters.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
+    stats = play_counters.song_interval_stats(selected, play_min_seconds=30)
+    expected = spark.createDataFrame(
+        [
+            (DAY, "s1", 3, 2, 1, 0, 1, 259),
+            (DAY, "s2", 1, 0, 0, 1, 0, 4),
+            (LATE_DAY, "s1", 1, 1, 0, 0, 1, 45),
+        ],
+        "event_date date, song_id string, events long, plays long, completes long, "
+        "skips long, listeners long, seconds_heard long",
+    )
+    assertDataFrameEqual(stats, expected)
+
+
+def test_listener_pairs_are_users_with_a_play(spark, events):
+    selected = play_counters.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
+    pairs = play_counters.daily_listener_pairs(selected, play_min_seconds=30)
+    expected = spark.createDataFrame(
+        [(DAY, "s1", "u1"), (LATE_DAY, "s1", "u3")],
+        "event_date date, song_id string, user_id string",
+    )
+    assertDataFrameEqual(pairs, expected)
