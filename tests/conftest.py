@@ -8,6 +8,7 @@ when a test asks for them and stop when the session ends.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -71,6 +72,9 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     from recsys.stack import services
 
+    if "airflow.settings" in sys.modules:  # close Airflow's pool before its database goes
+        sys.modules["airflow.settings"].dispose_orm()
+    logging.getLogger("py4j").setLevel(logging.ERROR)
     settings = load_settings()
     for service in reversed(services(settings)):
         try:

