@@ -16,7 +16,9 @@ TERMINAL_STATES = ("success", "failed")
 
 
 class AirflowError(RuntimeError):
-    pass
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class AirflowClient:
@@ -49,7 +51,10 @@ class AirflowClient:
             **kwargs,
         )
         if response.status_code >= 300:
-            raise AirflowError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+            raise AirflowError(
+                f"{method} {path}: {response.status_code} {response.text[:300]}",
+                status=response.status_code,
+            )
         return response.json()
 
     def wait_for_dag(self, dag_id: str, timeout_s: float = 120) -> None:
@@ -84,6 +89,26 @@ class AirflowClient:
         if note:
             body["note"] = note
         return self._request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+
+    def run_interval(self, dag_id: str, start: datetime, end: datetime, note: str) -> str:
+        """Run ``dag_id`` for the data interval [start, end): trigger it, or, when a run of
+        that interval exists already, clear that run so it runs again (an idempotent re-run).
+        """
+        try:
+            return self.trigger(dag_id, start, end, note=note)
+        except AirflowError as err:
+            if err.status != 409:
+                raise
+        runs = self._request(
+            "GET",
+            f"/dags/{dag_id}/dagRuns",
+            params={"logical_date_gte": start.isoformat(), "logical_date_lte": start.isoformat()},
+        )["dag_runs"]
+        if not runs:
+            raise AirflowError(f"{dag_id}: a run for {start.isoformat()} exists but is not listed")
+        run_id = runs[0]["dag_run_id"]
+        self._request("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
+        return run_id
 
     def run_state(self, dag_id: str, run_id: str) -> dict:
         return self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")

@@ -118,8 +118,8 @@ def run_pipeline(settings) -> None:
     client = AirflowClient(settings)
     client.wait_for_dag("play_counters")
     start, end = current_interval(datetime.now(UTC))
-    run_id = client.trigger("play_counters", start, end, note="make up: first pipeline run")
-    print(f"      triggered play_counters run {run_id} for [{start:%H:%M}, {end:%H:%M}) UTC")
+    run_id = client.run_interval("play_counters", start, end, note="run by make up")
+    print(f"      play_counters run {run_id} for [{start:%H:%M}, {end:%H:%M}) UTC")
     last = [None]
 
     def show(state):
