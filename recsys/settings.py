@@ -84,6 +84,9 @@ class Settings:
     webapp_port: int = _setting(5000, "Port gunicorn binds.")
     webapp_workers: int = _setting(2, "gunicorn worker processes.")
     webapp_threads: int = _setting(16, "Threads per gunicorn worker.")
+    webapp_access_log: str = _setting(
+        "", "File for gunicorn's per-request access log ('-' for stdout); empty: none."
+    )
     admin_token: str = _setting(None, "Token admin endpoints require (secret).", secret=True)
 
     # Event contract

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import shutil
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -20,41 +18,15 @@ from pathlib import Path
 import pytest
 
 from recsys.settings import load_settings
+from recsys.stack.isolated import isolated_environment, stop_all
 
 _BASE = Path(tempfile.mkdtemp(prefix="recsys-test-"))
 
 
-def _free_port_pair() -> int:
-    """A port p with p and p + 1 free (Kafka's broker and controller listeners)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no two consecutive free ports")
-
-
 def _session_environment() -> dict[str, str]:
     return {
-        "RECSYS_ENV_FILE": str(_BASE / "no.env"),
-        "RECSYS_STATE_DIR": str(_BASE / "state"),
-        "RECSYS_LAKE_URI": str(_BASE / "lake"),
-        "RECSYS_CHECKPOINT_URI": str(_BASE / "checkpoints"),
-        "RECSYS_POSTGRES_PORT": str(_free_port_pair()),
-        "RECSYS_POSTGRES_PASSWORD": secrets.token_urlsafe(12),
-        "RECSYS_REDIS_URL": f"redis://127.0.0.1:{_free_port_pair()}/0",
-        "RECSYS_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{_free_port_pair()}",
+        **isolated_environment(_BASE),
         "RECSYS_KAFKA_SEND_TIMEOUT_S": "3",
-        "RECSYS_AIRFLOW_PORT": str(_free_port_pair()),
-        "RECSYS_AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-        "RECSYS_AIRFLOW_SECRET_KEY": secrets.token_urlsafe(24),
-        "RECSYS_ADMIN_TOKEN": secrets.token_urlsafe(24),
-        "RECSYS_WEBAPP_PORT": str(_free_port_pair()),
         "RECSYS_WEBAPP_WORKERS": "2",
         "RECSYS_SPARK_MASTER": "local[2]",
         "RECSYS_SPARK_DRIVER_MEMORY": "1g",
@@ -70,17 +42,10 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    from recsys.stack import services
-
     if "airflow.settings" in sys.modules:  # close Airflow's pool before its database goes
         sys.modules["airflow.settings"].dispose_orm()
     logging.getLogger("py4j").setLevel(logging.ERROR)
-    settings = load_settings()
-    for service in reversed(services(settings)):
-        try:
-            service.module.stop(settings)
-        except Exception as err:  # report, keep stopping the others
-            print(f"stopping {service.name} failed: {err}")
+    stop_all(load_settings())
     shutil.rmtree(_BASE, ignore_errors=True)
 
 

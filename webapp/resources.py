@@ -70,7 +70,7 @@ def make_producer(settings: Settings) -> KafkaProducer:
         bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
         acks="all",
         enable_idempotence=True,
-        linger_ms=2,
+        linger_ms=1,
         batch_size=256 * 1024,
         compression_type=None,
         max_block_ms=timeout_ms,

@@ -42,9 +42,9 @@ def start(settings: Settings) -> None:
         "60",
         "--graceful-timeout",
         "20",
-        "--access-logfile",
-        str(log_path(settings.state_dir, "webapp-access")),
     ]
+    if settings.webapp_access_log:  # off by default: it costs a lock and a write per request
+        argv += ["--access-logfile", settings.webapp_access_log]
     spawn(settings.state_dir, NAME, argv, cwd=str(PROJECT_ROOT))
     wait_until(lambda: responding(settings), "web app", 60, log_path(settings.state_dir, NAME))
 

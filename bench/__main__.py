@@ -1,0 +1,3 @@
+from bench.ingest import main
+
+main()

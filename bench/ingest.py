@@ -1,0 +1,199 @@
+"""Event ingestion: events/s through the HTTP API (batch and single, concurrent clients)
+against a bare kafka-python producer with the API's own settings, the limit of this path.
+
+Runs on a throwaway stack (PostgreSQL, Kafka, Redis, gunicorn) on free ports, so it never
+writes into the ``make up`` stack. Targets on a 2-core machine: batch >= 20,000 events/s,
+single >= 1,500 events/s, batch >= 0.5 x the bare producer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.loadgen import LoadResult, post_all
+from recsys import db, demo_data, events
+from recsys.settings import load_settings
+from recsys.stack import kafka, postgres, redis, webapp
+from recsys.stack.isolated import isolated_environment, stop_all
+from webapp.resources import make_producer
+
+TARGETS = {"batch": 20_000, "single": 1_500}
+
+
+def sample_events(world, count: int) -> list[dict]:
+    """Valid events of the world's users and songs, stamped now."""
+    now = int(time.time() * 1000)
+    users, songs = world.users, world.songs
+    out = []
+    for i in range(count):
+        song = songs[(i * 7919) % len(songs)]
+        out.append(
+            {
+                "user_id": users[i % len(users)]["id"],
+                "track_id": song["id"],
+                "timestamp": now,
+                "action": ("listen", "skip", "complete")[i % 3],
+                "duration": min(40, song["duration_s"]),
+                "total_duration": song["duration_s"],
+                "source": "simulation",
+            }
+        )
+    return out
+
+
+def _produce(settings, prepared: list[dict], start_at: float, out) -> None:
+    producer = make_producer(settings)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    futures = [
+        producer.send(settings.kafka_topic, key=events.key(e), value=events.encode(e))
+        for e in prepared
+    ]
+    producer.flush()
+    out.put((len(futures), sum(1 for f in futures if f.exception is not None), time.time()))
+    producer.close()
+
+
+def bare_producers(settings, sample: list[dict], processes: int) -> LoadResult:
+    """Producers with the API's own settings, one per process as gunicorn has one per worker,
+    sending pre-validated events straight to Kafka: what the HTTP path could at most reach."""
+    now_ms = int(time.time() * 1000)
+    prepared = [events.validate_event(e, now_ms)[0] for e in sample]
+    queue = multiprocessing.Queue()
+    start_at = time.time() + 2.0
+    procs = [
+        multiprocessing.Process(
+            target=_produce, args=(settings, prepared[i::processes], start_at, queue)
+        )
+        for i in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    sent, errors = sum(r[0] for r in results), sum(r[1] for r in results)
+    return LoadResult(sent, sent - errors, errors, max(r[2] for r in results) - start_at)
+
+
+def http_batches(settings, sample, batch_size, processes, threads) -> LoadResult:
+    bodies = [
+        json.dumps({"events": sample[i : i + batch_size]}).encode()
+        for i in range(0, len(sample), batch_size)
+    ]
+    return post_all(
+        settings.webapp_host,
+        settings.webapp_port,
+        "/api/v1/logs/events",
+        bodies,
+        batch_size,
+        processes,
+        threads,
+    )
+
+
+def http_singles(settings, sample, processes, threads) -> LoadResult:
+    bodies = [json.dumps(e).encode() for e in sample]
+    return post_all(
+        settings.webapp_host,
+        settings.webapp_port,
+        "/api/v1/logs/event",
+        bodies,
+        1,
+        processes,
+        threads,
+    )
+
+
+def median(results: tuple[LoadResult, ...]) -> LoadResult:
+    return sorted(results, key=lambda r: r.events_per_second)[len(results) // 2]
+
+
+def report(rows: list[tuple[str, LoadResult, float | None]], baseline: LoadResult) -> None:
+    print(
+        f"\n{'path':34} {'events':>9} {'errors':>6} {'seconds':>8} {'events/s':>10} "
+        f"{'x bare':>7}  target"
+    )
+    for name, result, target in rows:
+        ratio = result.events_per_second / baseline.events_per_second
+        verdict = ""
+        if target:
+            verdict = f"{'meets' if result.events_per_second >= target else 'MISSES'} {target:,}/s"
+        print(
+            f"{name:34} {result.events:9,} {result.errors:6} {result.seconds:8.2f} "
+            f"{result.events_per_second:10,.0f} {ratio:7.2f}  {verdict}"
+        )
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000, help="events per batch run")
+    parser.add_argument("--singles", type=int, default=30_000, help="events sent one by one")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    base = Path(tempfile.mkdtemp(prefix="recsys-bench-"))
+    os.environ.update(isolated_environment(base))
+    settings = load_settings()
+    try:
+        print("starting a throwaway stack (PostgreSQL, Kafka, Redis, gunicorn) ...", flush=True)
+        postgres.start(settings)
+        db.migrate(settings)
+        kafka.start(settings)
+        redis.start(settings)
+        world = demo_data.generate_world("small")
+        with db.connect(settings) as conn:
+            demo_data.load_catalog(conn, world)
+        webapp.start(settings)
+        sample = sample_events(world, args.events)
+        print(
+            f"gunicorn: {settings.webapp_workers} workers x {settings.webapp_threads} threads; "
+            f"{os.cpu_count()} cores",
+            flush=True,
+        )
+
+        workers = settings.webapp_workers
+        processes = 4
+        # Rounds interleave the paths so a noisy moment hits them alike; medians are shown.
+        rounds = [
+            (
+                bare_producers(settings, sample, 1),
+                bare_producers(settings, sample, workers),
+                http_batches(settings, sample, 1000, processes, max(args.clients // 8, 1)),
+                http_singles(
+                    settings, sample[: args.singles], processes, max(args.clients // processes, 1)
+                ),
+            )
+            for _ in range(args.rounds)
+        ]
+        one_producer, baseline, batch, single = (median(path) for path in zip(*rounds, strict=True))
+        report(
+            [
+                ("bare producer, 1 process", one_producer, None),
+                (f"bare producers, {workers} processes (limit)", baseline, None),
+                (
+                    f"HTTP batch of 1000, {processes * max(args.clients // 8, 1)} clients",
+                    batch,
+                    TARGETS["batch"],
+                ),
+                (f"HTTP single event, {args.clients} clients", single, TARGETS["single"]),
+            ],
+            baseline,
+        )
+        ratio = batch.events_per_second / baseline.events_per_second
+        print(f"\nmedians of {args.rounds} rounds")
+        print(f"batch / bare producers at the same parallelism = {ratio:.2f} (target >= 0.50)")
+    finally:
+        stop_all(settings)
+        shutil.rmtree(base, ignore_errors=True)
