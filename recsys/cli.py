@@ -181,6 +181,17 @@ def cmd_pipeline(args) -> int:
     return 0
 
 
+def cmd_airflow(args) -> int:
+    import os
+    import subprocess
+
+    from recsys.stack.airflow import airflow_env
+
+    env = {**os.environ, **airflow_env(load_settings())}
+    binary = str(Path(sys.executable).with_name("airflow"))
+    return subprocess.call([binary, *args.airflow_args], env=env)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m recsys",
@@ -199,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="each service and whether it is healthy")
     sub.add_parser("migrate", help="apply pending SQL migrations")
     sub.add_parser("pipeline", help="run play_counters once through Airflow")
+    airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")
+    airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     simulate = sub.add_parser("simulate", help="send live listening traffic")
     from recsys import simulator
 
@@ -214,6 +227,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "simulate": cmd_simulate,
     "pipeline": cmd_pipeline,
+    "airflow": cmd_airflow,
 }
 
 
