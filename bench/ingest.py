@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.loadgen import LoadResult, post_all
-from recsys import db, demo_data, events
+from recsys import db, demo, events
 from recsys.settings import load_settings
 from recsys.stack import kafka, postgres, redis, webapp
 from recsys.stack.isolated import isolated_environment, stop_all
@@ -152,9 +152,9 @@ def main(argv=None) -> None:
         db.migrate(settings)
         kafka.start(settings)
         redis.start(settings)
-        world = demo_data.generate_world("small")
+        world = demo.generate_world("small")
         with db.connect(settings) as conn:
-            demo_data.load_catalog(conn, world)
+            demo.load_catalog(conn, world)
         webapp.start(settings)
         sample = sample_events(world, args.events)
         print(

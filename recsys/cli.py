@@ -85,14 +85,14 @@ Where to look
 
 
 def load_demo(settings, size: str, seed: int) -> None:
-    from recsys import db, demo_data, simulator
+    from recsys import db, demo, simulator
 
     folder = DEMO_DIR / size
     marker = Path(settings.state_dir) / f"demo-{size}-{seed}.sent"
-    world = demo_data.generate_world(size, seed=seed)
-    demo_data.write_world(world, folder)
+    world = demo.generate_world(size, seed=seed)
+    demo.write_world(world, folder)
     with db.connect(settings) as conn:
-        demo_data.load_catalog(conn, world)
+        demo.load_catalog(conn, world)
     print(
         f"      catalog: {len(world.artists)} artists, {len(world.songs)} songs, "
         f"{len(world.users)} users (files in {folder})"
@@ -101,7 +101,7 @@ def load_demo(settings, size: str, seed: int) -> None:
         print(f"      history already sent ({marker.read_text().strip()} events); not resent")
         return
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    sent = simulator.send_history(settings, demo_data.generate_history(world, end, seed=seed))
+    sent = simulator.send_history(settings, demo.generate_history(world, end, seed=seed))
     marker.write_text(f"{sent}\n")
     print(f"      history: {sent} events sent to Kafka topic {settings.kafka_topic}")
 
@@ -162,10 +162,10 @@ def cmd_demo(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from recsys import demo_data, simulator
+    from recsys import demo, simulator
 
     settings = load_settings()
-    world = demo_data.generate_world(args.size, seed=args.seed)
+    world = demo.generate_world(args.size, seed=args.seed)
     report = simulator.simulate(
         settings, world, count=args.count, rate=args.rate, users=args.users, via=args.via
     )

@@ -1,9 +1,9 @@
 """Live listening traffic from the demo users, and bulk sending of generated history.
 
-Reads a demo world (``recsys.demo_data``). Writes listening events either through the web
+Reads a demo world (``recsys.demo``). Writes listening events either through the web
 app's batch endpoint (``POST /api/v1/logs/events``), so the whole capture path is exercised,
 or straight to the Kafka topic (``settings.kafka_topic``). Live events follow the same
-listening model as ``demo_data.generate_history``, stamped with the current time.
+listening model as ``demo.generate_history``, stamped with the current time.
 
 Example
 -------
@@ -26,7 +26,7 @@ import numpy as np
 import requests
 from tqdm import tqdm
 
-from recsys import demo_data
+from recsys import demo
 from recsys import events as contract
 from recsys.settings import Settings
 
@@ -125,7 +125,7 @@ def _wall_clock_ms() -> int:
 
 
 def live_events(
-    world: demo_data.World,
+    world: demo.World,
     users: int | None = None,
     seed: int | None = None,
     clock_ms: Callable[[], int] = _wall_clock_ms,
@@ -133,10 +133,10 @@ def live_events(
     """An endless stream of listening sessions by the first ``users`` users of ``world``.
 
     Listeners are drawn by how often they listen; each session's songs and outcomes follow
-    ``demo_data.playbacks``. Each event is stamped with ``clock_ms()`` when it is taken from
+    ``demo.playbacks``. Each event is stamped with ``clock_ms()`` when it is taken from
     the stream, so paced traffic carries its real sending time.
     """
-    model = demo_data.listening_model(world)
+    model = demo.listening_model(world)
     active = len(model.user_ids) if users is None else min(users, len(model.user_ids))
     if active < 1:
         raise ValueError("simulate at least one user")
@@ -144,10 +144,10 @@ def live_events(
     rng = np.random.default_rng(seed)
     while True:
         user = int(rng.choice(active, p=activity))
-        length = int(demo_data.session_lengths(rng, 1)[0])
-        plays = demo_data.playbacks(model, user, length, rng)
-        ids = demo_data.event_ids(rng, length)
-        yield from demo_data.playback_events(model, user, plays, iter(clock_ms, None), ids)
+        length = int(demo.session_lengths(rng, 1)[0])
+        plays = demo.playbacks(model, user, length, rng)
+        ids = demo.event_ids(rng, length)
+        yield from demo.playback_events(model, user, plays, iter(clock_ms, None), ids)
 
 
 def read_ingest_response(status: int, body, batch: list[dict]) -> Tally:
@@ -288,7 +288,7 @@ def _open_sink(settings: Settings, via: str):
 
 def simulate(
     settings: Settings,
-    world: demo_data.World,
+    world: demo.World,
     count: int,
     rate: float | None = None,
     users: int | None = None,
@@ -436,14 +436,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--size",
-        choices=tuple(demo_data.SIZES),
+        choices=tuple(demo.SIZES),
         default="default",
         help="demo world size; must be the one loaded into the catalog (default: default)",
     )
     parser.add_argument(
         "--seed",
         type=int,
-        default=demo_data.DEFAULT_SEED,
+        default=demo.DEFAULT_SEED,
         help="seed of the demo world; must be the one loaded into the catalog "
-        f"(default: {demo_data.DEFAULT_SEED})",
+        f"(default: {demo.DEFAULT_SEED})",
     )

@@ -91,11 +91,11 @@ def airflow_db(postgres):
 @pytest.fixture(scope="session")
 def world(postgres):
     """The small demo world, loaded into the test catalog."""
-    from recsys import db, demo_data
+    from recsys import db, demo
 
-    world = demo_data.generate_world("small", seed=11)
+    world = demo.generate_world("small", seed=11)
     with db.connect(postgres) as conn:
-        demo_data.load_catalog(conn, world)
+        demo.load_catalog(conn, world)
     return world
 
 

@@ -8,7 +8,7 @@ from itertools import count, islice
 import pytest
 import requests
 
-from recsys import demo_data, simulator
+from recsys import demo, simulator
 from recsys.events import validate_event
 from recsys.settings import Settings
 
@@ -16,8 +16,8 @@ NOW_MS = 1_760_000_000_000
 
 
 @pytest.fixture(scope="module")
-def world() -> demo_data.World:
-    return demo_data.generate_world("small")
+def world() -> demo.World:
+    return demo.generate_world("small")
 
 
 def _ticking_clock(start: int = NOW_MS):
@@ -192,7 +192,7 @@ def test_cli_arguments_have_defaults_and_check_values():
         None,
         "http",
         "default",
-        demo_data.DEFAULT_SEED,
+        demo.DEFAULT_SEED,
     )
     args = _parse("--count", "50", "--rate", "2.5", "--users", "3", "--via", "kafka")
     assert (args.count, args.rate, args.users, args.via) == (50, 2.5, 3, "kafka")

@@ -11,7 +11,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from recsys import demo_data
+from recsys import demo
 from recsys.events import ALL_FIELDS, validate_event
 
 END = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -19,30 +19,30 @@ END_MS = int(END.timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
-def world() -> demo_data.World:
-    return demo_data.generate_world("small", seed=7)
+def world() -> demo.World:
+    return demo.generate_world("small", seed=7)
 
 
 @pytest.fixture(scope="module")
 def history(world) -> list[dict]:
-    return list(demo_data.generate_history(world, end=END, seed=7))
+    return list(demo.generate_history(world, end=END, seed=7))
 
 
 def test_same_size_and_seed_give_the_same_world_and_history(world, history):
-    again = demo_data.generate_world("small", seed=7)
+    again = demo.generate_world("small", seed=7)
     assert again == world
-    assert list(demo_data.generate_history(again, end=END, seed=7)) == history
+    assert list(demo.generate_history(again, end=END, seed=7)) == history
 
 
 def test_another_seed_gives_another_world():
-    assert demo_data.generate_world("small", seed=8) != demo_data.generate_world("small", seed=7)
+    assert demo.generate_world("small", seed=8) != demo.generate_world("small", seed=7)
 
 
 def test_catalog_rows_have_exactly_the_catalog_columns(world):
-    for table, columns in demo_data.CATALOG_COLUMNS.items():
+    for table, columns in demo.CATALOG_COLUMNS.items():
         rows = getattr(world, table)
         assert all(set(row) == set(columns) for row in rows), table
-    size = demo_data.SIZES["small"]
+    size = demo.SIZES["small"]
     assert [len(world.artists), len(world.songs), len(world.users)] == [
         size.artists,
         size.songs,
@@ -56,7 +56,7 @@ def test_catalog_rows_have_exactly_the_catalog_columns(world):
 def test_songs_look_like_songs(world):
     artist_ids = {a["id"] for a in world.artists}
     assert {s["artist_id"] for s in world.songs} == artist_ids  # every artist has a song
-    assert all(s["genre"] in demo_data.GENRES for s in world.songs)
+    assert all(s["genre"] in demo.GENRES for s in world.songs)
     assert all(15 <= s["duration_s"] <= 420 for s in world.songs)
     assert all(s["image_url"] is None and s["audio_url"] is None for s in world.songs)
     assert all(datetime.fromisoformat(s["release_date"]) for s in world.songs)
@@ -72,7 +72,7 @@ def test_users_onboard_with_their_top_genres(world):
         picked = user["onboarding_genres"]
         assert len(picked) <= 3
         empty += not picked
-        ranked = sorted(demo_data.GENRES, key=lambda g: -taste.genre_weights[g])
+        ranked = sorted(demo.GENRES, key=lambda g: -taste.genre_weights[g])
         assert picked == ranked[: len(picked)]
         assert set(taste.favourite_artists) <= {a["id"] for a in world.artists}
     assert 0 < empty < len(world.users) / 2
@@ -88,7 +88,7 @@ def test_every_event_passes_the_contract(history):
 
 def test_events_fall_in_the_window_and_match_their_song(world, history):
     durations = {s["id"]: s["duration_s"] for s in world.songs}
-    start_ms = END_MS - demo_data.SIZES["small"].days * demo_data.DAY_MS
+    start_ms = END_MS - demo.SIZES["small"].days * demo.DAY_MS
     for event in history:
         assert start_ms <= event["timestamp"] < END_MS
         assert event["total_duration"] == durations[event["track_id"]]
@@ -118,13 +118,13 @@ def test_each_users_events_are_in_time_order(history):
 
 
 def test_days_shortens_the_history(world):
-    week = list(demo_data.generate_history(world, end=END, days=7))
+    week = list(demo.generate_history(world, end=END, days=7))
     assert min(e["timestamp"] for e in week) >= int((END - timedelta(days=7)).timestamp() * 1000)
 
 
 def test_end_must_be_timezone_aware(world):
     with pytest.raises(ValueError, match="timezone-aware"):
-        next(demo_data.generate_history(world, end=datetime(2025, 1, 1)))
+        next(demo.generate_history(world, end=datetime(2025, 1, 1)))
 
 
 def _mean_jaccard(pairs) -> float:
@@ -168,10 +168,10 @@ def test_songs_off_a_listeners_taste_are_skipped_more(world, history):
 
 
 def test_world_round_trips_through_json(world, tmp_path):
-    demo_data.write_world(world, tmp_path / "demo")
-    assert demo_data.read_world(tmp_path / "demo") == world
+    demo.write_world(world, tmp_path / "demo")
+    assert demo.read_world(tmp_path / "demo") == world
 
 
 def test_unknown_size_is_refused():
     with pytest.raises(ValueError, match="small"):
-        demo_data.generate_world("huge")
+        demo.generate_world("huge")
