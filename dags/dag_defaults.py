@@ -15,8 +15,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SPARK_JOBS = PROJECT_ROOT / "spark_jobs"
 SPARK_POOL = "spark"
 
+
+def _on_failure(context) -> None:
+    from recsys.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
 DEFAULT_ARGS = {
     "owner": "data-platform",
+    "on_failure_callback": _on_failure,
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,

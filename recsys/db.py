@@ -7,6 +7,7 @@ Migrations are the numbered SQL files in ``sql/migrations``, applied in order by
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 from yoyo import get_backend, read_migrations
 
 from recsys.settings import PROJECT_ROOT, Settings
@@ -19,10 +20,36 @@ def connect(settings: Settings, **kwargs) -> psycopg.Connection:
 
 
 def migrate(settings: Settings) -> list[str]:
-    """Apply every pending migration; returns the ids applied now (empty when up to date)."""
+    """Apply every pending migration, then re-create the analyst views (yoyo's post-apply
+    step, run every time so a view edit needs no migration) and the analyst login.
+
+    Returns the ids of the migrations applied now (empty when up to date).
+    """
     backend = get_backend(settings.postgres_dsn.replace("postgresql://", "postgresql+psycopg://"))
     migrations = read_migrations(str(MIGRATIONS_DIR))
     with backend.lock():
         pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
+        backend.apply_migrations_only(pending)
+        backend.run_post_apply(migrations)
+    if settings.analyst_password:
+        ensure_analyst_login(settings)
     return [m.id for m in pending]
+
+
+def ensure_analyst_login(settings: Settings) -> None:
+    """The analyst login from the settings, a member of the read-only ``analyst`` role."""
+    user, password = settings.analyst_user, settings.analyst_password
+    with connect(settings, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (user,)).fetchone()
+        verb = "alter" if exists else "create"
+        conn.execute(
+            sql.SQL(verb + " role {} login password {}").format(
+                sql.Identifier(user), sql.Literal(password)
+            )
+        )
+        conn.execute(sql.SQL("grant analyst to {}").format(sql.Identifier(user)))
+        conn.execute(
+            sql.SQL("alter role {} set default_transaction_read_only = on").format(
+                sql.Identifier(user)
+            )
+        )

@@ -50,6 +50,8 @@ class Settings:
     postgres_user: str = _setting("recsys", "Warehouse owner role.")
     postgres_password: str = _setting(None, "Warehouse owner password (secret).", secret=True)
     airflow_db: str = _setting("airflow", "Database holding Airflow's metadata (same server).")
+    analyst_user: str = _setting("analyst_login", "Read-only login for SQL analysts.")
+    analyst_password: str = _setting(None, "Password of the analyst login (secret).", secret=True)
 
     # Redis
     redis_url: str = _setting("redis://127.0.0.1:6379/0", "Redis URL (session vectors).")
@@ -95,6 +97,10 @@ class Settings:
         300, "How far in the future (client clock skew) an event timestamp may be."
     )
     play_min_seconds: int = _setting(30, "Seconds heard for a listen to count as a play.")
+
+    # Trending
+    trending_window_days: int = _setting(7, "Event days the trending plays count covers.")
+    trending_snapshot_size: int = _setting(1000, "Songs ranked in each daily trending snapshot.")
 
     @property
     def postgres_dsn(self) -> str:

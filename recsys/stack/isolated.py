@@ -42,6 +42,7 @@ def isolated_environment(base: Path) -> dict[str, str]:
         "RECSYS_AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "RECSYS_AIRFLOW_SECRET_KEY": secrets.token_urlsafe(24),
         "RECSYS_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "RECSYS_ANALYST_PASSWORD": secrets.token_urlsafe(12),
         "RECSYS_WEBAPP_PORT": str(free_port_pair()),
     }
 

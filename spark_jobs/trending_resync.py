@@ -1,0 +1,352 @@
+"""Nightly trending resync for one day D: plays_7d from the lake, the day's ranked snapshot,
+and the 15-minute counters checked against the lake (drift corrected).
+
+Reads:  the lake's events of event days [D - window + 1, D]; the lake's events appended in
+        the counted intervals starting in that range; analytics.counter_runs and
+        analytics.song_interval_stats of those intervals; catalog.songs.
+Writes, in one PostgreSQL transaction:
+        analytics.trending_history (D's snapshot, replaced), catalog.songs.plays_7d (when D
+        is the newest snapshot), drifted intervals' counters (re-counted from the lake, as
+        play_counters would), analytics.song_daily_stats and plays_cumulative re-derived for
+        the window's days, and D's row in analytics.resync_runs.
+
+Everything is computed from the lake and the ledger, never from the time of the run, so a
+re-run or a backfill of D in any order gives identical tables.
+
+    spark-submit spark_jobs/trending_resync.py --day 2026-11-20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from recsys import db
+from recsys.settings import Settings, load_settings
+from spark_jobs import counters_store as store
+from spark_jobs import lake
+from spark_jobs.play_counters import daily_listener_pairs, is_play, song_interval_stats
+from spark_jobs.session import spark_session
+
+SNAPSHOT_COLUMNS = (
+    "rank",
+    "song_id",
+    "artist_id",
+    "plays_7d",
+    "listeners_7d",
+    "previous_rank",
+    "rank_change",
+)
+
+
+def window_events(events: DataFrame, day: date, days: int) -> DataFrame:
+    """Events of the ``days`` event days ending with ``day``, each event_id once."""
+    first = day - timedelta(days=days - 1)
+    return events.where(F.col("date").between(first, day)).dropDuplicates(["event_id"])
+
+
+def song_window_stats(events: DataFrame, play_min_seconds: int) -> DataFrame:
+    """Per song with at least one play: plays and distinct listeners over the window."""
+    play = is_play(play_min_seconds)
+    return (
+        events.where(play)
+        .groupBy(F.col("track_id").alias("song_id"))
+        .agg(F.count(F.lit(1)).alias("plays_7d"), F.countDistinct("user_id").alias("listeners_7d"))
+    )
+
+
+def rank_songs(stats: DataFrame, songs: DataFrame, size: int) -> DataFrame:
+    """The top ``size`` catalogue songs by plays, then listeners, then id (no ties)."""
+    order = Window.orderBy(F.desc("plays_7d"), F.desc("listeners_7d"), F.asc("song_id"))
+    return (
+        stats.join(songs, "song_id")
+        .withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= size)
+    )
+
+
+def snapshot(today: DataFrame, yesterday: DataFrame) -> DataFrame:
+    """Today's ranking with yesterday's rank and the places climbed (positive = up)."""
+    previous = yesterday.select("song_id", F.col("rank").alias("previous_rank"))
+    return (
+        today.join(previous, "song_id", "left")
+        .withColumn("rank_change", F.col("previous_rank") - F.col("rank"))
+        .select(*SNAPSHOT_COLUMNS)
+    )
+
+
+def counted_events(events: DataFrame, intervals: DataFrame) -> DataFrame:
+    """Lake events tagged with the counted interval their append time falls in, each
+    event_id once per interval (as play_counters counts them)."""
+    bounds = intervals.agg(F.min("interval_start"), F.max("interval_end")).first()
+    events = events.where(F.col("kafka_timestamp").between(bounds[0], bounds[1]))
+    joined = events.join(
+        F.broadcast(intervals),
+        (events.kafka_timestamp >= intervals.interval_start)
+        & (events.kafka_timestamp < intervals.interval_end),
+    )
+    return joined.dropDuplicates(["interval_start", "event_id"])
+
+
+@dataclass(frozen=True)
+class ResyncReport:
+    day: date
+    songs_ranked: int
+    plays_7d_total: int
+    intervals_checked: int
+    intervals_corrected: int
+    events_corrected: int
+    plays_corrected: int
+    daily_rows_corrected: int
+    songs_corrected: int
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _read_intervals(settings: Settings, first: date, day: date) -> list[tuple]:
+    with db.connect(settings) as conn:
+        return conn.execute(
+            "select interval_start, interval_end from analytics.counter_runs"
+            " where interval_start >= %s and interval_start < %s order by 1",
+            (_utc(first), _utc(day + timedelta(days=1))),
+        ).fetchall()
+
+
+def _read_songs(settings: Settings) -> list[tuple]:
+    with db.connect(settings) as conn:
+        return conn.execute("select id, artist_id from catalog.songs").fetchall()
+
+
+def resync(spark, settings: Settings, day: date) -> ResyncReport:
+    days = settings.trending_window_days
+    first = day - timedelta(days=days - 1)
+    events = lake.read_events(spark, settings.lake_uri)
+    songs = spark.createDataFrame(_read_songs(settings), "song_id string, artist_id string")
+    size, play_min = settings.trending_snapshot_size, settings.play_min_seconds
+
+    today = rank_songs(song_window_stats(window_events(events, day, days), play_min), songs, size)
+    yesterday = rank_songs(
+        song_window_stats(window_events(events, day - timedelta(days=1), days), play_min),
+        songs,
+        size,
+    )
+    ranked = snapshot(today, yesterday).toArrow()
+    plays_7d = song_window_stats(window_events(events, day, days), play_min).toArrow()
+
+    intervals = _read_intervals(settings, first, day)
+    tagged = None
+    lake_stats = pa.table({c: [] for c in ("interval_start", *store.STATS_SCHEMA)})
+    if intervals:
+        interval_df = spark.createDataFrame(
+            intervals, "interval_start timestamp, interval_end timestamp"
+        )
+        tagged = counted_events(events, interval_df).cache()
+        lake_stats = song_interval_stats(tagged, play_min, by=("interval_start",)).toArrow()
+
+    with db.connect(settings) as conn, conn.transaction():
+        store.begin(conn)
+        drift = _drift(conn, lake_stats, [start for start, _ in intervals])
+        _recount(conn, drift.intervals, dict(intervals), lake_stats, tagged, play_min)
+        conn.execute(
+            "insert into touched select event_date, song_id from analytics.song_daily_stats"
+            " where event_date between %s and %s"
+            " union select event_date, song_id from analytics.song_interval_stats"
+            " where event_date between %s and %s",
+            (first, day, first, day),
+        )
+        daily_fixed, songs_fixed = store.rederive(conn)
+        _write_snapshot(conn, day, ranked, plays_7d)
+        report = ResyncReport(
+            day,
+            ranked.num_rows,
+            int(pc.sum(plays_7d["plays_7d"]).as_py() or 0),
+            len(intervals),
+            len(drift.intervals),
+            drift.events,
+            drift.plays,
+            daily_fixed,
+            songs_fixed,
+        )
+        _record(conn, report, first)
+    if tagged is not None:
+        tagged.unpersist()
+    return report
+
+
+@dataclass(frozen=True)
+class Drift:
+    intervals: list  # starts of the counted intervals whose counters differ from the lake
+    events: int  # events counted wrongly (absolute differences, summed)
+    plays: int
+
+
+def _drift(conn, lake_stats: pa.Table, starts: list) -> Drift:
+    """Compare the ledger of the counted intervals with the lake, row by row and in total."""
+    if not starts:
+        return Drift([], 0, 0)
+    conn.execute(
+        "create temp table lake_interval_stats (interval_start timestamptz, event_date date,"
+        " song_id text, events bigint, plays bigint, completes bigint, skips bigint,"
+        " listeners bigint, seconds_heard bigint) on commit drop"
+    )
+    store.copy_rows(
+        conn,
+        "lake_interval_stats",
+        "interval_start, " + ", ".join(store.STATS_SCHEMA),
+        store.csv_bytes(lake_stats),
+    )
+    rows = conn.execute(
+        """
+        with ledger as (
+            select * from analytics.song_interval_stats where interval_start = any(%(starts)s)
+        ),
+        row_drift as (
+            select coalesce(l.interval_start, g.interval_start) as interval_start,
+                   abs(coalesce(l.events, 0) - coalesce(g.events, 0)) as events,
+                   abs(coalesce(l.plays, 0) - coalesce(g.plays, 0)) as plays
+            from lake_interval_stats as l
+            full join ledger as g using (interval_start, event_date, song_id)
+            where (l.events, l.plays, l.completes, l.skips, l.listeners, l.seconds_heard)
+                is distinct from
+                  (g.events, g.plays, g.completes, g.skips, g.listeners, g.seconds_heard)
+        ),
+        lake_totals as (
+            select interval_start, sum(events) as events, sum(plays) as plays,
+                   sum(completes) as completes, sum(skips) as skips,
+                   sum(seconds_heard) as seconds_heard
+            from lake_interval_stats group by interval_start
+        ),
+        total_drift as (
+            select r.interval_start, abs(r.events - coalesce(t.events, 0)) as events,
+                   abs(r.plays - coalesce(t.plays, 0)) as plays
+            from analytics.counter_runs as r
+            left join lake_totals as t using (interval_start)
+            where r.interval_start = any(%(starts)s)
+              and (r.events, r.plays, r.completes, r.skips, r.seconds_heard)
+                  is distinct from (coalesce(t.events, 0), coalesce(t.plays, 0),
+                                    coalesce(t.completes, 0), coalesce(t.skips, 0),
+                                    coalesce(t.seconds_heard, 0))
+        )
+        select interval_start, sum(events), sum(plays)
+        from (
+            select interval_start, events, plays from row_drift
+            union all
+            -- totals off while every row agrees: the ledger row itself was changed
+            select interval_start, events, plays from total_drift
+            where interval_start not in (select interval_start from row_drift)
+        ) as drift
+        group by interval_start
+        order by 1
+        """,
+        {"starts": starts},
+    ).fetchall()
+    return Drift([r[0] for r in rows], sum(int(r[1]) for r in rows), sum(int(r[2]) for r in rows))
+
+
+def _recount(conn, drifted: list, ends: dict, lake_stats: pa.Table, tagged, play_min) -> None:
+    """Re-count each drifted interval from the lake through the play counters' own writer."""
+    for start in drifted:
+        stats = lake_stats.filter(
+            pc.equal(lake_stats["interval_start"], pa.scalar(start, pa.timestamp("us", "UTC")))
+        )
+        pairs = daily_listener_pairs(
+            tagged.where(F.col("interval_start") == F.lit(start)), play_min
+        ).toArrow()
+        store.replace_interval(conn, start, ends[start], stats, pairs)
+
+
+def _write_snapshot(conn, day: date, ranked: pa.Table, plays_7d: pa.Table) -> None:
+    newest = conn.execute(
+        "select coalesce(max(snapshot_date) <= %s, true) from analytics.trending_history",
+        (day,),
+    ).fetchone()[0]
+    conn.execute("delete from analytics.trending_history where snapshot_date = %s", (day,))
+    day_column = pa.array([day] * ranked.num_rows, pa.date32())
+    store.copy_rows(
+        conn,
+        "analytics.trending_history",
+        "snapshot_date, " + ", ".join(SNAPSHOT_COLUMNS),
+        store.csv_bytes(ranked.add_column(0, "snapshot_date", day_column)),
+    )
+    if newest:  # a backfill of an older day must not overwrite the current plays_7d
+        conn.execute(
+            "create temp table new_plays_7d (song_id text, plays_7d bigint) on commit drop"
+        )
+        store.copy_rows(
+            conn,
+            "new_plays_7d",
+            "song_id, plays_7d",
+            store.csv_bytes(plays_7d.select(["song_id", "plays_7d"])),
+        )
+        conn.execute(
+            """
+            update catalog.songs as s
+            set plays_7d = coalesce(n.plays_7d, 0), updated_at = now()
+            from catalog.songs as c
+            left join new_plays_7d as n on n.song_id = c.id
+            where s.id = c.id and s.plays_7d <> coalesce(n.plays_7d, 0)
+            """
+        )
+
+
+def _record(conn, report: ResyncReport, first: date) -> None:
+    conn.execute(
+        """
+        insert into analytics.resync_runs (snapshot_date, window_start, songs_ranked,
+            plays_7d_total, intervals_checked, intervals_corrected, events_corrected,
+            plays_corrected, daily_rows_corrected, songs_corrected)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        on conflict (snapshot_date) do update set
+            window_start = excluded.window_start, songs_ranked = excluded.songs_ranked,
+            plays_7d_total = excluded.plays_7d_total,
+            intervals_checked = excluded.intervals_checked,
+            intervals_corrected = excluded.intervals_corrected,
+            events_corrected = excluded.events_corrected,
+            plays_corrected = excluded.plays_corrected,
+            daily_rows_corrected = excluded.daily_rows_corrected,
+            songs_corrected = excluded.songs_corrected, computed_at = now()
+        """,
+        (
+            report.day,
+            first,
+            report.songs_ranked,
+            report.plays_7d_total,
+            report.intervals_checked,
+            report.intervals_corrected,
+            report.events_corrected,
+            report.plays_corrected,
+            report.daily_rows_corrected,
+            report.songs_corrected,
+        ),
+    )
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        required=True,
+        help="the snapshot's day, YYYY-MM-DD (the last event day counted)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = load_settings()
+    spark = spark_session("trending_resync", settings)
+    print(resync(spark, settings, args.day))
+
+
+if __name__ == "__main__":
+    main()
