@@ -2,7 +2,8 @@
 and the 15-minute counters checked against the lake (drift corrected).
 
 Reads:  the lake's events of event days [D - window + 1, D]; the lake's events appended in
-        the counted intervals starting in that range; analytics.counter_runs and
+        the counted intervals that started in those days or counted any of their events;
+        analytics.counter_runs and
         analytics.song_interval_stats of those intervals; catalog.songs.
 Writes, in one PostgreSQL transaction:
         analytics.trending_history (D's snapshot, replaced), catalog.songs.plays_7d (when D
@@ -113,11 +114,16 @@ def _utc(day: date) -> datetime:
 
 
 def _read_intervals(settings: Settings, first: date, day: date) -> list[tuple]:
+    """Counted intervals to check: those appended during the window's days, and those
+    that counted any event of the window's days, whenever it arrived."""
     with db.connect(settings) as conn:
         return conn.execute(
             "select interval_start, interval_end from analytics.counter_runs"
-            " where interval_start >= %s and interval_start < %s order by 1",
-            (_utc(first), _utc(day + timedelta(days=1))),
+            " where interval_start >= %(from)s and interval_start < %(to)s"
+            " or interval_start in (select interval_start from analytics.song_interval_stats"
+            "                       where event_date between %(first)s and %(day)s)"
+            " order by 1",
+            {"from": _utc(first), "to": _utc(day + timedelta(days=1)), "first": first, "day": day},
         ).fetchall()
 
 

@@ -8,6 +8,7 @@ when a test asks for them and stop when the session ends.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
@@ -118,3 +119,28 @@ def spark(settings):
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def history(spark, settings, world, kafka):
+    """Two weeks of the small world's listening, sent to Kafka, landed and counted; returns
+    the last complete event day."""
+    from recsys import demo, simulator
+    from tests.pipeline_helpers import UTC, count_now, land
+
+    sent_at = dt.datetime.now(UTC)
+    end = dt.datetime.combine(dt.date.today(), dt.time(), UTC)
+    events = list(demo.generate_history(world, end, days=14, seed=5))
+    simulator.send_history(settings, events, progress=False)
+    land(spark, settings)
+    count_now(spark, settings, sent_at)
+    return end.date() - dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="session")
+def trending_day(spark, settings, history):
+    """The history resynced for its last day: a trending snapshot to read."""
+    from spark_jobs import trending_resync
+
+    trending_resync.resync(spark, settings, history)
+    return history

@@ -35,7 +35,12 @@ def test_house_rules(dag_bag):
         assert dag.doc_md and len(dag.doc_md) > 100, f"{dag_id} has no docs for the UI"
         assert Path(dag.fileloc).stem == dag_id, "one DAG per file, named after it"
         assert dag.catchup is False
+        assert dag.max_active_runs == 1, "counters and resyncs run one interval at a time"
         for task in dag.tasks:
             assert task.retries >= 2, f"{dag_id}.{task.task_id} retries < 2"
             assert task.owner != "airflow", f"{dag_id}.{task.task_id} has no owner"
             assert task.execution_timeout is not None
+            assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id} retries flat"
+            assert task.on_failure_callback, f"{dag_id}.{task.task_id} fails silently"
+            if task.task_type == "SparkSubmitOperator":
+                assert task.pool == "spark", f"{dag_id}.{task.task_id} outside the Spark pool"

@@ -6,16 +6,8 @@ import uuid
 import pytest
 
 from tests.kafka_helpers import end_offsets, records_since
-from webapp import create_app
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def client(world, kafka, redis_server, settings):
-    app = create_app(settings)
-    yield app.test_client()
-    app.extensions["recsys"].close()
 
 
 @pytest.fixture

@@ -1,0 +1,202 @@
+"""trending_resync on the real stack: the lake (via Kafka and the landing job), Spark and
+PostgreSQL. The job's functions run in the test's Spark session; the DAG itself runs in
+test_trending_dag.py."""
+
+import datetime as dt
+import uuid
+from collections import Counter, defaultdict
+
+import pytest
+
+from recsys import db, simulator
+from recsys.events import is_play
+from spark_jobs import lake, trending_resync
+from tests.pipeline_helpers import count_now, land
+
+pytestmark = pytest.mark.integration
+
+UTC = dt.UTC
+
+
+def brute_force_ranking(rows, day, days, size, play_min, songs):
+    first = day - dt.timedelta(days=days - 1)
+    seen = set()
+    plays, listeners = Counter(), defaultdict(set)
+    for r in rows:
+        if r.event_id in seen or not first <= r.date <= day:
+            continue
+        seen.add(r.event_id)
+        if is_play(r.action, r.duration, play_min) and r.track_id in songs:
+            plays[r.track_id] += 1
+            listeners[r.track_id].add(r.user_id)
+    order = sorted(plays, key=lambda s: (-plays[s], -len(listeners[s]), s))[:size]
+    return [(rank, s, plays[s], len(listeners[s])) for rank, s in enumerate(order, 1)], plays
+
+
+def snapshot_rows(settings, day):
+    with db.connect(settings) as conn:
+        return conn.execute(
+            "select rank, song_id, plays_7d, listeners_7d, previous_rank, rank_change"
+            " from analytics.trending_history where snapshot_date = %s order by rank",
+            (day,),
+        ).fetchall()
+
+
+def warehouse_state(settings):
+    with db.connect(settings) as conn:
+        return {
+            "history": conn.execute(
+                "select * from analytics.trending_history order by 1, 2"
+            ).fetchall(),
+            "plays_7d": conn.execute(
+                "select id, plays_7d, plays_cumulative from catalog.songs order by 1"
+            ).fetchall(),
+            "daily": conn.execute(
+                "select event_date, song_id, events, plays, completes, skips, listeners,"
+                " seconds_heard from analytics.song_daily_stats order by 1, 2"
+            ).fetchall(),
+            "ledger": conn.execute(
+                "select * from analytics.song_interval_stats order by 1, 2, 3"
+            ).fetchall(),
+        }
+
+
+def test_resync_equals_brute_force_over_the_lake(spark, settings, history, world):
+    report = trending_resync.resync(spark, settings, history)
+    rows = lake.read_events(spark, settings.lake_uri).collect()
+    songs = {s["id"] for s in world.songs}
+    expected, plays = brute_force_ranking(
+        rows,
+        history,
+        settings.trending_window_days,
+        settings.trending_snapshot_size,
+        settings.play_min_seconds,
+        songs,
+    )
+    assert expected, "the history should make something trend"
+    got = snapshot_rows(settings, history)
+    assert [(r[0], r[1], r[2], r[3]) for r in got] == expected
+    yesterday, _ = brute_force_ranking(
+        rows,
+        history - dt.timedelta(days=1),
+        settings.trending_window_days,
+        settings.trending_snapshot_size,
+        settings.play_min_seconds,
+        songs,
+    )
+    previous = {song: rank for rank, song, _, _ in yesterday}
+    for rank, song, _, _, previous_rank, change in got:
+        assert previous_rank == previous.get(song)
+        assert change == (previous[song] - rank if song in previous else None)
+    with db.connect(settings) as conn:
+        plays_7d = dict(conn.execute("select id, plays_7d from catalog.songs").fetchall())
+    assert plays_7d == {s: plays.get(s, 0) for s in songs}
+    assert (report.intervals_corrected, report.events_corrected) == (0, 0)
+
+
+def test_rerun_and_out_of_order_backfill_are_identical(spark, settings, history):
+    trending_resync.resync(spark, settings, history)
+    first = warehouse_state(settings)
+    older = history - dt.timedelta(days=3)
+    trending_resync.resync(spark, settings, older)  # a backfill of an older day
+    trending_resync.resync(spark, settings, history)
+    again = warehouse_state(settings)
+    assert again["plays_7d"] == first["plays_7d"], "an older day must not change plays_7d"
+    assert [r for r in again["history"] if r[0] == history] == [
+        r for r in first["history"] if r[0] == history
+    ]
+    older_rows = snapshot_rows(settings, older)
+    trending_resync.resync(spark, settings, older)
+    assert snapshot_rows(settings, older) == older_rows
+    assert warehouse_state(settings) == again
+
+
+def test_late_event_counts_in_its_own_day(spark, settings, history, world):
+    trending_resync.resync(spark, settings, history)
+    late_day = history - dt.timedelta(days=2)
+    song = world.songs[-1]
+    before_day = daily_plays(settings, late_day, song["id"])
+    before_7d = song_plays_7d(settings, song["id"])
+    sent_at = dt.datetime.now(UTC)
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "user_id": world.users[0]["id"],
+        "track_id": song["id"],
+        "timestamp": int(dt.datetime.combine(late_day, dt.time(12), UTC).timestamp() * 1000),
+        "action": "complete",
+        "duration": song["duration_s"],
+        "total_duration": song["duration_s"],
+        "source": "real_user",
+    }
+    simulator.send_history(settings, [event], progress=False)
+    land(spark, settings)
+    count_now(spark, settings, sent_at)
+    assert daily_plays(settings, late_day, song["id"]) == before_day + 1
+    report = trending_resync.resync(spark, settings, history)
+    assert song_plays_7d(settings, song["id"]) == before_7d + 1
+    assert report.intervals_corrected == 0
+
+
+def daily_plays(settings, day, song_id):
+    with db.connect(settings) as conn:
+        row = conn.execute(
+            "select plays from analytics.song_daily_stats where event_date = %s and song_id = %s",
+            (day, song_id),
+        ).fetchone()
+    return row[0] if row else 0
+
+
+def song_plays_7d(settings, song_id):
+    with db.connect(settings) as conn:
+        return conn.execute(
+            "select plays_7d from catalog.songs where id = %s", (song_id,)
+        ).fetchone()[0]
+
+
+def test_drift_is_detected_corrected_and_recorded(spark, settings, history):
+    trending_resync.resync(spark, settings, history)
+    clean = warehouse_state(settings)
+    with db.connect(settings) as conn:
+        interval, day, song = conn.execute(
+            "select interval_start, event_date, song_id from analytics.song_interval_stats"
+            " where event_date = %s order by plays desc limit 1",
+            (history,),
+        ).fetchone()
+        conn.execute(
+            "update analytics.song_interval_stats set plays = plays + 5, events ="
+            " events + 5 where (interval_start, event_date, song_id) = (%s, %s, %s)",
+            (interval, day, song),
+        )
+        conn.execute(
+            "update analytics.song_daily_stats set plays = plays + 5"
+            " where (event_date, song_id) = (%s, %s)",
+            (day, song),
+        )
+        conn.execute(
+            "update catalog.songs set plays_cumulative = plays_cumulative + 5 where id = %s",
+            (song,),
+        )
+        other_song = conn.execute(
+            "select song_id from analytics.song_daily_stats where event_date = %s"
+            " and song_id <> %s limit 1",
+            (history - dt.timedelta(days=1), song),
+        ).fetchone()[0]
+        conn.execute(
+            "update analytics.song_daily_stats set skips = skips + 2 where"
+            " event_date = %s and song_id = %s",
+            (history - dt.timedelta(days=1), other_song),
+        )
+    assert warehouse_state(settings) != clean
+    report = trending_resync.resync(spark, settings, history)
+    assert report.intervals_corrected == 1
+    assert (report.events_corrected, report.plays_corrected) == (5, 5)
+    assert report.daily_rows_corrected >= 1 and report.songs_corrected >= 1
+    assert warehouse_state(settings) == clean
+    with db.connect(settings) as conn:
+        recorded = conn.execute(
+            "select intervals_corrected, plays_corrected from"
+            " analytics.resync_runs where snapshot_date = %s",
+            (history,),
+        ).fetchone()
+    assert recorded == (1, 5)
+    assert trending_resync.resync(spark, settings, history).intervals_corrected == 0

@@ -1,0 +1,22 @@
+"""Driving the pipeline's jobs from tests, in the test session's Spark: land what is on
+Kafka, count the 15-minute intervals up to now."""
+
+import datetime as dt
+
+from spark_jobs import land_events, play_counters
+
+UTC = dt.UTC
+
+
+def land(spark, settings):
+    for query in land_events.start_queries(spark, settings, land_events.parse_args([])):
+        query.awaitTermination()
+
+
+def count_now(spark, settings, since: dt.datetime):
+    """Count every 15-minute interval from ``since`` to now (what play_counters would do)."""
+    start = since.replace(minute=since.minute - since.minute % 15, second=0, microsecond=0)
+    now = dt.datetime.now(UTC)
+    while start <= now:
+        play_counters.count_interval(spark, settings, start, start + dt.timedelta(minutes=15))
+        start += dt.timedelta(minutes=15)
