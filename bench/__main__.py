@@ -1,3 +1,12 @@
-from bench.ingest import main
+"""``python -m bench [ingest|pipeline ...]``: run every benchmark, or the named ones."""
 
-main()
+import sys
+
+from bench import ingest, pipeline
+
+BENCHMARKS = {"ingest": ingest.main, "pipeline": pipeline.main}
+
+names = [a for a in sys.argv[1:] if a in BENCHMARKS] or list(BENCHMARKS)
+for name in names:
+    print(f"\n=== {name}: {sys.modules[BENCHMARKS[name].__module__].__doc__.splitlines()[0]}")
+    BENCHMARKS[name]([])

@@ -110,6 +110,21 @@ class AirflowClient:
         self._request("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
         return run_id
 
+    def list_runs(self, dag_id: str, limit: int = 100) -> list[dict]:
+        """The DAG's most recent runs, newest first."""
+        return self._request(
+            "GET", f"/dags/{dag_id}/dagRuns", params={"limit": limit, "order_by": "-run_after"}
+        )["dag_runs"]
+
+    def backfills(self, dag_id: str) -> list[dict]:
+        """The DAG's backfills; ``completed_at`` is set once all their runs have finished."""
+        return self._request("GET", "/backfills", params={"dag_id": dag_id})["backfills"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """State of each task of one run (task_id -> state)."""
+        instances = self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return {ti["task_id"]: ti["state"] for ti in instances["task_instances"]}
+
     def run_state(self, dag_id: str, run_id: str) -> dict:
         return self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
 

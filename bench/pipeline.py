@@ -1,0 +1,142 @@
+"""Batch jobs against the raw Spark scan of the same lake data (the floor):
+
+- play_counters for one 15-minute interval holding 1,000,000 events (target: under 60 s);
+- trending_resync over 30 days of the large demo dataset (target: within 3x the raw scan).
+
+The lake is written straight to Parquet in the landing job's layout (Kafka is not what is
+measured here), on a throwaway PostgreSQL, so the ``make up`` stack is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql import functions as F
+
+from recsys import db, demo
+from recsys.settings import load_settings
+from recsys.stack import postgres
+from recsys.stack.isolated import isolated_environment, stop_all
+from spark_jobs import lake, play_counters, trending_resync
+from spark_jobs.session import spark_session
+
+
+def write_lake(
+    lake_uri: str, events: list[dict], appended_from: datetime, spread: timedelta
+) -> None:
+    """Events as the landing job would have written them, appended within ``spread``."""
+    n = len(events)
+    step = spread / max(n, 1)
+    table = (
+        pa.Table.from_pylist(events)
+        .append_column("kafka_partition", pa.array([i % 3 for i in range(n)], pa.int32()))
+        .append_column("kafka_offset", pa.array(range(n), pa.int64()))
+        .append_column(
+            "kafka_timestamp",
+            pa.array([appended_from + step * i for i in range(n)], pa.timestamp("us", "UTC")),
+        )
+    )
+    days = pa.array([date.fromtimestamp(e["timestamp"] / 1000) for e in events], pa.date32())
+    table = table.append_column("date", days)
+    pq.write_to_dataset(table, lake.events_path(lake_uri), partition_cols=["date"])
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def raw_scan(spark, lake_uri: str, where) -> float:
+    """The floor: read the same rows and every column the jobs use, and aggregate nothing."""
+    seconds, _ = timed(
+        lambda: (
+            lake.read_events(spark, lake_uri)
+            .where(where)
+            .agg(
+                F.count("event_id"),
+                F.countDistinct("user_id"),
+                F.sum("duration"),
+                F.count("track_id"),
+                F.count("action"),
+            )
+            .collect()
+        )
+    )
+    return seconds
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interval-events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    base = Path(tempfile.mkdtemp(prefix="recsys-bench-"))
+    os.environ.update(isolated_environment(base))
+    settings = load_settings()
+    try:
+        postgres.start(settings)
+        db.migrate(settings)
+        world = demo.generate_world("large")
+        with db.connect(settings) as conn:
+            demo.load_catalog(conn, world)
+        end = datetime.combine(date.today(), datetime.min.time(), UTC)
+        print(f"generating {args.days} days of the large world's listening ...", flush=True)
+        history = list(demo.generate_history(world, end, days=args.days))
+        interval = (end + timedelta(hours=1), end + timedelta(hours=1, minutes=15))
+        one_interval = (history * (args.interval_events // len(history) + 1))[
+            : args.interval_events
+        ]
+        lake_uri = settings.lake_uri
+        # the history arrived over its 30 days; one extra interval holds the 1M-event burst
+        write_lake(lake_uri, history, end - timedelta(days=args.days), timedelta(days=args.days))
+        write_lake(
+            lake_uri,
+            [{**e, "event_id": f"{e['event_id'][:-8]}{i:08x}"} for i, e in enumerate(one_interval)],
+            interval[0],
+            timedelta(minutes=14),
+        )
+        spark = spark_session("bench", settings)
+        print(
+            f"lake: {len(history):,} history events + {len(one_interval):,} in one interval",
+            flush=True,
+        )
+
+        ts = F.col("kafka_timestamp")
+        scan_interval = raw_scan(spark, lake_uri, (ts >= interval[0]) & (ts < interval[1]))
+        count_s, totals = timed(lambda: play_counters.count_interval(spark, settings, *interval))
+        day = (end - timedelta(days=1)).date()
+        first = day - timedelta(days=settings.trending_window_days - 1)
+        scan_window = raw_scan(spark, lake_uri, F.col("date").between(first, day))
+        resync_s, report = timed(lambda: trending_resync.resync(spark, settings, day))
+
+        print(f"\n{'job':44} {'seconds':>8} {'floor':>8} {'x floor':>8}  target")
+        print(
+            f"{'play_counters, one interval of ' + format(totals.events, ',') + ' events':44}"
+            f" {count_s:8.1f} {scan_interval:8.1f} {count_s / scan_interval:8.2f}  "
+            f"{'meets' if count_s < 60 else 'MISSES'} < 60 s"
+        )
+        print(
+            f"{'trending_resync, ' + str(args.days) + ' days of the large dataset':44}"
+            f" {resync_s:8.1f} {scan_window:8.1f} {resync_s / scan_window:8.2f}  "
+            f"{'meets' if resync_s <= 3 * scan_window else 'MISSES'} <= 3x floor"
+        )
+        print(
+            f"  resync checked {report.intervals_checked} counted intervals, ranked "
+            f"{report.songs_ranked} songs, corrected {report.intervals_corrected}"
+        )
+    finally:
+        stop_all(settings)
+        shutil.rmtree(base, ignore_errors=True)
