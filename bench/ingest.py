@@ -12,16 +12,12 @@ import argparse
 import json
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 from bench.loadgen import LoadResult, post_all
-from recsys import db, demo, events
-from recsys.settings import load_settings
-from recsys.stack import kafka, postgres, redis, webapp
-from recsys.stack.isolated import isolated_environment, stop_all
+from bench.stack import throwaway_stack
+from recsys import events
+from recsys.stack import kafka, redis, webapp
 from webapp.resources import make_producer
 
 TARGETS = {"batch": 20_000, "single": 1_500}
@@ -143,19 +139,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    base = Path(tempfile.mkdtemp(prefix="recsys-bench-"))
-    os.environ.update(isolated_environment(base))
-    settings = load_settings()
-    try:
-        print("starting a throwaway stack (PostgreSQL, Kafka, Redis, gunicorn) ...", flush=True)
-        postgres.start(settings)
-        db.migrate(settings)
-        kafka.start(settings)
-        redis.start(settings)
-        world = demo.generate_world("small")
-        with db.connect(settings) as conn:
-            demo.load_catalog(conn, world)
-        webapp.start(settings)
+    print("starting a throwaway stack (PostgreSQL, Kafka, Redis, gunicorn) ...", flush=True)
+    with throwaway_stack("small", kafka, redis, webapp) as (settings, world):
         sample = sample_events(world, args.events)
         print(
             f"gunicorn: {settings.webapp_workers} workers x {settings.webapp_threads} threads; "
@@ -194,6 +179,3 @@ def main(argv=None) -> None:
         ratio = batch.events_per_second / baseline.events_per_second
         print(f"\nmedians of {args.rounds} rounds")
         print(f"batch / bare producers at the same parallelism = {ratio:.2f} (target >= 0.50)")
-    finally:
-        stop_all(settings)
-        shutil.rmtree(base, ignore_errors=True)

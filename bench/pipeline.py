@@ -10,23 +10,31 @@ measured here), on a throwaway PostgreSQL, so the ``make up`` stack is never tou
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 
-from recsys import db, demo
-from recsys.settings import load_settings
-from recsys.stack import postgres
-from recsys.stack.isolated import isolated_environment, stop_all
+from bench.stack import throwaway_stack
+from recsys import demo
 from spark_jobs import lake, play_counters, trending_resync
 from spark_jobs.session import spark_session
+
+# The contract's fields with the lake's types (spark_jobs.lake.EVENT_SCHEMA).
+EVENT_ARROW_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("user_id", pa.string()),
+        ("track_id", pa.string()),
+        ("timestamp", pa.int64()),
+        ("action", pa.string()),
+        ("duration", pa.int32()),
+        ("total_duration", pa.int32()),
+        ("source", pa.string()),
+    ]
+)
 
 
 def write_lake(
@@ -36,7 +44,7 @@ def write_lake(
     n = len(events)
     step = spread / max(n, 1)
     table = (
-        pa.Table.from_pylist(events)
+        pa.Table.from_pylist(events, schema=EVENT_ARROW_SCHEMA)
         .append_column("kafka_partition", pa.array([i % 3 for i in range(n)], pa.int32()))
         .append_column("kafka_offset", pa.array(range(n), pa.int64()))
         .append_column(
@@ -83,15 +91,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    base = Path(tempfile.mkdtemp(prefix="recsys-bench-"))
-    os.environ.update(isolated_environment(base))
-    settings = load_settings()
-    try:
-        postgres.start(settings)
-        db.migrate(settings)
-        world = demo.generate_world("large")
-        with db.connect(settings) as conn:
-            demo.load_catalog(conn, world)
+    with throwaway_stack("large") as (settings, world):
         end = datetime.combine(date.today(), datetime.min.time(), UTC)
         print(f"generating {args.days} days of the large world's listening ...", flush=True)
         history = list(demo.generate_history(world, end, days=args.days))
@@ -137,6 +137,3 @@ def main(argv=None) -> None:
             f"  resync checked {report.intervals_checked} counted intervals, ranked "
             f"{report.songs_ranked} songs, corrected {report.intervals_corrected}"
         )
-    finally:
-        stop_all(settings)
-        shutil.rmtree(base, ignore_errors=True)
