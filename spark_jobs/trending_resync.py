@@ -47,18 +47,23 @@ SNAPSHOT_COLUMNS = (
 )
 
 
-def window_events(events: DataFrame, day: date, days: int) -> DataFrame:
-    """Events of the ``days`` event days ending with ``day``, each event_id once."""
-    first = day - timedelta(days=days - 1)
-    return events.where(F.col("date").between(first, day)).dropDuplicates(["event_id"])
-
-
-def song_window_stats(events: DataFrame, play_min_seconds: int) -> DataFrame:
-    """Per song with at least one play: plays and distinct listeners over the window."""
-    play = is_play(play_min_seconds)
+def play_events(events: DataFrame, first: date, last: date, play_min_seconds: int) -> DataFrame:
+    """The plays of event days [first, last], each event_id once: (song_id, date, user_id)."""
     return (
-        events.where(play)
-        .groupBy(F.col("track_id").alias("song_id"))
+        events.where(F.col("date").between(first, last))
+        .dropDuplicates(["event_id"])
+        .where(is_play(play_min_seconds))
+        .select(F.col("track_id").alias("song_id"), "date", "user_id")
+    )
+
+
+def song_window_stats(plays: DataFrame, day: date, days: int) -> DataFrame:
+    """Per song played in the ``days`` event days ending with ``day``: plays and distinct
+    listeners."""
+    first = day - timedelta(days=days - 1)
+    return (
+        plays.where(F.col("date").between(first, day))
+        .groupBy("song_id")
         .agg(F.count(F.lit(1)).alias("plays_7d"), F.countDistinct("user_id").alias("listeners_7d"))
     )
 
@@ -139,29 +144,29 @@ def resync(spark, settings: Settings, day: date) -> ResyncReport:
     songs = spark.createDataFrame(_read_songs(settings), "song_id string, artist_id string")
     size, play_min = settings.trending_snapshot_size, settings.play_min_seconds
 
-    today = rank_songs(song_window_stats(window_events(events, day, days), play_min), songs, size)
-    yesterday = rank_songs(
-        song_window_stats(window_events(events, day - timedelta(days=1), days), play_min),
-        songs,
-        size,
-    )
+    # one pass over the 8 event days serves today's window and yesterday's
+    plays = play_events(events, first - timedelta(days=1), day, play_min).cache()
+    today_stats = song_window_stats(plays, day, days).cache()
+    today = rank_songs(today_stats, songs, size)
+    yesterday = rank_songs(song_window_stats(plays, day - timedelta(days=1), days), songs, size)
     ranked = snapshot(today, yesterday).toArrow()
-    plays_7d = song_window_stats(window_events(events, day, days), play_min).toArrow()
+    plays_7d = today_stats.toArrow()
 
     intervals = _read_intervals(settings, first, day)
-    tagged = None
-    lake_stats = pa.table({c: [] for c in ("interval_start", *store.STATS_SCHEMA)})
+    tagged = lake_stats = None
     if intervals:
         interval_df = spark.createDataFrame(
             intervals, "interval_start timestamp, interval_end timestamp"
         )
         tagged = counted_events(events, interval_df).cache()
-        lake_stats = song_interval_stats(tagged, play_min, by=("interval_start",)).toArrow()
+        lake_stats = song_interval_stats(tagged, play_min, by=("interval_start",)).cache()
 
     with db.connect(settings) as conn, conn.transaction():
         store.begin(conn)
-        drift = _drift(conn, lake_stats, [start for start, _ in intervals])
-        _recount(conn, drift.intervals, dict(intervals), lake_stats, tagged, play_min)
+        suspects = _suspect_intervals(conn, lake_stats, [start for start, _ in intervals])
+        suspect_stats = _collect_intervals(lake_stats, suspects)
+        drift = _drift(conn, suspect_stats, suspects)
+        _recount(conn, drift.intervals, dict(intervals), suspect_stats, tagged, play_min)
         conn.execute(
             "insert into touched select event_date, song_id from analytics.song_daily_stats"
             " where event_date between %s and %s"
@@ -183,9 +188,90 @@ def resync(spark, settings: Settings, day: date) -> ResyncReport:
             songs_fixed,
         )
         _record(conn, report, first)
-    if tagged is not None:
-        tagged.unpersist()
+    for cached in (plays, today_stats, tagged, lake_stats):
+        if cached is not None:
+            cached.unpersist()
     return report
+
+
+def _row_fingerprint():
+    """A 60-bit number per ledger row, computed identically here and in PostgreSQL."""
+    text = F.concat_ws(
+        "|",
+        F.col("event_date").cast("string"),
+        "song_id",
+        *[F.col(c).cast("string") for c in store.STAT_COLUMNS],
+    )
+    return F.conv(F.substring(F.md5(text), 1, 15), 16, 10).cast("decimal(38,0)")
+
+
+PG_FINGERPRINTS = """
+    select s.interval_start, count(*) as rows,
+           sum(('x' || substr(md5(concat_ws('|', s.event_date::text, s.song_id,
+               s.events::text, s.plays::text, s.completes::text, s.skips::text,
+               s.listeners::text, s.seconds_heard::text)), 1, 15))::bit(60)::bigint::numeric)
+    from analytics.song_interval_stats as s
+    where s.interval_start = any(%(starts)s)
+    group by s.interval_start
+"""
+
+
+def _suspect_intervals(conn, lake_stats, starts: list) -> list:
+    """Intervals whose ledger may differ from the lake: row fingerprints or totals disagree.
+
+    Comparing sums of per-row fingerprints first keeps the row-by-row diff (and its copy of
+    lake rows into PostgreSQL) to the intervals that need it.
+    """
+    if not starts:
+        return []
+    lake = {
+        r["interval_start"].replace(tzinfo=UTC): (
+            r["rows"],
+            int(r["fingerprint"]),
+            r["events"],
+            r["plays"],
+            r["completes"],
+            r["skips"],
+            r["seconds_heard"],
+        )
+        for r in lake_stats.groupBy("interval_start")
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum(_row_fingerprint()).alias("fingerprint"),
+            *[
+                F.sum(c).alias(c)
+                for c in ("events", "plays", "completes", "skips", "seconds_heard")
+            ],
+        )
+        .collect()
+    }
+    rows = dict(
+        (r[0], (r[1], int(r[2]))) for r in conn.execute(PG_FINGERPRINTS, {"starts": starts})
+    )
+    totals = {
+        r[0]: tuple(r[1:])
+        for r in conn.execute(
+            "select interval_start, events, plays, completes, skips, seconds_heard"
+            " from analytics.counter_runs where interval_start = any(%s)",
+            (starts,),
+        )
+    }
+    suspects = []
+    for start in starts:
+        lake_row = lake.get(start, (0, 0, 0, 0, 0, 0, 0))
+        if rows.get(start, (0, 0)) != lake_row[:2] or totals.get(start) != lake_row[2:]:
+            suspects.append(start)
+    return suspects
+
+
+def _collect_intervals(lake_stats, starts: list) -> pa.Table:
+    """The lake's per-(interval, day, song) stats of the given intervals, as Arrow."""
+    empty = pa.table(
+        {c: pa.array([], pa.string()) for c in ("interval_start", *store.STATS_SCHEMA)}
+    )
+    if not starts:
+        return empty
+    return lake_stats.where(F.col("interval_start").isin(starts)).toArrow()
 
 
 @dataclass(frozen=True)
