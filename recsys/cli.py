@@ -182,14 +182,9 @@ def cmd_pipeline(args) -> int:
 
 
 def cmd_airflow(args) -> int:
-    import os
-    import subprocess
+    from recsys.stack import airflow
 
-    from recsys.stack.airflow import airflow_env
-
-    env = {**os.environ, **airflow_env(load_settings())}
-    binary = str(Path(sys.executable).with_name("airflow"))
-    return subprocess.call([binary, *args.airflow_args], env=env)
+    return airflow.run_cli(load_settings(), *args.airflow_args, capture=False).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ the project's ``dags/`` folder. Home (config, logs): ``<state>/airflow``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -73,47 +74,54 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def _airflow_cli(settings: Settings, *args: str, env: dict[str, str]) -> str:
-    binary = shutil.which("airflow", path=env["PATH"])
+def _binary() -> str:
+    binary = shutil.which("airflow", path=str(Path(sys.executable).parent))
     if binary is None:
         raise ServiceError("airflow is not installed in this environment; run `make up`")
-    result = subprocess.run([binary, *args], env=env, capture_output=True, text=True)
+    return binary
+
+
+def _full_env(settings: Settings) -> dict[str, str]:
+    """This process's environment (PATH, RECSYS_*) with the stack's Airflow configuration."""
+    return {**os.environ, **airflow_env(settings)}
+
+
+def run_cli(settings: Settings, *args: str, capture: bool = True) -> subprocess.CompletedProcess:
+    """The ``airflow`` CLI of this environment against the stack (``recsys airflow ...``)."""
+    return subprocess.run(
+        [_binary(), *args], env=_full_env(settings), capture_output=capture, text=True
+    )
+
+
+def _checked_cli(settings: Settings, *args: str) -> str:
+    result = run_cli(settings, *args)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])
         raise ServiceError(f"`airflow {' '.join(args)}` failed:\n{tail}")
     return result.stdout
 
 
-def prepare(settings: Settings, env: dict[str, str] | None = None) -> None:
+def prepare(settings: Settings) -> None:
     """Migrate the metadata database and create the Spark pool (both idempotent)."""
-    env = env or _full_env(settings)
     airflow_home = home(settings)
     airflow_home.mkdir(parents=True, exist_ok=True)
     passwords = airflow_home / "passwords.json"
     passwords.write_text(json.dumps({settings.airflow_admin_user: settings.airflow_admin_password}))
     passwords.chmod(0o600)
-    _airflow_cli(settings, "db", "migrate", env=env)
-    _airflow_cli(
+    _checked_cli(settings, "db", "migrate")
+    _checked_cli(
         settings,
         "pools",
         "set",
         SPARK_POOL,
         "1",
         "Spark jobs queue here: one at a time on a small machine",
-        env=env,
     )
 
 
-def _full_env(settings: Settings) -> dict[str, str]:
-    import os
-
-    return {**os.environ, **airflow_env(settings)}
-
-
 def start(settings: Settings) -> None:
-    env = _full_env(settings)
-    prepare(settings, env)
-    binary = shutil.which("airflow", path=env["PATH"])
+    prepare(settings)
+    env, binary = _full_env(settings), _binary()
     for component in COMPONENTS:
         spawn(
             settings.state_dir,

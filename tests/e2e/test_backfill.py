@@ -3,18 +3,14 @@ spark-submit) re-runs past intervals of play_counters and trending_resync and le
 numbers the live runs left."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from recsys.airflow_client import AirflowClient
 from recsys.stack import airflow as airflow_service
 from recsys.stack.process import log_path
-from tests.e2e.test_trending import warehouse_state
+from tests.pipeline_helpers import warehouse_state
 
 pytestmark = pytest.mark.integration
 
@@ -29,25 +25,18 @@ def airflow_api(airflow_db, settings):
 
 
 def backfill(settings, dag_id: str, start: dt.datetime, end: dt.datetime) -> None:
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    env = {**os.environ, **airflow_service.airflow_env(settings)}
-    result = subprocess.run(
-        [
-            airflow,
-            "backfill",
-            "create",
-            "--dag-id",
-            dag_id,
-            "--from-date",
-            start.isoformat(),
-            "--to-date",
-            end.isoformat(),
-            "--reprocess-behavior",
-            "completed",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    result = airflow_service.run_cli(
+        settings,
+        "backfill",
+        "create",
+        "--dag-id",
+        dag_id,
+        "--from-date",
+        start.isoformat(),
+        "--to-date",
+        end.isoformat(),
+        "--reprocess-behavior",
+        "completed",
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 

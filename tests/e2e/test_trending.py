@@ -11,7 +11,7 @@ import pytest
 from recsys import db, simulator
 from recsys.events import is_play
 from spark_jobs import lake, trending_resync
-from tests.pipeline_helpers import count_now, land
+from tests.pipeline_helpers import count_now, land, warehouse_state
 
 pytestmark = pytest.mark.integration
 
@@ -40,25 +40,6 @@ def snapshot_rows(settings, day):
             " from analytics.trending_history where snapshot_date = %s order by rank",
             (day,),
         ).fetchall()
-
-
-def warehouse_state(settings):
-    with db.connect(settings) as conn:
-        return {
-            "history": conn.execute(
-                "select * from analytics.trending_history order by 1, 2"
-            ).fetchall(),
-            "plays_7d": conn.execute(
-                "select id, plays_7d, plays_cumulative from catalog.songs order by 1"
-            ).fetchall(),
-            "daily": conn.execute(
-                "select event_date, song_id, events, plays, completes, skips, listeners,"
-                " seconds_heard from analytics.song_daily_stats order by 1, 2"
-            ).fetchall(),
-            "ledger": conn.execute(
-                "select * from analytics.song_interval_stats order by 1, 2, 3"
-            ).fetchall(),
-        }
 
 
 def test_resync_equals_brute_force_over_the_lake(spark, settings, history, world):
