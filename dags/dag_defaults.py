@@ -45,7 +45,11 @@ USER_DEFINED_MACROS = {"spark_jars": spark_jars}
 
 
 def spark_job(
-    task_id: str, job: str, application_args: list[str] | None = None, **kwargs
+    task_id: str,
+    job: str,
+    application_args: list[str] | None = None,
+    driver_memory: str = "2g",
+    **kwargs,
 ) -> SparkSubmitOperator:
     """A spark-submit of ``spark_jobs/<job>.py`` in the Spark pool, on the spark_default
     connection's master (local[*] on one machine, spark://... on a cluster)."""
@@ -56,7 +60,7 @@ def spark_job(
         conn_id="spark_default",
         jars="{{ spark_jars() }}",
         driver_class_path="{{ spark_jars() | replace(',', ':') }}",
-        conf={"spark.driver.memory": "2g", "spark.ui.enabled": "false"},
+        conf={"spark.driver.memory": driver_memory, "spark.ui.enabled": "false"},
         name=job,
         pool=SPARK_POOL,
         env_vars={"PYTHONPATH": str(PROJECT_ROOT), "PYSPARK_PYTHON": sys.executable},

@@ -102,6 +102,32 @@ class Settings:
     trending_window_days: int = _setting(7, "Event days the trending plays count covers.")
     trending_snapshot_size: int = _setting(1000, "Songs ranked in each daily trending snapshot.")
 
+    # Models: ALS training
+    als_window_days: int = _setting(90, "Event days of listening the ALS model is trained on.")
+    als_holdout_days: int = _setting(
+        7, "Last days of the window held out to evaluate a new model before it may be served."
+    )
+    als_rank: int = _setting(64, "ALS latent factors (the item vectors' dimension).")
+    als_reg_param: float = _setting(0.05, "ALS regularisation (regParam).")
+    als_alpha: float = _setting(10.0, "ALS implicit confidence scale: c = 1 + alpha * |r|.")
+    als_max_iter: int = _setting(10, "ALS iterations.")
+    als_eval_k: int = _setting(10, "K of the offline metrics (Recall@K, NDCG@K, MAP@K).")
+    als_gate_min_lift: float = _setting(
+        0.10, "A new model must beat popularity's NDCG@K by this fraction to pass the gate."
+    )
+    als_gate_max_drop: float = _setting(
+        0.10, "A new model may fall at most this fraction below the active model's NDCG@K."
+    )
+    model_versions_kept: int = _setting(
+        2, "Gate-passed model versions whose vectors are kept (the active one and rollbacks)."
+    )
+    hnsw_ef_search: int = _setting(
+        100, "pgvector hnsw.ef_search for nearest-vector queries (recall against speed)."
+    )
+
+    # Models: lyrics embeddings
+    embedding_batch_size: int = _setting(64, "Lyrics encoded per sentence-transformers batch.")
+
     @property
     def postgres_dsn(self) -> str:
         return self.dsn_for(self.postgres_db)

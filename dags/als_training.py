@@ -1,0 +1,82 @@
+"""
+### als_training — nightly, and on demand (admin page, API, `python -m recsys models retrain`)
+
+Trains the collaborative-filtering model on the last `RECSYS_ALS_WINDOW_DAYS` (90) event days
+before the run's end and serves it only if it is good enough:
+
+1. **land_events**: lands what is new on Kafka, so the window is complete in the lake.
+2. **train**: implicit confidences from listens, completes and skips; Spark MLlib ALS;
+   Recall@K, NDCG@K, MAP@K and coverage on the last `RECSYS_ALS_HOLDOUT_DAYS` days against
+   a popularity baseline and the active model; the quality gate. A passing model is written
+   to `model.als_*_factors_<version>` with its HNSW index and activated atomically; the
+   previous version stays for rollback, older ones are pruned.
+3. **publish**: emits the `als_model` asset when a new model went live (skipped when the
+   gate rejected it), so DAGs that depend on fresh vectors can schedule on it.
+
+Every run is a row of `model.als_runs` (window, parameters, data sizes, metrics, verdict,
+duration): the admin page's model history. A rejected model is not a failure: the run
+succeeds, the old model keeps serving, and the reason is in `model.als_runs.reason`.
+
+**Re-runs** train the same window with the same seed and record a new, equivalent version.
+**Rollback**: `python -m recsys models activate <version>` or the admin page.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+
+from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
+
+ALS_MODEL = Asset(name="als_model")
+
+# A manual run (admin trigger) has no data interval: it trains up to the day it was asked for.
+WINDOW_END = "{{ (data_interval_end or dag_run.run_after) | ds }}"
+
+
+@dag(
+    dag_id="als_training",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    # Each run activates the model it trains: two at once would race for the pointer.
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    user_defined_macros=USER_DEFINED_MACROS,
+    doc_md=__doc__,
+    tags=["models", "spark", "nightly"],
+)
+def als_training():
+    land = spark_job("land_events", "land_events")
+    train = spark_job(
+        "train",
+        "als_training",
+        application_args=["--end", WINDOW_END, "--run-id", "{{ run_id }}"],
+        driver_memory="3g",
+    )
+
+    @task(outlets=[ALS_MODEL])
+    def publish(run_id: str | None = None) -> int:
+        """Emit the asset only when this run's model went live."""
+        from airflow.exceptions import AirflowSkipException
+
+        from recsys import db
+        from recsys.settings import load_settings
+
+        with db.connect(load_settings()) as conn:
+            row = conn.execute(
+                "select version, status, reason from model.als_runs where dag_run_id = %s"
+                " order by version desc limit 1",
+                (run_id,),
+            ).fetchone()
+        if row is None:
+            raise RuntimeError(f"no training recorded for run {run_id}")
+        version, status, reason = row
+        if status != "passed":
+            raise AirflowSkipException(f"model version {version} was {status}: {reason}")
+        return version
+
+    land >> train >> publish()
+
+
+als_training()
