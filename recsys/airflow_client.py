@@ -78,8 +78,11 @@ class AirflowClient:
         end: datetime | None = None,
         conf: dict | None = None,
         note: str | None = None,
+        run_id: str | None = None,
     ) -> str:
         body: dict = {"logical_date": None, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
         if start and end:
             body.update(
                 data_interval_start=start.isoformat(),

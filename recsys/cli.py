@@ -7,6 +7,7 @@ migrate   apply pending SQL migrations
 demo      generate the demo world and load it (catalog + listening history)
 simulate  send live listening traffic for the demo users
 pipeline  run the play_counters DAG once through Airflow and wait for it
+models    list model versions, activate one (roll back), retrain, re-embed lyrics
 """
 
 from __future__ import annotations
@@ -120,14 +121,7 @@ def run_pipeline(settings) -> None:
     start, end = current_interval(datetime.now(UTC))
     run_id = client.run_interval("play_counters", start, end, note="run by make up")
     print(f"      play_counters run {run_id} for [{start:%H:%M}, {end:%H:%M}) UTC")
-    last = [None]
-
-    def show(state):
-        if state != last[0]:
-            print(f"      ... {state}", flush=True)
-            last[0] = state
-
-    state = client.wait("play_counters", run_id, on_poll=show)
+    state = client.wait("play_counters", run_id, on_poll=_show_changes())
     if state != "success":
         raise SystemExit(f"play_counters run {run_id} ended {state}: see the Airflow UI")
 
@@ -181,6 +175,59 @@ def cmd_pipeline(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from recsys import db, model_admin
+    from recsys import model_registry as registry
+    from recsys.airflow_client import AirflowClient
+
+    settings = load_settings()
+    if args.action == "list":
+        with db.connect(settings) as conn:
+            versions = registry.list_versions(conn, limit=args.limit)
+        print(f"{'version':>7}  {'status':8}  {'window':23}  {'NDCG@K':>7}  {'pop.':>6}  note")
+        for v in versions:
+            model = (v.metrics or {}).get("model", {})
+            pop = (v.metrics or {}).get("popularity", {})
+            window = f"{v.window_start} - {v.window_end}"
+            print(
+                f"{v.version:>7}  {v.status:8}  {window:23}  {model.get('ndcg', 0):7.4f}  "
+                f"{pop.get('ndcg', 0):6.4f}  {'ACTIVE ' if v.active else ''}{v.reason or ''}"
+            )
+        return 0
+    if args.action == "activate":
+        with db.connect(settings) as conn:
+            try:
+                registry.activate(conn, args.version, by="cli")
+            except (registry.ModelNotFound, registry.NotActivatable) as err:
+                sys.exit(f"error: {err}")
+        print(f"model version {args.version} is now active")
+        return 0
+    client = AirflowClient(settings)
+    run = model_admin.start(client, args.action, by="cli")
+    print(f"{run['dag_id']} run {run['run_id']} started")
+    if not args.wait:
+        return 0
+    state = client.wait(run["dag_id"], run["run_id"], on_poll=_show_changes())
+    with db.connect(settings) as conn:
+        followed = model_admin.follow(client, conn, run["run_id"])
+    outcome = followed.get("model") or followed.get("embedding") or {}
+    shown = ("version", "status", "reason", "songs_embedded")
+    details = ", ".join(f"{k}={outcome[k]}" for k in shown if outcome.get(k) is not None)
+    print(f"run ended {state}: {details}")
+    return 0 if state == "success" else 1
+
+
+def _show_changes():
+    last = [None]
+
+    def show(state):
+        if state != last[0]:
+            print(f"      ... {state}", flush=True)
+            last[0] = state
+
+    return show
+
+
 def cmd_airflow(args) -> int:
     from recsys.stack import airflow
 
@@ -205,6 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="each service and whether it is healthy")
     sub.add_parser("migrate", help="apply pending SQL migrations")
     sub.add_parser("pipeline", help="run play_counters once through Airflow")
+    models = sub.add_parser("models", help="model versions, rollback, retraining")
+    actions = models.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="model versions, newest first").add_argument(
+        "--limit", type=int, default=20
+    )
+    actions.add_parser("activate", help="serve a version (roll back or forward)").add_argument(
+        "version", type=int
+    )
+    for action, text in (("retrain", "run als_training now"), ("embed", "run lyrics_embeddings")):
+        actions.add_parser(action, help=text).add_argument(
+            "--wait", action="store_true", help="wait for the run and print its outcome"
+        )
     airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     simulate = sub.add_parser("simulate", help="send live listening traffic")
@@ -223,6 +282,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "pipeline": cmd_pipeline,
     "airflow": cmd_airflow,
+    "models": cmd_models,
 }
 
 

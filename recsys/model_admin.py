@@ -1,0 +1,66 @@
+"""What an admin can do to the models, shared by the admin API and the CLI: start a training
+or embedding run through Airflow, follow it, list model versions, activate one."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+
+from recsys import model_registry as registry
+from recsys.airflow_client import AirflowClient
+
+# action -> the DAG it runs on demand
+ON_DEMAND = {"retrain": "als_training", "embed": "lyrics_embeddings"}
+_RUN_ID = re.compile(r"^admin__(?P<dag>[a-z_]+)__\d{8}T\d{6}__[0-9a-f]{6}$")
+
+
+def start(client: AirflowClient, action: str, by: str) -> dict:
+    """Trigger the DAG of ``action`` now; the run id names the DAG, so it alone follows it."""
+    dag_id = ON_DEMAND[action]
+    run_id = f"admin__{dag_id}__{datetime.now(UTC):%Y%m%dT%H%M%S}__{secrets.token_hex(3)}"
+    client.trigger(dag_id, run_id=run_id, note=f"{action} requested by {by}")
+    return {"run_id": run_id, "dag_id": dag_id, "state": "queued"}
+
+
+def dag_of(run_id: str) -> str | None:
+    """The DAG an admin run id belongs to, or None when it is not one of ours."""
+    match = _RUN_ID.match(run_id)
+    if match and match["dag"] in ON_DEMAND.values():
+        return match["dag"]
+    return None
+
+
+def follow(client: AirflowClient, conn, run_id: str) -> dict | None:
+    """The run's state and its tasks' states; for a training run, the model it recorded."""
+    dag_id = dag_of(run_id)
+    if dag_id is None:
+        return None
+    run = client.run_state(dag_id, run_id)
+    result = {
+        "run_id": run_id,
+        "dag_id": dag_id,
+        "state": run.get("state"),
+        "queued_at": run.get("queued_at"),
+        "start_date": run.get("start_date"),
+        "end_date": run.get("end_date"),
+        "tasks": client.task_states(dag_id, run_id),
+    }
+    if dag_id == "als_training":
+        row = conn.execute(
+            "select version from model.als_runs where dag_run_id = %s order by version desc"
+            " limit 1",
+            (run_id,),
+        ).fetchone()
+        result["model"] = registry.get_version(conn, row[0]).as_dict() if row else None
+    else:
+        row = conn.execute(
+            "select songs_total, songs_without_lyrics, songs_unchanged, songs_embedded,"
+            " embeddings_removed, status, duration_s from model.embedding_runs"
+            " where dag_run_id = %s order by id desc limit 1",
+            (run_id,),
+        ).fetchone()
+        keys = ("songs_total", "songs_without_lyrics", "songs_unchanged", "songs_embedded",
+                "embeddings_removed", "status", "duration_s")  # fmt: skip
+        result["embedding"] = dict(zip(keys, row, strict=True)) if row else None
+    return result
