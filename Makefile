@@ -8,12 +8,24 @@ VENV := $(CACHE_DIR)/venv-$(REQ_HASH)
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help venv up down status test test-unit lint format bench simulate clean-state
+.PHONY: help native-blas venv up down status test test-unit lint format bench simulate clean-state
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-venv:  ## create or reuse the cached virtual environment, linked as .venv
+native-blas:  ## Debian's OpenBLAS for Spark MLlib (ALS); without it Spark falls back to Java BLAS
+	@if ! ldconfig -p | grep -q 'libblas.so.3 '; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing libopenblas0 and liblapack3 (native BLAS for Spark ALS)"; \
+	    apt-get install -y -qq libopenblas0 liblapack3 >/dev/null || \
+	      (apt-get update -qq && apt-get install -y -qq libopenblas0 liblapack3 >/dev/null) || \
+	      echo "warning: could not install libopenblas0; ALS will train on Java BLAS (slower)"; \
+	  else \
+	    echo "note: install libopenblas0 and liblapack3 for faster ALS training (optional)"; \
+	  fi; \
+	fi
+
+venv: native-blas  ## create or reuse the cached virtual environment, linked as .venv
 	@if [ ! -f "$(VENV)/.complete" ]; then \
 	  echo "installing requirements.txt into $(VENV) (first time only; several minutes)"; \
 	  rm -rf "$(VENV)" && $(PYTHON) -m venv "$(VENV)" && \

@@ -31,7 +31,7 @@ from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
 ALS_MODEL = Asset(name="als_model")
 
 # A manual run (admin trigger) has no data interval: it trains up to the day it was asked for.
-WINDOW_END = "{{ (data_interval_end or dag_run.run_after) | ds }}"
+WINDOW_END = "{{ (dag_run.data_interval_end or dag_run.run_after) | ds }}"
 
 
 @dag(

@@ -42,11 +42,11 @@ class AirflowClient:
             self._token = response.json()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 
-    def _request(self, method: str, path: str, **kwargs) -> dict:
+    def _request(self, method: str, path: str, headers: dict | None = None, **kwargs) -> dict:
         response = self.session.request(
             method,
             f"{self.base}/api/v2{path}",
-            headers=self._headers(),
+            headers={**self._headers(), **(headers or {})},
             timeout=self.timeout_s,
             **kwargs,
         )
@@ -127,6 +127,22 @@ class AirflowClient:
         """State of each task of one run (task_id -> state)."""
         instances = self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         return {ti["task_id"]: ti["state"] for ti in instances["task_instances"]}
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The text of one task try's log (for reports of what failed)."""
+        body = self._request(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            params={"full_content": "true"},
+            headers={"Accept": "application/json"},
+        )
+        content = body.get("content", "")
+        if isinstance(content, list):  # structured log lines
+            return "\n".join(
+                line.get("event", str(line)) if isinstance(line, dict) else str(line)
+                for line in content
+            )
+        return str(content)
 
     def run_state(self, dag_id: str, run_id: str) -> dict:
         return self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")

@@ -45,7 +45,7 @@ def cmd_up(args) -> int:
     from recsys.envfile import ensure_env_file
     from recsys.stack import airflow, jars, kafka, postgres, redis, status, webapp
 
-    steps = Steps(9 if args.with_demo else 7)
+    steps = Steps(10 if args.with_demo else 7)
     added = ensure_env_file()
     steps(f".env ready ({'generated ' + ', '.join(added) if added else 'kept as it was'})")
     settings = load_settings()
@@ -68,6 +68,8 @@ def cmd_up(args) -> int:
         load_demo(settings, args.size, args.seed)
         steps("running the pipeline once: play_counters through Airflow")
         run_pipeline(settings)
+        steps("the models, through Airflow: lyrics_embeddings, then als_training")
+        train_models(settings)
     steps("status")
     healthy = status.print_status(settings)
     print_where_to_look(settings)
@@ -124,6 +126,40 @@ def run_pipeline(settings) -> None:
     state = client.wait("play_counters", run_id, on_poll=_show_changes())
     if state != "success":
         raise SystemExit(f"play_counters run {run_id} ended {state}: see the Airflow UI")
+
+
+def train_models(settings) -> None:
+    """Embed the lyrics and train the ALS model once, as an admin would, and say how it went
+    (a model the gate rejects is reported, not an error: the run itself succeeded)."""
+    from recsys import db, model_admin
+    from recsys.airflow_client import AirflowClient
+
+    client = AirflowClient(settings)
+    for action in ("embed", "retrain"):
+        dag_id = model_admin.ON_DEMAND[action]
+        client.wait_for_dag(dag_id)
+        run = model_admin.start(client, action, by="make up")
+        print(f"      {dag_id} run {run['run_id']}")
+        state = client.wait(dag_id, run["run_id"], on_poll=_show_changes())
+        if state != "success":
+            raise SystemExit(f"{dag_id} run {run['run_id']} ended {state}: see the Airflow UI")
+        with db.connect(settings) as conn:
+            outcome = model_admin.follow(client, conn, run["run_id"])
+        if action == "embed":
+            e = outcome["embedding"]
+            print(
+                f"      embedded {e['songs_embedded']} songs, {e['songs_unchanged']} unchanged, "
+                f"{e['songs_without_lyrics']} without lyrics"
+            )
+        else:
+            m = outcome["model"]
+            ndcg = m["metrics"]["model"]["ndcg"] if m["metrics"] else float("nan")
+            pop = m["metrics"]["popularity"]["ndcg"] if m["metrics"] else float("nan")
+            print(
+                f"      model version {m['version']} {m['status']}: NDCG@{settings.als_eval_k} "
+                f"{ndcg:.4f} against popularity {pop:.4f}"
+                + (f" ({m['reason']})" if m["reason"] else "")
+            )
 
 
 def cmd_down(args) -> int:

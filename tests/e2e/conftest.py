@@ -34,3 +34,17 @@ def run_interval(play_counters_dag):
         return dag_run
 
     return run
+
+
+@pytest.fixture(scope="session")
+def airflow_api(airflow_db, settings):
+    """The real Airflow (api-server, scheduler, dag-processor, triggerer) with every DAG
+    parsed and unpaused; its REST client."""
+    from recsys.airflow_client import AirflowClient
+    from recsys.stack import airflow as airflow_service
+
+    airflow_service.start(settings)
+    client = AirflowClient(settings)
+    for dag_id in ("play_counters", "trending_resync", "als_training", "lyrics_embeddings"):
+        client.wait_for_dag(dag_id, timeout_s=180)
+    return client

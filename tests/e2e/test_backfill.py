@@ -7,21 +7,11 @@ import time
 
 import pytest
 
-from recsys.airflow_client import AirflowClient
 from recsys.stack import airflow as airflow_service
 from recsys.stack.process import log_path
 from tests.pipeline_helpers import warehouse_state
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def airflow_api(airflow_db, settings):
-    airflow_service.start(settings)
-    client = AirflowClient(settings)
-    for dag_id in ("play_counters", "trending_resync"):
-        client.wait_for_dag(dag_id, timeout_s=180)
-    return client
 
 
 def backfill(settings, dag_id: str, start: dt.datetime, end: dt.datetime) -> None:

@@ -1,0 +1,75 @@
+"""An admin retrains and re-embeds from the API: the runs go through the real Airflow
+(scheduler, LocalExecutor, spark-submit) and their outcome is followed through the API."""
+
+import time
+
+import pytest
+
+from recsys import db
+from webapp import create_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def admin_client(settings, world, kafka, redis_server):
+    app = create_app(settings)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {settings.admin_token}"
+    yield client
+    app.extensions["recsys"].close()
+
+
+def follow(client, run_id: str, timeout_s: float = 600) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        answer = client.get(f"/api/v1/admin/runs/{run_id}")
+        assert answer.status_code == 200, answer.get_json()
+        run = answer.get_json()
+        if run["state"] in ("success", "failed"):
+            return run
+        time.sleep(3)
+    raise AssertionError(f"run {run_id} still {run['state']} after {timeout_s} s: {run}")
+
+
+def test_embed_from_the_api(history, admin_client, airflow_api, settings):
+    started = admin_client.post("/api/v1/admin/embed")
+    assert started.status_code == 202
+    run_id = started.get_json()["run_id"]
+
+    run = follow(admin_client, run_id)
+
+    if run["state"] != "success":
+        log = airflow_api.task_log("lyrics_embeddings", run_id, "embed")
+        raise AssertionError(f"{run['tasks']}\n{log[-4000:]}")
+    embedding = run["embedding"]
+    with db.connect(settings) as conn:
+        (with_lyrics,) = conn.execute(
+            "select count(*) from catalog.songs where coalesce(lyrics, '') <> ''"
+        ).fetchone()
+        (stored,) = conn.execute("select count(*) from model.lyrics_embeddings").fetchone()
+    assert embedding["status"] == "succeeded"
+    assert embedding["songs_embedded"] + embedding["songs_unchanged"] == with_lyrics == stored
+
+
+def test_retrain_from_the_api_records_and_gates_a_model(history, admin_client, airflow_api):
+    started = admin_client.post("/api/v1/admin/retrain")
+    assert started.status_code == 202
+    run_id = started.get_json()["run_id"]
+
+    run = follow(admin_client, run_id)
+
+    if run["state"] != "success":
+        log = airflow_api.task_log("als_training", run_id, "train")
+        raise AssertionError(f"{run['tasks']}\n{log[-4000:]}")
+    model = run["model"]
+    assert model["dag_run_id"] == run_id
+    assert model["status"] in ("passed", "rejected"), model
+    assert model["metrics"]["model"]["users"] > 0
+    assert model["n_interactions"] > 0
+    # the asset is published exactly when the model went live
+    expected = "success" if model["status"] == "passed" else "skipped"
+    assert run["tasks"] == {"land_events": "success", "train": "success", "publish": expected}
+    models = admin_client.get("/api/v1/admin/models").get_json()
+    listed = {v["version"]: v for v in models["versions"]}[model["version"]]
+    assert listed["active"] is (model["status"] == "passed")
