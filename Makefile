@@ -8,7 +8,7 @@ VENV := $(CACHE_DIR)/venv-$(REQ_HASH)
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help native-blas venv up down status test test-unit lint format bench simulate clean-state
+.PHONY: help native-blas venv up down status test test-unit lint format evaluate bench simulate clean-state
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -61,6 +61,9 @@ lint: venv  ## ruff lint and format check
 format: venv  ## apply ruff's formatting and fixes
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+evaluate: venv  ## the project's ALS on MovieLens-100K (Recommenders' protocol), search printed
+	$(PY) -m recsys evaluate-movielens
 
 bench: venv  ## benchmarks (bench/), printed as ratios against a baseline of the same run
 	$(PY) -m bench

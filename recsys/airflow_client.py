@@ -64,12 +64,15 @@ class AirflowClient:
             try:
                 dag = self._request("GET", f"/dags/{dag_id}")
                 if dag.get("is_paused"):
-                    self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+                    self.set_paused(dag_id, False)
                 return
             except AirflowError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(2)
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
     def trigger(
         self,

@@ -8,6 +8,7 @@ demo      generate the demo world and load it (catalog + listening history)
 simulate  send live listening traffic for the demo users
 pipeline  run the play_counters DAG once through Airflow and wait for it
 models    list model versions, activate one (roll back), retrain, re-embed lyrics
+evaluate-movielens  the project's ALS on MovieLens-100K, hyperparameters searched and printed
 """
 
 from __future__ import annotations
@@ -264,6 +265,12 @@ def _show_changes():
     return show
 
 
+def cmd_evaluate_movielens(args) -> int:
+    from spark_jobs import evaluate_movielens
+
+    return evaluate_movielens.main(args.evaluate_args)
+
+
 def cmd_airflow(args) -> int:
     from recsys.stack import airflow
 
@@ -300,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
         actions.add_parser(action, help=text).add_argument(
             "--wait", action="store_true", help="wait for the run and print its outcome"
         )
+    evaluate = sub.add_parser(
+        "evaluate-movielens",
+        help="the project's ALS on MovieLens-100K (--skip-search reuses the last pick)",
+    )
+    evaluate.add_argument("evaluate_args", nargs=argparse.REMAINDER)
     airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     simulate = sub.add_parser("simulate", help="send live listening traffic")
@@ -319,13 +331,14 @@ COMMANDS = {
     "pipeline": cmd_pipeline,
     "airflow": cmd_airflow,
     "models": cmd_models,
+    "evaluate-movielens": cmd_evaluate_movielens,
 }
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
-        if args.command not in ("up",):
+        if args.command not in ("up", "evaluate-movielens"):
             require(load_settings(), "postgres_password")
         sys.exit(COMMANDS[args.command](args))
     except (SettingsError, ServiceError, AirflowError) as err:

@@ -6,6 +6,8 @@ directly (tests, the CLI), the defaults below and the settings apply.
 
 from __future__ import annotations
 
+import sys
+
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
@@ -22,6 +24,8 @@ def spark_session(app_name: str, settings: Settings, jars: list[str] = (), **con
         "spark.sql.shuffle.partitions": "8",
         "spark.ui.enabled": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Python workers run this interpreter (the project's venv), whatever is on PATH.
+        "spark.pyspark.python": sys.executable,
         **({"spark.jars": ",".join(jars)} if jars else {}),
         **conf,
     }

@@ -1,4 +1,5 @@
 import datetime as dt
+import time
 
 import pytest
 
@@ -36,15 +37,44 @@ def run_interval(play_counters_dag):
     return run
 
 
+DAG_IDS = ("play_counters", "trending_resync", "als_training", "lyrics_embeddings")
+
+
 @pytest.fixture(scope="session")
-def airflow_api(airflow_db, settings):
-    """The real Airflow (api-server, scheduler, dag-processor, triggerer) with every DAG
-    parsed and unpaused; its REST client."""
-    from recsys.airflow_client import AirflowClient
+def airflow_started(airflow_db, settings):
+    """The real Airflow: api-server, scheduler, dag-processor, triggerer."""
     from recsys.stack import airflow as airflow_service
 
     airflow_service.start(settings)
-    client = AirflowClient(settings)
-    for dag_id in ("play_counters", "trending_resync", "als_training", "lyrics_embeddings"):
+    return settings
+
+
+@pytest.fixture(scope="module")
+def airflow_api(airflow_started, request):
+    """Airflow's REST client, with the DAGs the module names in ``AIRFLOW_DAGS`` (default:
+    all) parsed and unpaused for its tests.
+
+    Afterwards the DAGs are paused again and their runs (scheduled ones included) are waited
+    for, so no DAG run is still writing while later tests use the same warehouse and lake.
+    """
+    from recsys.airflow_client import AirflowClient
+
+    client = AirflowClient(airflow_started)
+    dag_ids = getattr(request.module, "AIRFLOW_DAGS", DAG_IDS)
+    for dag_id in dag_ids:
         client.wait_for_dag(dag_id, timeout_s=180)
-    return client
+    yield client
+    for dag_id in dag_ids:
+        client.set_paused(dag_id, True)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        busy = [
+            (dag_id, run["dag_run_id"])
+            for dag_id in dag_ids
+            for run in client.list_runs(dag_id, limit=20)
+            if run["state"] in ("queued", "running")
+        ]
+        if not busy:
+            return
+        time.sleep(3)
+    raise AssertionError(f"DAG runs still busy 15 minutes after the module: {busy}")

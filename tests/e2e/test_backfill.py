@@ -12,6 +12,7 @@ from recsys.stack.process import log_path
 from tests.pipeline_helpers import warehouse_state
 
 pytestmark = pytest.mark.integration
+AIRFLOW_DAGS = ("play_counters", "trending_resync")
 
 
 def backfill(settings, dag_id: str, start: dt.datetime, end: dt.datetime) -> None:
