@@ -108,8 +108,10 @@ class Settings:
         7, "Last days of the window held out to evaluate a new model before it may be served."
     )
     als_rank: int = _setting(64, "ALS latent factors (the item vectors' dimension).")
-    als_reg_param: float = _setting(0.05, "ALS regularisation (regParam).")
-    als_alpha: float = _setting(10.0, "ALS implicit confidence scale: c = 1 + alpha * |r|.")
+    als_reg_param: float = _setting(
+        0.5, "ALS regularisation (regParam; Spark scales it by each row's positive ratings)."
+    )
+    als_alpha: float = _setting(5.0, "ALS implicit confidence scale: c = 1 + alpha * |r|.")
     als_max_iter: int = _setting(10, "ALS iterations.")
     als_eval_k: int = _setting(10, "K of the offline metrics (Recall@K, NDCG@K, MAP@K).")
     als_gate_min_lift: float = _setting(
