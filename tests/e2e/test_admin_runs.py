@@ -21,28 +21,30 @@ def admin_client(settings, world, kafka, redis_server):
     app.extensions["recsys"].close()
 
 
-def follow(client, run_id: str, timeout_s: float = 600) -> dict:
+def run_to_the_end(client, airflow_api, action: str, timeout_s: float = 600) -> dict:
+    """Start ``action`` through the API and follow the run through the API until it ends;
+    a failed run is reported with the tail of its Spark task's log."""
+    started = client.post(f"/api/v1/admin/{action}")
+    assert started.status_code == 202, started.get_json()
+    run_id = started.get_json()["run_id"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         answer = client.get(f"/api/v1/admin/runs/{run_id}")
         assert answer.status_code == 200, answer.get_json()
         run = answer.get_json()
-        if run["state"] in ("success", "failed"):
+        if run["state"] == "success":
             return run
+        if run["state"] == "failed":
+            task = "embed" if action == "embed" else "train"
+            log = airflow_api.task_log(run["dag_id"], run_id, task)
+            raise AssertionError(f"{run['tasks']}\n{log[-4000:]}")
         time.sleep(3)
     raise AssertionError(f"run {run_id} still {run['state']} after {timeout_s} s: {run}")
 
 
 def test_embed_from_the_api(history, admin_client, airflow_api, settings):
-    started = admin_client.post("/api/v1/admin/embed")
-    assert started.status_code == 202
-    run_id = started.get_json()["run_id"]
+    run = run_to_the_end(admin_client, airflow_api, "embed")
 
-    run = follow(admin_client, run_id)
-
-    if run["state"] != "success":
-        log = airflow_api.task_log("lyrics_embeddings", run_id, "embed")
-        raise AssertionError(f"{run['tasks']}\n{log[-4000:]}")
     embedding = run["embedding"]
     with db.connect(settings) as conn:
         (with_lyrics,) = conn.execute(
@@ -54,17 +56,10 @@ def test_embed_from_the_api(history, admin_client, airflow_api, settings):
 
 
 def test_retrain_from_the_api_records_and_gates_a_model(history, admin_client, airflow_api):
-    started = admin_client.post("/api/v1/admin/retrain")
-    assert started.status_code == 202
-    run_id = started.get_json()["run_id"]
+    run = run_to_the_end(admin_client, airflow_api, "retrain")
 
-    run = follow(admin_client, run_id)
-
-    if run["state"] != "success":
-        log = airflow_api.task_log("als_training", run_id, "train")
-        raise AssertionError(f"{run['tasks']}\n{log[-4000:]}")
     model = run["model"]
-    assert model["dag_run_id"] == run_id
+    assert model["dag_run_id"] == run["run_id"]
     assert model["status"] in ("passed", "rejected"), model
     assert model["metrics"]["model"]["users"] > 0
     assert model["n_interactions"] > 0
