@@ -32,9 +32,9 @@ def lake_rows(spark, settings) -> list:
     return lake.read_events(spark, settings.lake_uri).collect()
 
 
-def brute_force(rows, intervals, play_min_seconds):
-    """Daily stats and cumulative plays recomputed row by row in plain Python."""
-    windows = [(s, s + dt.timedelta(minutes=15)) for s in intervals]
+def brute_force(rows, windows, play_min_seconds):
+    """Daily stats and cumulative plays recomputed row by row in plain Python from the lake
+    rows appended in the counted ``windows`` ([start, end) pairs)."""
     daily = defaultdict(Counter)
     listeners = defaultdict(set)
     for r in rows:
@@ -92,7 +92,11 @@ def test_ten_thousand_events_land_once_and_count_exactly(
     assert set(ids) - ids_before == set(report.accepted_event_ids)
 
     first = snapshot(settings)
-    expected_daily, expected_cumulative = brute_force(rows, intervals, settings.play_min_seconds)
+    # the warehouse holds every interval counted so far (earlier tests' too): all of them
+    # must equal the brute force, and this test's intervals must be among them
+    counted = [(r[0], r[1]) for r in first["analytics.counter_runs"]]
+    assert {start for start, _ in counted} >= set(intervals)
+    expected_daily, expected_cumulative = brute_force(rows, counted, settings.play_min_seconds)
     assert first["analytics.song_daily_stats"] == expected_daily
     cumulative = {song: plays for song, plays in first["catalog.songs"] if plays}
     assert cumulative == {s: p for s, p in expected_cumulative.items() if p}
