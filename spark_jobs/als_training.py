@@ -120,9 +120,8 @@ def index_ids(df: DataFrame, column: str, index: str) -> DataFrame:
     """(index, column): the distinct ids numbered 0.. in id order (numbered on the driver:
     even a large catalogue's ids fit there, and the numbering stays deterministic)."""
     ids = sorted(df.select(column).distinct().toArrow().column(0).to_pylist())
-    return df.sparkSession.createDataFrame(
-        list(enumerate(ids)), f"{index} int, {column} string"
-    ).cache()
+    # local data: re-reading it costs less than a cache nobody unpersists
+    return df.sparkSession.createDataFrame(list(enumerate(ids)), f"{index} int, {column} string")
 
 
 def train_als(ratings: DataFrame, params: AlsParams, blocks: int = 4) -> ALSModel:
