@@ -130,6 +130,40 @@ class Settings:
     # Models: lyrics embeddings
     embedding_batch_size: int = _setting(64, "Lyrics encoded per sentence-transformers batch.")
 
+    # Serving: the session-aware recommendation rules (docs/serving.md)
+    recs_long_term_weight: float = _setting(
+        0.7, "Home page: v_session = w * v_long + (1 - w) * v_short."
+    )
+    session_ema_weight: float = _setting(
+        0.5, "Session EMA: v_short = w * v_short + (1 - w) * v_song on each qualifying play."
+    )
+    next_song_als_weight: float = _setting(
+        0.6, "Next song: score = w * norm(als) + (1 - w) * norm(lyrics similarity)."
+    )
+    session_ttl_s: int = _setting(
+        1800, "Inactivity (seconds) after which a listener's short-term vector expires."
+    )
+    recent_plays_kept: int = _setting(
+        50, "Most recent plays per listener kept in Redis and excluded from recommendations."
+    )
+    recent_plays_ttl_s: int = _setting(
+        86400, "Seconds of inactivity after which a listener's recent plays are forgotten."
+    )
+    recs_candidate_pool: int = _setting(
+        100, "Candidates ranked per request (per source for next songs); pages stop there."
+    )
+    recs_max_per_artist: int = _setting(2, "Most songs of one artist in a page of recommendations.")
+    queue_stale_skips: int = _setting(
+        2, "Skips within queue_stale_window_s that mark the player's Up Next stale."
+    )
+    queue_stale_window_s: int = _setting(60, "Window (seconds) of the stale-queue skip rule.")
+    long_term_cache_ttl_s: int = _setting(
+        600, "Seconds a listener's ALS vector is cached in Redis (keyed by model version)."
+    )
+    player_clock_speed: float = _setting(
+        1.0, "Simulated playback seconds per real second for songs without audio (tests: 30+)."
+    )
+
     @property
     def postgres_dsn(self) -> str:
         return self.dsn_for(self.postgres_db)

@@ -1,6 +1,6 @@
 """Per-process connections the web app shares between requests: a PostgreSQL pool, a Kafka
-producer and a Redis client. Each is created on first use, after gunicorn has forked, never
-at import time, and closed with the app."""
+producer, and a Redis client with the session store on it. Each is created on first use,
+after gunicorn has forked, never at import time, and closed with the app."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from kafka import KafkaProducer
 
 from recsys.settings import Settings
+from webapp.services.sessions import SessionStore
 
 _lock = threading.Lock()
 
@@ -22,6 +23,7 @@ class Resources:
         self._pool: psycopg_pool.ConnectionPool | None = None
         self._producer: KafkaProducer | None = None
         self._redis: redis.Redis | None = None
+        self._sessions: SessionStore | None = None
 
     @property
     def pool(self) -> psycopg_pool.ConnectionPool:
@@ -55,6 +57,15 @@ class Resources:
                 self.settings.redis_url, socket_timeout=1, socket_connect_timeout=1
             )
         return self._redis
+
+    @property
+    def sessions(self) -> SessionStore:
+        """Listening sessions (short-term vectors, recent plays) in Redis."""
+        if self._sessions is None:
+            with _lock:
+                if self._sessions is None:
+                    self._sessions = SessionStore(self.redis, self.settings)
+        return self._sessions
 
     def close(self) -> None:
         if self._producer is not None:

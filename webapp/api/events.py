@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 
 from webapp.api import api
+from webapp.api.params import json_body
 from webapp.errors import ApiError
 from webapp.resources import resources
+from webapp.services import sessions
 from webapp.services.event_sink import CatalogUnavailable, EventSink, KafkaUnavailable
 
 
@@ -17,15 +19,6 @@ def _sink() -> EventSink:
         sink = EventSink(res.settings, lambda: res.pool, lambda: res.producer)
         current_app.extensions["recsys.event_sink"] = sink
     return sink
-
-
-def _json_body():
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "malformed_json", "the body is not valid JSON")
-    return body
 
 
 def _validate_and_publish(raw_events: list):
@@ -44,13 +37,16 @@ def _validate_and_publish(raw_events: list):
             "kafka_unavailable",
             "the event log is unavailable; nothing was stored, retry later",
         ) from None
-    return outcomes
+    accepted = [e for e, o in zip(events, outcomes, strict=True) if o.status == "accepted"]
+    res = resources()
+    stale = sessions.record_accepted(res.sessions, res.pool, accepted)
+    return outcomes, stale
 
 
 @api.post("/logs/event")
 def log_event():
-    body = _json_body()
-    (outcome,) = _validate_and_publish([body])
+    body = json_body()
+    (outcome,), stale = _validate_and_publish([body])
     if outcome.status == "rejected":
         raise ApiError(
             422, "invalid_event", "the event was rejected", [e.as_dict() for e in outcome.errors]
@@ -61,12 +57,15 @@ def log_event():
             "kafka_unavailable",
             "the event log is unavailable; nothing was stored, retry later",
         )
-    return jsonify({"status": "accepted", "event_id": outcome.event_id}), 202
+    answer = {"status": "accepted", "event_id": outcome.event_id}
+    if stale is not None:  # None: the session store is down; the event is stored all the same
+        answer["queue_stale"] = stale.get(body["user_id"], False)
+    return jsonify(answer), 202
 
 
 @api.post("/logs/events")
 def log_events():
-    body = _json_body()
+    body = json_body()
     raw_events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(raw_events, list):
         raise ApiError(
@@ -83,7 +82,7 @@ def log_events():
             f"a batch carries 1 to {limit} events",
             [{"field": "events", "reason": f"must hold 1 to {limit} events"}],
         )
-    outcomes = _validate_and_publish(raw_events)
+    outcomes, _ = _validate_and_publish(raw_events)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "rejected", "failed")}
     status = 202 if counts["accepted"] else (503 if counts["failed"] else 422)
     return jsonify({**counts, "results": [o.as_dict() for o in outcomes]}), status

@@ -40,3 +40,13 @@ def required_param(name: str) -> str:
 def page() -> tuple[int, int]:
     """(limit, offset) of a paginated list: limit 1-100 (20), offset from 0."""
     return int_param("limit", 20, 1, 100), int_param("offset", 0, 0, 1_000_000)
+
+
+def json_body():
+    """The request's JSON body: 415 unless sent as application/json, 400 when malformed."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "malformed_json", "the body is not valid JSON")
+    return body

@@ -1,0 +1,359 @@
+"""The recommendation API against the real PostgreSQL + pgvector and Redis, on a model whose
+vectors the test knows: each answer is checked against the formulas computed here by brute
+force (exact inner products and cosines over every song)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+
+import numpy as np
+import pytest
+
+from recsys import db
+from recsys import model_registry as registry
+from webapp import create_app
+from webapp.services.scoring import cap_per_artist, strongest_contributor
+
+pytestmark = pytest.mark.integration
+
+RANK, LYRICS_DIM = 8, 384
+DAY = dt.date(2026, 3, 1)
+
+
+@dataclasses.dataclass
+class KnownModel:
+    version: int
+    users: dict[str, np.ndarray]
+    items: dict[str, np.ndarray]
+    lyrics: dict[str, np.ndarray]
+    artist_of: dict[str, str]
+    genre_of: dict[str, str]
+    cold_user: str
+    no_lyrics_song: str
+    no_als_song: str
+
+
+def _activate_known_model(conn, world) -> KnownModel:
+    rng = np.random.default_rng(7)
+    songs = [s["id"] for s in world.songs]
+    users = [u["id"] for u in world.users]
+    cold_user, no_als_song, no_lyrics_song = users[-1], songs[-1], songs[-2]
+    items = {s: rng.normal(size=RANK) for s in songs if s != no_als_song}
+    user_vectors = {u: rng.normal(size=RANK) for u in users if u != cold_user}
+    lyrics = {s: rng.normal(size=LYRICS_DIM) for s in songs if s != no_lyrics_song}
+    version = registry.create_run(
+        conn, DAY, DAY + dt.timedelta(days=90), DAY + dt.timedelta(days=83), {"rank": RANK}, None
+    )
+    with conn.transaction():
+        registry.write_factors(
+            conn,
+            version,
+            list(user_vectors),
+            np.array(list(user_vectors.values())),
+            list(items),
+            np.array(list(items.values())),
+        )
+        conn.execute("delete from model.lyrics_embeddings")
+        with conn.cursor().copy(
+            "copy model.lyrics_embeddings (song_id, lyrics_md5, embedding) from stdin"
+        ) as copy:
+            for song, vector in lyrics.items():
+                copy.write_row((song, "test", "[" + ",".join(map(repr, vector.tolist())) + "]"))
+    metrics = {"model": {"ndcg": 0.5, "k": 10}, "popularity": {"ndcg": 0.2, "k": 10}}
+    registry.finish_run(conn, version, "passed", metrics=metrics)
+    registry.activate(conn, version, by="test_recs_api")
+    # float32 as stored, so expectations use the served numbers
+    as32 = lambda d: {k: v.astype(np.float32).astype(np.float64) for k, v in d.items()}  # noqa: E731
+    return KnownModel(
+        version,
+        as32(user_vectors),
+        as32(items),
+        as32(lyrics),
+        {s["id"]: s["artist_id"] for s in world.songs},
+        {s["id"]: s["genre"] for s in world.songs},
+        cold_user,
+        no_lyrics_song,
+        no_als_song,
+    )
+
+
+@pytest.fixture(scope="module")
+def model(postgres, world):
+    with db.connect(postgres, autocommit=True) as conn:
+        return _activate_known_model(conn, world)
+
+
+@pytest.fixture(scope="module")
+def app(world, kafka, redis_server, settings, model):
+    app = create_app(settings)
+    yield app
+    app.extensions["recsys"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def sessions(app):
+    with app.app_context():
+        return app.extensions["recsys"].sessions
+
+
+@pytest.fixture
+def listener(model, sessions):
+    """A user the model knows, with no session yet."""
+    user = sorted(model.users)[3]
+    sessions.forget(user)
+    yield user
+    sessions.forget(user)
+
+
+def post_event(client, user, song, action, heard, at_ms=None):
+    body = {
+        "user_id": user,
+        "track_id": song,
+        "timestamp": at_ms or int(time.time() * 1000),
+        "action": action,
+        "duration": heard,
+        "total_duration": 240,
+    }
+    response = client.post("/api/v1/logs/event", json=body)
+    assert response.status_code == 202, response.json
+    return response.json
+
+
+def expected_home(model: KnownModel, query, exclude=(), limit=10, pool=100, cap=2):
+    """Exact inner-product ranking over every item, the candidate pool, then the artist cap."""
+    scored = sorted(
+        ((-float(np.dot(query, v)), s) for s, v in model.items.items() if s not in exclude)
+    )[:pool]
+    ranked = [s for _, s in scored]
+    return cap_per_artist(ranked, model.artist_of.get, limit, cap)
+
+
+def ids(response):
+    return [item["song_id"] for item in response.json["items"]]
+
+
+def test_long_term_only_is_the_exact_nearest_items(client, model, listener):
+    response = client.get(f"/api/v1/recs/{listener}?limit=10")
+    assert response.status_code == 200
+    assert response.json["mode"] == "long_term"
+    assert response.json["model_version"] == model.version
+    assert ids(response) == expected_home(model, model.users[listener])[:10]
+    scores = [item["score"] for item in response.json["items"]]
+    best = ids(response)[0]
+    assert scores[0] == pytest.approx(
+        float(np.dot(model.users[listener], model.items[best])), abs=1e-4
+    )
+
+
+def test_plays_move_the_short_term_vector_by_the_ema_and_the_session_vector(
+    client, model, listener, sessions, settings
+):
+    songs = sorted(model.items)
+    a, b, c, d = songs[10], songs[20], songs[30], songs[40]
+    post_event(client, listener, a, "listen", 45)
+    short = sessions.session(listener).short_term
+    assert short == pytest.approx(model.items[a], abs=1e-5)  # the first song sets it
+    post_event(client, listener, b, "complete", 240)
+    expected_short = 0.5 * model.items[a] + 0.5 * model.items[b]
+    assert sessions.session(listener).short_term == pytest.approx(expected_short, abs=1e-5)
+    # a skip and a short listen are activity, not taste: v_short stays, the songs are excluded
+    post_event(client, listener, c, "skip", 12)
+    post_event(client, listener, d, "listen", settings.play_min_seconds - 1)
+    session = sessions.session(listener)
+    assert session.short_term == pytest.approx(expected_short, abs=1e-5)
+    assert set(session.recent) == {a, b, c, d}
+
+    response = client.get(f"/api/v1/recs/{listener}?limit=10")
+    assert response.json["mode"] == "session"
+    query = 0.7 * model.users[listener] + 0.3 * expected_short
+    assert ids(response) == expected_home(model, query, exclude={a, b, c, d})[:10]
+    heard = [(b, model.items[b]), (a, model.items[a])]  # newest first
+    for item in response.json["items"]:
+        source = strongest_contributor(model.items[item["song_id"]], heard, 0.5)
+        if source is None:
+            assert item["reason"]["kind"] == "taste"
+        else:
+            assert item["reason"]["kind"] == "because_you_listened"
+            assert item["reason"]["song_id"] == source
+            assert item["reason"]["text"].startswith("Because you listened to ")
+
+
+def test_two_quick_skips_mark_the_queue_stale(client, model, listener):
+    songs = sorted(model.items)
+    now = int(time.time() * 1000)
+    assert post_event(client, listener, songs[1], "skip", 5, now - 50_000)["queue_stale"] is False
+    assert (
+        post_event(client, listener, songs[2], "listen", 40, now - 30_000)["queue_stale"] is False
+    )
+    assert post_event(client, listener, songs[3], "skip", 8, now)["queue_stale"] is True
+
+
+def test_skips_far_apart_do_not(client, model, listener):
+    songs = sorted(model.items)
+    now = int(time.time() * 1000)
+    assert post_event(client, listener, songs[1], "skip", 5, now - 120_000)["queue_stale"] is False
+    assert post_event(client, listener, songs[2], "skip", 5, now)["queue_stale"] is False
+
+
+def expected_next(model: KnownModel, song: str, exclude: set[str], pool=100, w=0.6):
+    """Both candidate sets exactly, merged, both scores min-max normalised over the union."""
+    skip = exclude | {song}
+    als, content = {}, {}
+    if song in model.items:
+        q = model.items[song]
+        als = {s: float(np.dot(q, v)) for s, v in model.items.items() if s not in skip}
+    if song in model.lyrics:
+        q = model.lyrics[song]
+        content = {
+            s: float(np.dot(q, v) / (np.linalg.norm(q) * np.linalg.norm(v)))
+            for s, v in model.lyrics.items()
+            if s not in skip
+        }
+    top = lambda d: set(sorted(d, key=lambda s: (-d[s], s))[:pool])  # noqa: E731
+    merged = top(als) | top(content)
+
+    def norm(d):
+        present = [d[s] for s in merged if s in d]
+        low, high = min(present, default=0), max(present, default=0)
+        return {s: (d[s] - low) / (high - low) if s in d else 0.0 for s in merged}
+
+    n_als, n_content = norm(als), norm(content)
+    scores = {s: w * n_als[s] + (1 - w) * n_content[s] for s in merged}
+    return sorted(merged, key=lambda s: (-scores[s], s)), scores
+
+
+def test_next_song_is_the_hybrid_of_als_and_lyrics(client, model, listener):
+    songs = sorted(model.items)
+    current = songs[50]
+    response = client.get(f"/api/v1/recs/{listener}/{current}?limit=10")
+    assert response.status_code == 200
+    assert response.json["mode"] == "hybrid"
+    ranked, scores = expected_next(model, current, set())
+    expected = cap_per_artist(ranked, model.artist_of.get, 10, 2)[:10]
+    assert ids(response) == expected
+    for item in response.json["items"]:
+        assert item["score"] == pytest.approx(scores[item["song_id"]], abs=1e-4)
+        assert item["song_id"] != current
+        lyrics_led = 0.4 * item["content_score"] > 0.6 * item["als_score"]
+        assert item["reason"]["kind"] == (
+            "similar_lyrics" if lyrics_led else "because_you_listened"
+        )
+        assert item["reason"]["song_id"] == current
+
+
+def test_next_song_excludes_recent_plays(client, model, listener):
+    songs = sorted(model.items)
+    current = songs[60]
+    first = ids(client.get(f"/api/v1/recs/{listener}/{current}?limit=5"))
+    post_event(client, listener, first[0], "complete", 240)
+    post_event(client, listener, first[1], "skip", 3)
+    after = ids(client.get(f"/api/v1/recs/{listener}/{current}?limit=5"))
+    assert first[0] not in after and first[1] not in after
+    ranked, _ = expected_next(model, current, {first[0], first[1]})
+    assert after == cap_per_artist(ranked, model.artist_of.get, 5, 2)[:5]
+
+
+def test_next_song_without_lyrics_is_als_only_and_without_als_content_only(client, model, listener):
+    response = client.get(f"/api/v1/recs/{listener}/{model.no_lyrics_song}?limit=10")
+    assert response.json["mode"] == "als_only"
+    ranked, _ = expected_next(model, model.no_lyrics_song, set())
+    assert ids(response) == cap_per_artist(ranked, model.artist_of.get, 10, 2)[:10]
+
+    response = client.get(f"/api/v1/recs/{listener}/{model.no_als_song}?limit=10")
+    assert response.json["mode"] == "content_only"
+    ranked, _ = expected_next(model, model.no_als_song, set())
+    assert ids(response) == cap_per_artist(ranked, model.artist_of.get, 10, 2)[:10]
+    assert {i["reason"]["kind"] for i in response.json["items"]} == {"similar_lyrics"}
+
+
+def test_pages_never_repeat_and_cap_artists(client, listener, model):
+    seen: list[str] = []
+    for offset in (0, 10, 20, 30):
+        response = client.get(f"/api/v1/recs/{listener}?limit=10&offset={offset}")
+        page = ids(response)
+        assert len(page) == 10
+        artists = [model.artist_of[s] for s in page]
+        assert max(artists.count(a) for a in artists) <= 2
+        assert [i["rank"] for i in response.json["items"]] == list(range(offset + 1, offset + 11))
+        seen.extend(page)
+    assert len(seen) == len(set(seen))
+
+
+def test_cold_start_gets_trending_in_the_onboarding_genres(client, model, postgres):
+    genres = sorted(set(model.genre_of.values()))[:1]
+    with db.connect(postgres, autocommit=True) as conn:
+        conn.execute(
+            "update catalog.users set onboarding_genres = %s where id = %s",
+            (genres, model.cold_user),
+        )
+        in_genre = conn.execute(
+            "select id from catalog.songs where genre = any(%s)"
+            " order by plays_7d desc, plays_cumulative desc, id",
+            (genres,),
+        ).fetchall()
+    response = client.get(f"/api/v1/recs/{model.cold_user}?limit=5")
+    assert response.json["mode"] == "trending"
+    assert {i["reason"]["kind"] for i in response.json["items"]} == {"trending"}
+    expected = cap_per_artist([r[0] for r in in_genre], model.artist_of.get, 5, 2)[:5]
+    assert ids(response) == expected
+    assert {model.genre_of[s] for s in ids(response)} == set(genres)
+
+
+def test_redis_unreachable_degrades_to_long_term_and_events_still_land(
+    world, kafka, settings, model, listener
+):
+    broken = dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0")
+    app = create_app(broken)
+    try:
+        client = app.test_client()
+        response = client.get(f"/api/v1/recs/{listener}?limit=10")
+        assert response.status_code == 200
+        assert response.json["mode"] == "long_term"
+        assert response.json["degraded"] == ["sessions_unavailable"]
+        assert ids(response) == expected_home(model, model.users[listener])[:10]
+        accepted = post_event(client, listener, sorted(model.items)[5], "complete", 240)
+        assert accepted["status"] == "accepted" and "queue_stale" not in accepted
+    finally:
+        app.extensions["recsys"].close()
+
+
+def test_no_active_model_falls_back_to_trending(client, model, listener, postgres):
+    with db.connect(postgres, autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute("delete from model.active_model")
+            conn.execute("drop view model.active_factors")
+        try:
+            home = client.get(f"/api/v1/recs/{listener}?limit=5")
+            assert home.status_code == 200
+            assert home.json["mode"] == "trending"
+            assert home.json["degraded"] == ["no_active_model"]
+            assert len(home.json["items"]) == 5
+            following = client.get(f"/api/v1/recs/{listener}/{sorted(model.lyrics)[0]}?limit=5")
+            assert following.json["mode"] == "content_only"
+            assert following.json["degraded"] == ["no_active_model"]
+        finally:
+            registry.activate(conn, model.version, by="test_recs_api")
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [
+        ("/api/v1/recs/nobody", 404, "user_id"),
+        ("/api/v1/recs/nobody/s00001", 404, "user_id"),
+        ("/api/v1/recs/{user}/no-such-song", 404, "song_id"),
+        ("/api/v1/recs/{user}?limit=0", 400, "limit"),
+        ("/api/v1/recs/{user}?offset=-1", 400, "offset"),
+        ("/api/v1/recs/{user}?limit=abc", 400, "limit"),
+    ],
+)
+def test_bad_requests_name_the_field(client, listener, path, status, field):
+    response = client.get(path.format(user=listener))
+    assert response.status_code == status
+    assert response.json["errors"][0]["field"] == field
