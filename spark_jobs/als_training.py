@@ -281,16 +281,8 @@ def _train_and_publish(spark, settings, conn, report, params, start, end, holdou
     train_events = events.where(F.col("date") < holdout_start)
     test_events = events.where(F.col("date") >= holdout_start)
 
-    def indexed(df):
-        return (
-            feedback(df, settings.play_min_seconds)
-            .join(users, "user_id")
-            .join(items, "song_id")
-            .select("user", "item", F.col("strength").cast("float").alias("rating"))
-        )
-
-    train = indexed(train_events).cache()
-    test = indexed(test_events)
+    train = indexed_feedback(train_events, users, items, settings.play_min_seconds).cache()
+    test = indexed_feedback(test_events, users, items, settings.play_min_seconds)
     task = holdout_task(train, test, n_users, n_items)
 
     model = train_als(train, params)
@@ -315,13 +307,28 @@ def _train_and_publish(spark, settings, conn, report, params, start, end, holdou
         report.status, report.reason = "rejected", verdict
         return
 
-    full = indexed(events).cache()
+    fit_and_publish(settings, conn, report, params, events, users, items)
+
+
+def indexed_feedback(events: DataFrame, users: DataFrame, items: DataFrame, play_min_seconds):
+    """(user, item, rating) rows of ALS from events, through the window's id indexes."""
+    return (
+        feedback(events, play_min_seconds)
+        .join(users, "user_id")
+        .join(items, "song_id")
+        .select("user", "item", F.col("strength").cast("float").alias("rating"))
+    )
+
+
+def fit_and_publish(settings, conn, report, params, events, users, items) -> None:
+    """Re-train on every event of the window, write the factors and serve them."""
+    full = indexed_feedback(events, users, items, settings.play_min_seconds).cache()
     report.n_interactions = full.count()
     final = train_als(full, params)
     user_ids = users.orderBy("user").toArrow().column("user_id").to_pylist()
     item_ids = items.orderBy("item").toArrow().column("song_id").to_pylist()
-    user_factors = factor_matrix(final.userFactors, n_users, params.rank)
-    item_factors = factor_matrix(final.itemFactors, n_items, params.rank)
+    user_factors = factor_matrix(final.userFactors, len(user_ids), params.rank)
+    item_factors = factor_matrix(final.itemFactors, len(item_ids), params.rank)
     full.unpersist()
     with conn.transaction():
         registry.write_factors(conn, report.version, user_ids, user_factors, item_ids, item_factors)

@@ -8,6 +8,7 @@ when a test asks for them and stop when the session ends.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -31,6 +32,7 @@ def _session_environment() -> dict[str, str]:
         "RECSYS_WEBAPP_WORKERS": "2",
         "RECSYS_SPARK_MASTER": "local[2]",
         "RECSYS_SPARK_DRIVER_MEMORY": "1g",
+        "RECSYS_PLAYER_CLOCK_SPEED": "40",
     }
 
 
@@ -144,3 +146,27 @@ def trending_day(spark, settings, history):
 
     trending_resync.resync(spark, settings, history)
     return history
+
+
+@pytest.fixture(scope="session")
+def als_model(spark, settings, history):
+    """A real Spark ALS model trained on the whole test history and served (no gate: the
+    small world's two weeks are too short to hold out). Returns its version."""
+    from recsys import db
+    from recsys import model_registry as registry
+    from spark_jobs import als_training as job
+    from spark_jobs import lake
+
+    params = dataclasses.replace(job.AlsParams.from_settings(settings), rank=16)
+    events = lake.read_events(spark, settings.lake_uri)
+    pairs = job.feedback(events, settings.play_min_seconds)
+    users = job.index_ids(pairs, "user_id", "user")
+    items = job.index_ids(pairs, "song_id", "item")
+    end = history + dt.timedelta(days=1)
+    start, holdout = end - dt.timedelta(days=14), end - dt.timedelta(days=1)
+    with db.connect(settings, autocommit=True) as conn:
+        version = registry.create_run(conn, start, end, holdout, params.as_dict(), "tests")
+        report = job.TrainingReport(version, "running")
+        job.fit_and_publish(settings, conn, report, params, events, users, items)
+        registry.finish_run(conn, version, report.status, n_interactions=report.n_interactions)
+    return version
