@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import als, embeddings, hnsw, ingest, pipeline
+from bench import als, embeddings, hnsw, ingest, pipeline, serving
 
 BENCHMARKS = {
     "ingest": ingest.main,
@@ -10,6 +10,7 @@ BENCHMARKS = {
     "hnsw": hnsw.main,
     "embeddings": embeddings.main,
     "als": als.main,
+    "serving": serving.main,
 }
 
 names = [a for a in sys.argv[1:] if a in BENCHMARKS] or list(BENCHMARKS)

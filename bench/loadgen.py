@@ -116,3 +116,108 @@ def post_all(
         errors=sum(r["errors"] for r in results),
         seconds=elapsed,
     )
+
+
+@dataclass
+class LatencyResult:
+    latencies_ms: list[float]
+    errors: int
+    seconds: float
+
+    @property
+    def requests_per_second(self) -> float:
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(int(len(ordered) * q / 100), len(ordered) - 1)] if ordered else 0.0
+
+
+def _closed_loop(call, items, threads, start_at, seconds, out):
+    """``threads`` clients, each calling ``call(state, item)`` back to back until time is up."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def run(share):
+        state = {}
+        mine, failed = [], 0
+        while time.time() < start_at:
+            time.sleep(0.001)
+        end = start_at + seconds
+        i = 0
+        while time.time() < end:
+            began = time.perf_counter()
+            ok = call(state, share[i % len(share)])
+            if ok:
+                mine.append((time.perf_counter() - began) * 1000)
+            else:
+                failed += 1
+            i += 1
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    pool = [threading.Thread(target=run, args=(items[t::threads],)) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    out.put((latencies, errors[0]))
+
+
+def _http_get(host, port):
+    def call(state, path):
+        if "sock" not in state:
+            state["sock"] = socket.create_connection((host, port), timeout=30)
+            state["reader"] = state["sock"].makefile("rb")
+        state["sock"].sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        return _read_status(state["reader"]) == 200
+
+    return call
+
+
+def closed_loop(call_factory, items, processes: int, threads: int, seconds: float):
+    """Run ``processes x threads`` concurrent clients for ``seconds``; each process builds its
+    call with ``call_factory()`` (a connection per client thread lives in its state)."""
+    queue = multiprocessing.Queue()
+    start_at = time.time() + 1.0
+    procs = [
+        multiprocessing.Process(
+            target=_process_main,
+            args=(call_factory, items[i::processes], threads, start_at, seconds, queue),
+        )
+        for i in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return LatencyResult(
+        latencies_ms=[x for lat, _ in results for x in lat],
+        errors=sum(e for _, e in results),
+        seconds=seconds,
+    )
+
+
+def _process_main(call_factory, items, threads, start_at, seconds, out):
+    _closed_loop(call_factory(), items, threads, start_at, seconds, out)
+
+
+def get_for(host: str, port: int, paths: list[str], clients: int, seconds: float):
+    """GET the paths round-robin from ``clients`` keep-alive connections for ``seconds``."""
+    processes = 2
+    return closed_loop(
+        _HttpGetFactory(host, port), paths, processes, max(clients // processes, 1), seconds
+    )
+
+
+class _HttpGetFactory:
+    """Picklable: builds the HTTP GET call inside each client process."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+
+    def __call__(self):
+        return _http_get(self.host, self.port)
