@@ -35,11 +35,21 @@ class Resources:
                         min_size=1,
                         max_size=max(4, self.settings.webapp_threads),
                         timeout=5,
-                        kwargs={"connect_timeout": 3},
+                        # reads are single statements: autocommit spares BEGIN and COMMIT
+                        kwargs={"connect_timeout": 3, "autocommit": True},
+                        configure=self._configure_connection,
                         open=True,
                         name="webapp",
                     )
         return self._pool
+
+    def _configure_connection(self, conn) -> None:
+        """Nearest-neighbour settings of every pooled session (see webapp/services/vectors)."""
+        conn.execute(
+            "select set_config('hnsw.ef_search', %s, false),"
+            " set_config('hnsw.iterative_scan', 'relaxed_order', false)",
+            (str(self.settings.hnsw_ef_search),),
+        )
 
     @property
     def producer(self) -> KafkaProducer:

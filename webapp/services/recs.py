@@ -80,13 +80,16 @@ class Recommender:
         self.store = store
 
     # -- shared steps -------------------------------------------------------------------
-    def _genres(self, conn, user_id: str) -> list[str]:
+    def _listener(self, conn, user_id: str) -> tuple[list[str], int | None]:
+        """(onboarding genres, the active model version) in one round trip."""
         row = conn.execute(
-            "select onboarding_genres from catalog.users where id = %s", (user_id,)
+            "select u.onboarding_genres, (select version from model.active_model)"
+            " from catalog.users as u where u.id = %s",
+            (user_id,),
         ).fetchone()
         if row is None:
             raise UnknownUser(user_id)
-        return list(row[0])
+        return list(row[0]), row[1]
 
     def _session(self, user_id: str, degraded: list[str]) -> Session:
         try:
@@ -150,10 +153,9 @@ class Recommender:
     # -- home ---------------------------------------------------------------------------
     def home(self, conn, user_id: str) -> Answer:
         s = self.settings
-        genres = self._genres(conn, user_id)
+        genres, version = self._listener(conn, user_id)
         degraded: list[str] = []
         session = self._session(user_id, degraded)
-        version = vectors.active_version(conn)
         if version is None:
             degraded.append("no_active_model")
             return Answer("trending", degraded, None, self._trending(conn, genres, session.recent))
@@ -210,14 +212,14 @@ class Recommender:
     # -- next song ----------------------------------------------------------------------
     def next_songs(self, conn, user_id: str, song_id: str) -> Answer:
         s = self.settings
-        genres = self._genres(conn, user_id)
+        genres, version = self._listener(conn, user_id)
         current = song_details(conn, [song_id]).get(song_id)
         if current is None:
             raise UnknownSong(song_id)
         degraded: list[str] = []
         session = self._session(user_id, degraded)
         exclude = list(dict.fromkeys([song_id, *session.recent]))
-        version, als_vector = vectors.active_version(conn), None
+        als_vector = None
         if version is None:
             degraded.append("no_active_model")
         else:

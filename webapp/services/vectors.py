@@ -2,9 +2,9 @@
 (``model.active_factors``) and the lyrics embeddings (``model.lyrics_embeddings``), and the
 nearest-neighbour searches through their HNSW indexes.
 
-Every search sets ``hnsw.ef_search`` (at least the candidates asked for) and pgvector's
-relaxed iterative scan for the transaction, so excluded songs never leave a page short.
-Read-only; call inside the request's transaction.
+The web app's pooled sessions set ``hnsw.ef_search`` and pgvector's relaxed iterative scan
+(so excluded songs never leave a page short); a search asking for more candidates than
+``ef_search`` raises it for its own transaction. Read-only.
 """
 
 from __future__ import annotations
@@ -21,12 +21,18 @@ def active_version(conn) -> int | None:
     return row[0] if row else None
 
 
-def _tune_search(conn, candidates: int, ef_search: int) -> None:
-    conn.execute(
-        "select set_config('hnsw.ef_search', %s, true),"
-        " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-        (str(min(max(ef_search, candidates), 1000)),),
-    )
+def _nearest(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple[str, float]]:
+    if params["n"] <= ef_search:
+        rows = conn.execute(query_sql, params).fetchall()
+    else:
+        with conn.transaction():
+            conn.execute(
+                "select set_config('hnsw.ef_search', %s, true),"
+                " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                (str(min(params["n"], 1000)),),
+            )
+            rows = conn.execute(query_sql, params).fetchall()
+    return [(r[0], float(r[1])) for r in rows]
 
 
 def user_vector(conn, user_id: str) -> tuple[int | None, np.ndarray | None]:
@@ -63,25 +69,25 @@ def nearest_items(
     conn, query: np.ndarray, exclude: list[str], candidates: int, ef_search: int
 ) -> list[tuple[str, float]]:
     """Songs whose ALS item vectors have the largest inner product with ``query``."""
-    _tune_search(conn, candidates, ef_search)
-    rows = conn.execute(
+    return _nearest(
+        conn,
         "select id, -(factors <#> %(q)s::vector) from model.active_factors"
         " where kind = 'item' and id <> all(%(exclude)s)"
         " order by factors <#> %(q)s::vector limit %(n)s",
         {"q": vector_literal(query), "exclude": exclude, "n": candidates},
-    ).fetchall()
-    return [(r[0], float(r[1])) for r in rows]
+        ef_search,
+    )
 
 
 def nearest_lyrics(
     conn, query: np.ndarray, exclude: list[str], candidates: int, ef_search: int
 ) -> list[tuple[str, float]]:
     """Songs whose lyrics embeddings are closest to ``query`` (cosine similarity)."""
-    _tune_search(conn, candidates, ef_search)
-    rows = conn.execute(
+    return _nearest(
+        conn,
         "select song_id, 1 - (embedding <=> %(q)s::vector) from model.lyrics_embeddings"
         " where song_id <> all(%(exclude)s)"
         " order by embedding <=> %(q)s::vector limit %(n)s",
         {"q": vector_literal(query), "exclude": exclude, "n": candidates},
-    ).fetchall()
-    return [(r[0], float(r[1])) for r in rows]
+        ef_search,
+    )
