@@ -13,6 +13,8 @@ session store; writes only the long-term vector cache.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,11 +43,11 @@ class UnknownSong(LookupError):
 
 @dataclass
 class Ranked:
-    """A scored candidate before the page is cut."""
+    """A scored candidate before the page is cut; its reason is ``(kind, song)``."""
 
     song_id: str
     score: float
-    reason: dict
+    reason: tuple[str, str | None] = ("taste", None)
     extra: dict = field(default_factory=dict)
 
 
@@ -55,7 +57,16 @@ class Answer:
     degraded: list[str]
     model_version: int | None
     ranked: list[Ranked]
+    # reasons worked out for the page's songs only: conn, song ids -> {song: (kind, song)}
+    explain: Callable[[object, list[str]], dict[str, tuple[str, str | None]]] | None = None
 
+
+REASON_TEXT = {
+    "because_you_listened": "Because you listened to {title}",
+    "similar_lyrics": "Similar lyrics to {title}",
+    "trending": "Trending this week",
+    "taste": "Picked for your taste",
+}
 
 SONG_SQL = """
     select s.id, s.title, s.artist_id, a.name, s.genre, s.duration_s, s.image_url, s.audio_url
@@ -74,10 +85,41 @@ def song_details(conn, song_ids) -> dict[str, dict]:
     }
 
 
+def reason_body(kind: str, song: str | None, details: dict[str, dict]) -> dict:
+    body = {"kind": kind}
+    if song is not None:
+        title = details.get(song, {}).get("title", song)
+        body.update(song_id=song, title=title)
+        body["text"] = REASON_TEXT[kind].format(title=title)
+    else:
+        body["text"] = REASON_TEXT[kind]
+    return body
+
+
+class SongArtists:
+    """song -> artist for the artist cap, kept in the process: a song's artist never changes,
+    and looking up the whole candidate pool on every request would cost a query."""
+
+    def __init__(self):
+        self._artist: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def of(self, conn, song_ids: list[str]) -> dict[str, str]:
+        missing = [s for s in song_ids if s not in self._artist]
+        if missing:
+            rows = conn.execute(
+                "select id, artist_id from catalog.songs where id = any(%s)", (missing,)
+            ).fetchall()
+            with self._lock:
+                self._artist.update(rows)
+        return {s: self._artist[s] for s in song_ids if s in self._artist}
+
+
 class Recommender:
     def __init__(self, settings: Settings, store: SessionStore):
         self.settings = settings
         self.store = store
+        self.artists = SongArtists()
 
     # -- shared steps -------------------------------------------------------------------
     def _listener(self, conn, user_id: str) -> tuple[list[str], int | None]:
@@ -124,31 +166,34 @@ class Recommender:
             " order by plays_7d desc, plays_cumulative desc, id limit %s",
             (exclude, genres, genres, self.settings.recs_candidate_pool),
         ).fetchall()
-        reason = {"kind": "trending", "text": "Trending this week"}
-        return [Ranked(r[0], float(r[1]), reason) for r in rows]
+        return [Ranked(r[0], float(r[1]), ("trending", None)) for r in rows]
 
     def page(self, conn, answer: Answer, limit: int, offset: int) -> list[dict]:
         """The page ``[offset, offset + limit)`` of the capped order, with song details."""
-        details = song_details(conn, [r.song_id for r in answer.ranked])
-        ranked = [r for r in answer.ranked if r.song_id in details]
+        artists = self.artists.of(conn, [r.song_id for r in answer.ranked])
         ordered = cap_per_artist(
-            ranked,
-            lambda r: details[r.song_id]["artist_id"],
+            [r for r in answer.ranked if r.song_id in artists],
+            lambda r: artists[r.song_id],
             limit,
             self.settings.recs_max_per_artist,
         )
-        items = []
-        for position, r in enumerate(ordered[offset : offset + limit], start=offset + 1):
-            items.append(
-                {
-                    "rank": position,
-                    **details[r.song_id],
-                    "score": round(r.score, 6),
-                    **r.extra,
-                    "reason": r.reason,
-                }
-            )
-        return items
+        chosen = ordered[offset : offset + limit]
+        ids = [r.song_id for r in chosen]
+        reasons = (
+            answer.explain(conn, ids) if answer.explain else {r.song_id: r.reason for r in chosen}
+        )
+        details = song_details(conn, {*ids, *(song for _, song in reasons.values() if song)})
+        return [
+            {
+                "rank": position,
+                **details[r.song_id],
+                "score": round(r.score, 6),
+                **r.extra,
+                "reason": reason_body(*reasons[r.song_id], details),
+            }
+            for position, r in enumerate(chosen, start=offset + 1)
+            if r.song_id in details
+        ]
 
     # -- home ---------------------------------------------------------------------------
     def home(self, conn, user_id: str) -> Answer:
@@ -163,9 +208,8 @@ class Recommender:
         short_term = session.short_term if session.short_term_version == version else None
         query = session_vector(long_term, short_term, s.recs_long_term_weight)
         if query is None:
-            return Answer(
-                "trending", degraded, version, self._trending(conn, genres, session.recent)
-            )
+            ranked = self._trending(conn, genres, session.recent)
+            return Answer("trending", degraded, version, ranked)
         mode = (
             "session"
             if long_term is not None and short_term is not None
@@ -176,36 +220,26 @@ class Recommender:
         nearest = vectors.nearest_items(
             conn, query, session.recent, s.recs_candidate_pool, s.hnsw_ef_search
         )
-        explain = self._explainer(conn, session, short_term is not None, [i for i, _ in nearest])
-        ranked = [Ranked(song, score, explain(song)) for song, score in nearest]
-        ranked.sort(key=lambda r: (-r.score, r.song_id))
-        return Answer(mode, degraded, version, ranked)
+        ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
+        heard = session.heard[:REASON_SONGS] if short_term is not None else []
+        return Answer(mode, degraded, version, ranked, self._explainer(heard) if heard else None)
 
-    def _explainer(self, conn, session: Session, uses_short_term: bool, song_ids: list[str]):
-        """reason(song): the recent song contributing most to its score through v_short, or
-        the listener's long-term taste."""
-        taste = {"kind": "taste", "text": "Picked for your taste"}
-        heard = session.heard[:REASON_SONGS] if uses_short_term else []
-        if not heard:
-            return lambda song: taste
-        _, found = vectors.item_vectors(conn, [*heard, *song_ids])
-        recent = [(h, found[h]) for h in heard if h in found]
-        titles = {k: v["title"] for k, v in song_details(conn, [h for h, _ in recent]).items()}
+    def _explainer(self, heard: list[str]):
+        """reasons(conn, songs): for each song, the recent song contributing most to its score
+        through v_short ("because you listened to"), or the listener's long-term taste."""
 
-        def explain(song: str) -> dict:
-            source = (
-                strongest_contributor(found[song], recent, self.settings.session_ema_weight)
-                if song in found
-                else None
-            )
-            if source is None:
-                return taste
-            return {
-                "kind": "because_you_listened",
-                "song_id": source,
-                "title": titles.get(source),
-                "text": f"Because you listened to {titles.get(source, source)}",
-            }
+        def explain(conn, song_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+            _, found = vectors.item_vectors(conn, [*heard, *song_ids])
+            recent = [(h, found[h]) for h in heard if h in found]
+            reasons = {}
+            for song in song_ids:
+                source = (
+                    strongest_contributor(found[song], recent, self.settings.session_ema_weight)
+                    if song in found
+                    else None
+                )
+                reasons[song] = ("because_you_listened", source) if source else ("taste", None)
+            return reasons
 
         return explain
 
@@ -219,63 +253,42 @@ class Recommender:
         degraded: list[str] = []
         session = self._session(user_id, degraded)
         exclude = list(dict.fromkeys([song_id, *session.recent]))
-        als_vector = None
         if version is None:
             degraded.append("no_active_model")
-        else:
-            _, found = vectors.item_vectors(conn, [song_id])
-            als_vector = found.get(song_id)
-        lyrics_vector = vectors.lyrics_vectors(conn, [song_id]).get(song_id)
-        if als_vector is None and lyrics_vector is None:
+        has_als, has_lyrics = vectors.song_has_vectors(conn, song_id, version is not None)
+        if not (has_als or has_lyrics):
             genre_first = [current["genre"], *genres]
-            return Answer("trending", degraded, version, self._trending(conn, genre_first, exclude))
+            ranked = self._trending(conn, genre_first, exclude)
+            return Answer("trending", degraded, version, ranked)
 
         pool, ef = s.recs_candidate_pool, s.hnsw_ef_search
-        als = (
-            dict(vectors.nearest_items(conn, als_vector, exclude, pool, ef))
-            if als_vector is not None
-            else {}
-        )
-        content = (
-            dict(vectors.nearest_lyrics(conn, lyrics_vector, exclude, pool, ef))
-            if lyrics_vector is not None
-            else {}
-        )
-        merged = sorted(set(als) | set(content))
+        als, content = {}, {}
+        if has_als:
+            als = dict(vectors.nearest_items_to_song(conn, song_id, exclude, pool, ef))
+        if has_lyrics:
+            content = dict(vectors.nearest_lyrics_to_song(conn, song_id, exclude, pool, ef))
         # every merged candidate gets both exact scores where it has the vectors
-        if als_vector is not None:
-            _, found = vectors.item_vectors(conn, [m for m in merged if m not in als])
-            als.update({k: float(np.dot(v, als_vector)) for k, v in found.items()})
-        if lyrics_vector is not None:
-            found = vectors.lyrics_vectors(conn, [m for m in merged if m not in content])
-            content.update({k: _cosine(v, lyrics_vector) for k, v in found.items()})
+        if has_als and (missing := sorted(set(content) - set(als))):
+            als.update(vectors.item_scores_to_song(conn, song_id, missing))
+        if has_lyrics and (missing := sorted(set(als) - set(content))):
+            content.update(vectors.lyrics_scores_to_song(conn, song_id, missing))
         w = s.next_song_als_weight
-        scores = hybrid_scores(als, content, w)
-        title = current["title"]
-        similar = {"kind": "similar_lyrics", "song_id": song_id, "title": title,
-                   "text": f"Similar lyrics to {title}"}  # fmt: skip
-        listened = {"kind": "because_you_listened", "song_id": song_id, "title": title,
-                    "text": f"Because you listened to {title}"}  # fmt: skip
         ranked = [
             Ranked(
                 k,
                 score,
-                similar if (1 - w) * n_content > w * n_als else listened,
+                (
+                    "similar_lyrics" if (1 - w) * n_content > w * n_als else "because_you_listened",
+                    song_id,
+                ),
                 {"als_score": round(n_als, 6), "content_score": round(n_content, 6)},
-            )
-            for k, (score, n_als, n_content) in scores.items()
+            )  # fmt: skip
+            for k, (score, n_als, n_content) in hybrid_scores(als, content, w).items()
         ]
-        ranked.sort(key=lambda r: (-r.score, r.song_id))
-        mode = (
-            "hybrid"
-            if als_vector is not None and lyrics_vector is not None
-            else "als_only"
-            if als_vector is not None
-            else "content_only"
-        )
+        ranked.sort(key=_best_first)
+        mode = "hybrid" if has_als and has_lyrics else "als_only" if has_als else "content_only"
         return Answer(mode, degraded, version, ranked)
 
 
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return float(np.dot(a, b)) / norm if norm else 0.0
+def _best_first(r: Ranked) -> tuple[float, str]:
+    return (-r.score, r.song_id)

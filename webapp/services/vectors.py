@@ -35,34 +35,42 @@ def _nearest(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple[s
     return [(r[0], float(r[1])) for r in rows]
 
 
+def parse_vector(text: str) -> np.ndarray:
+    """pgvector's text form ``[1,2,3]`` as a numpy vector."""
+    return np.array(text[1:-1].split(","), dtype=np.float64)
+
+
 def user_vector(conn, user_id: str) -> tuple[int | None, np.ndarray | None]:
     """(version, vector) of the listener in the active model; vector None if unknown to it."""
     row = conn.execute(
-        "select version, factors::real[] from model.active_factors where kind = 'user' and id = %s",
+        "select version, factors::text from model.active_factors where kind = 'user' and id = %s",
         (user_id,),
     ).fetchone()
     if row is None:
         return None, None
-    return row[0], np.asarray(row[1], dtype=np.float64)
+    return row[0], parse_vector(row[1])
 
 
 def item_vectors(conn, song_ids) -> tuple[int | None, dict[str, np.ndarray]]:
     """(version, {song: ALS item vector}) for the songs the active model knows."""
     rows = conn.execute(
-        "select version, id, factors::real[] from model.active_factors"
+        "select version, id, factors::text from model.active_factors"
         " where kind = 'item' and id = any(%s)",
         (list(song_ids),),
     ).fetchall()
     version = rows[0][0] if rows else None
-    return version, {r[1]: np.asarray(r[2], dtype=np.float64) for r in rows}
+    return version, {r[1]: parse_vector(r[2]) for r in rows}
 
 
-def lyrics_vectors(conn, song_ids) -> dict[str, np.ndarray]:
-    rows = conn.execute(
-        "select song_id, embedding::real[] from model.lyrics_embeddings where song_id = any(%s)",
-        (list(song_ids),),
-    ).fetchall()
-    return {r[0]: np.asarray(r[1], dtype=np.float64) for r in rows}
+def song_has_vectors(conn, song_id: str, model_served: bool) -> tuple[bool, bool]:
+    """(has an ALS item vector, has a lyrics vector)."""
+    als = "exists (select 1 from model.active_factors where kind = 'item' and id = %(s)s)"
+    row = conn.execute(
+        f"select {als if model_served else 'false'},"
+        " exists (select 1 from model.lyrics_embeddings where song_id = %(s)s)",
+        {"s": song_id},
+    ).fetchone()
+    return row[0], row[1]
 
 
 def nearest_items(
@@ -79,15 +87,53 @@ def nearest_items(
     )
 
 
-def nearest_lyrics(
-    conn, query: np.ndarray, exclude: list[str], candidates: int, ef_search: int
+# Next songs: the current song's own vector is read inside PostgreSQL (an init plan whose
+# result the HNSW scan takes as its query), so no vector crosses the wire.
+ITEM_OF_SONG = "(select factors from model.active_factors where kind = 'item' and id = %(song)s)"
+LYRICS_OF_SONG = "(select embedding from model.lyrics_embeddings where song_id = %(song)s)"
+
+
+def nearest_items_to_song(
+    conn, song_id: str, exclude: list[str], candidates: int, ef_search: int
 ) -> list[tuple[str, float]]:
-    """Songs whose lyrics embeddings are closest to ``query`` (cosine similarity)."""
     return _nearest(
         conn,
-        "select song_id, 1 - (embedding <=> %(q)s::vector) from model.lyrics_embeddings"
-        " where song_id <> all(%(exclude)s)"
-        " order by embedding <=> %(q)s::vector limit %(n)s",
-        {"q": vector_literal(query), "exclude": exclude, "n": candidates},
+        f"select id, -(factors <#> {ITEM_OF_SONG}) from model.active_factors"
+        " where kind = 'item' and id <> all(%(exclude)s)"
+        f" order by factors <#> {ITEM_OF_SONG} limit %(n)s",
+        {"song": song_id, "exclude": exclude, "n": candidates},
         ef_search,
     )
+
+
+def nearest_lyrics_to_song(
+    conn, song_id: str, exclude: list[str], candidates: int, ef_search: int
+) -> list[tuple[str, float]]:
+    return _nearest(
+        conn,
+        f"select song_id, 1 - (embedding <=> {LYRICS_OF_SONG}) from model.lyrics_embeddings"
+        " where song_id <> all(%(exclude)s)"
+        f" order by embedding <=> {LYRICS_OF_SONG} limit %(n)s",
+        {"song": song_id, "exclude": exclude, "n": candidates},
+        ef_search,
+    )
+
+
+def item_scores_to_song(conn, song_id: str, song_ids: list[str]) -> dict[str, float]:
+    """Exact inner products of the songs' ALS vectors with the song's."""
+    rows = conn.execute(
+        f"select id, -(factors <#> {ITEM_OF_SONG}) from model.active_factors"
+        " where kind = 'item' and id = any(%(ids)s)",
+        {"song": song_id, "ids": song_ids},
+    ).fetchall()
+    return {r[0]: float(r[1]) for r in rows}
+
+
+def lyrics_scores_to_song(conn, song_id: str, song_ids: list[str]) -> dict[str, float]:
+    """Exact cosine similarities of the songs' lyrics vectors with the song's."""
+    rows = conn.execute(
+        f"select song_id, 1 - (embedding <=> {LYRICS_OF_SONG}) from model.lyrics_embeddings"
+        " where song_id = any(%(ids)s)",
+        {"song": song_id, "ids": song_ids},
+    ).fetchall()
+    return {r[0]: float(r[1]) for r in rows}
