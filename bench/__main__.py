@@ -1,4 +1,5 @@
-"""``python -m bench [ingest|pipeline ...]``: run every benchmark, or the named ones."""
+"""``python -m bench [NAME ...] [OPTIONS]``: run every benchmark, or the named ones; options
+go to the benchmark when one is named (``python -m bench serving --seconds 20``)."""
 
 import sys
 
@@ -14,6 +15,8 @@ BENCHMARKS = {
 }
 
 names = [a for a in sys.argv[1:] if a in BENCHMARKS] or list(BENCHMARKS)
+# options after a single benchmark's name are its own: python -m bench serving --seconds 20
+options = [a for a in sys.argv[1:] if a not in BENCHMARKS] if len(names) == 1 else []
 for name in names:
     print(f"\n=== {name}: {sys.modules[BENCHMARKS[name].__module__].__doc__.splitlines()[0]}")
-    BENCHMARKS[name]([])
+    BENCHMARKS[name](options)

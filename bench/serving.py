@@ -27,6 +27,7 @@ from bench.stack import throwaway_stack
 from recsys import db
 from recsys import model_registry as registry
 from recsys.stack import kafka, redis, webapp
+from webapp.services.vectors import vector_literal
 
 CLIENTS = 32
 PAGE = 20
@@ -73,7 +74,7 @@ def serve_model(settings, world, days: int) -> tuple[list[str], np.ndarray, list
                 "copy model.lyrics_embeddings (song_id, lyrics_md5, embedding) from stdin"
             ) as copy:
                 for song, vector in zip(world.songs, lyrics, strict=True):
-                    copy.write_row((song["id"], "bench", "[" + ",".join(map(repr, vector)) + "]"))
+                    copy.write_row((song["id"], "bench", vector_literal(vector)))
         registry.finish_run(conn, version, "passed")
         registry.activate(conn, version, by="bench")
     return user_ids, user_f, song_ids
@@ -130,7 +131,7 @@ def main(argv: list[str]) -> None:
             f"/api/v1/recs/{u}/{s}?limit={PAGE}"
             for u, s in zip(users, rng.choice(song_ids, size=len(users)), strict=True)
         ]
-        literals = ["[" + ",".join(map(repr, user_f[i].tolist())) + "]" for i in sample]
+        literals = [vector_literal(user_f[i]) for i in sample]
         url = urlparse(settings.webapp_url)
         print(
             f"\n{len(song_ids):,} songs with ALS vectors, {len(user_ids):,} listeners; "
