@@ -133,21 +133,16 @@ class Recommender:
             raise UnknownUser(user_id)
         return list(row[0]), row[1]
 
-    def _session(self, user_id: str, degraded: list[str]) -> Session:
+    def _session(self, user_id: str, degraded: list[str], version=None) -> Session:
         try:
-            return self.store.session(user_id)
+            return self.store.session(user_id, version)
         except SessionsUnavailable:
             degraded.append("sessions_unavailable")
             return Session()
 
-    def _long_term(self, conn, version: int, user_id: str) -> np.ndarray | None:
-        if self.store.available():
-            try:
-                cached = self.store.cached_long_term(version, user_id)
-                if cached is not False:
-                    return cached
-            except SessionsUnavailable:
-                pass
+    def _long_term(self, conn, version: int, user_id: str, session: Session) -> np.ndarray | None:
+        if session.long_term is not False:
+            return session.long_term
         found_version, vector = vectors.user_vector(conn, user_id)
         if found_version not in (None, version):  # a swap between the two reads
             return None
@@ -200,11 +195,11 @@ class Recommender:
         s = self.settings
         genres, version = self._listener(conn, user_id)
         degraded: list[str] = []
-        session = self._session(user_id, degraded)
+        session = self._session(user_id, degraded, version)
         if version is None:
             degraded.append("no_active_model")
             return Answer("trending", degraded, None, self._trending(conn, genres, session.recent))
-        long_term = self._long_term(conn, version, user_id)
+        long_term = self._long_term(conn, version, user_id, session)
         short_term = session.short_term if session.short_term_version == version else None
         query = session_vector(long_term, short_term, s.recs_long_term_weight)
         if query is None:

@@ -76,6 +76,8 @@ class Session:
     short_term_version: int | None = None
     recent: list[str] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
+    # the cached ALS user vector: None for a user the model does not know, False if not cached
+    long_term: np.ndarray | None | bool = False
 
 
 def _key(user_id: str, part: str) -> str:
@@ -175,34 +177,37 @@ class SessionStore:
         pipe.expire(_key(user_id, "short"), s.session_ttl_s)
 
     # -- reads --------------------------------------------------------------------------
-    def session(self, user_id: str) -> Session:
+    def session(self, user_id: str, version: int | None = None) -> Session:
+        """The listener's session, and with ``version`` the cached long-term vector of that
+        model version, in one round trip."""
+
         def read():
             pipe = self.client.pipeline(transaction=False)
             pipe.get(_key(user_id, "short"))
             pipe.lrange(_key(user_id, "recent"), 0, -1)
             pipe.lrange(_key(user_id, "heard"), 0, -1)
+            if version is not None:
+                pipe.get(f"vlong:{version}:{user_id}")
             return pipe.execute()
 
-        short, recent, heard = self._call(read)
+        short, recent, heard, *cached = self._call(read)
         session = Session(
             recent=list(dict.fromkeys(r.decode() for r in recent)),
             heard=list(dict.fromkeys(h.decode() for h in heard)),
         )
+        if cached and cached[0] is not None:
+            raw = cached[0]
+            session.long_term = (
+                np.frombuffer(raw, dtype=np.float32).astype(np.float64) if raw else None
+            )
         if short:
             state = orjson.loads(short)
             session.short_term = np.asarray(state["vector"], dtype=np.float64)
             session.short_term_version = state["version"]
         return session
 
-    def cached_long_term(self, version: int, user_id: str) -> np.ndarray | None | bool:
-        """The cached ALS user vector; ``False`` when none is cached (an empty value records
-        a user the model does not know)."""
-        raw = self._call(lambda: self.client.get(f"vlong:{version}:{user_id}"))
-        if raw is None:
-            return False
-        return np.frombuffer(raw, dtype=np.float32).astype(np.float64) if raw else None
-
     def cache_long_term(self, version: int, user_id: str, vector: np.ndarray | None) -> None:
+        """Cache the ALS user vector (an empty value records a user the model does not know)."""
         value = b"" if vector is None else vector.astype(np.float32).tobytes()
         self._call(
             lambda: self.client.set(
