@@ -38,9 +38,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from webapp.api import api
     from webapp.errors import register_error_handlers
     from webapp.health import health
+    from webapp.pages import pages
 
     resources.init_app(app, settings)
     register_error_handlers(app)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(pages)
     return app

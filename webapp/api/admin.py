@@ -1,6 +1,6 @@
 """Admin endpoints: start retraining and re-embedding, follow runs, list and activate model
-versions. Every one needs ``Authorization: Bearer <RECSYS_ADMIN_TOKEN>``: 401 without a
-token, 403 with a wrong one."""
+versions, report the pipeline's status. Every one needs ``Authorization: Bearer
+<RECSYS_ADMIN_TOKEN>``: 401 without a token, 403 with a wrong one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from recsys.airflow_client import AirflowClient, AirflowError
 from webapp.api import api
 from webapp.errors import ApiError
 from webapp.resources import resources
+from webapp.services import admin_status
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,14 @@ def list_models():
         versions = registry.list_versions(conn)
         active = registry.active_version(conn)
     return jsonify({"active": active, "versions": [v.as_dict() for v in versions]})
+
+
+@api.get("/admin/status")
+def pipeline_status():
+    with resources().pool.connection() as conn:
+        warehouse = admin_status.warehouse(conn)
+    # Airflow is asked after the connection is back in the pool: it may take seconds to fail.
+    return jsonify({**warehouse, **admin_status.airflow(_airflow())})
 
 
 @api.post("/admin/models/<version>/activate")

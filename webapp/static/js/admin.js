@@ -1,0 +1,237 @@
+// The admin page: model versions (table and chart), activation, retrain and re-embed runs
+// followed to the end, and the pipeline's freshness, DAG runs and alerts. The admin token is
+// kept in sessionStorage: it lasts for this tab and is sent only as a bearer header.
+
+import { byTestId, debounce, el, getJSON, postJSON, showError } from "./api.js";
+import { drawChart } from "./chart.js";
+
+const TOKEN_KEY = "musicrec.adminToken";
+const RUN_POLL_MS = 3000;
+const FINISHED_RUN_STATES = ["success", "failed"];
+
+const tokenInput = byTestId("token-input");
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+let pollTimer = null;
+let chartedVersions = [];
+
+function when(value) {
+  return value ? new Date(value).toISOString().slice(0, 19).replace("T", " ") + " UTC" : "–";
+}
+
+function fixed(value) {
+  return typeof value === "number" ? value.toFixed(4) : "–";
+}
+
+// --- models ------------------------------------------------------------------------------
+
+function modelRow(model) {
+  const metrics = model.metrics || {};
+  const canActivate = model.status === "passed" && !model.active;
+  const badge = model.active
+    ? el("strong", { class: "badge", testid: "active-badge" }, "active")
+    : null;
+  const onclick = () => activate(model.version);
+  const activateButton = canActivate
+    ? el("button", { type: "button", testid: "activate", onclick }, "Activate")
+    : null;
+  const row = { testid: "model-row", data: { version: model.version } };
+  return el(
+    "tr",
+    { ...row, class: model.active ? "active" : null },
+    el("td", {}, `v${model.version}`, badge),
+    el("td", { title: model.reason || "" }, model.status),
+    el("td", {}, `${model.window_start} – ${model.window_end}`),
+    el("td", {}, fixed(metrics.model && metrics.model.ndcg)),
+    el("td", {}, fixed(metrics.popularity && metrics.popularity.ndcg)),
+    el("td", {}, when(model.finished_at)),
+    el("td", {}, activateButton),
+  );
+}
+
+async function loadModels() {
+  const error = byTestId("models-error");
+  try {
+    const answer = await getJSON("/admin/models", { token: token() });
+    showError(error, null);
+    byTestId("models-table").tBodies[0].replaceChildren(...answer.versions.map(modelRow));
+    byTestId("models-empty").hidden = answer.versions.length > 0;
+    chartedVersions = answer.versions;
+    drawChart(byTestId("chart-box"), chartedVersions);
+    return true;
+  } catch (err) {
+    showError(error, err);
+    return err.status !== 401 && err.status !== 403;
+  }
+}
+
+async function activate(version) {
+  const error = byTestId("models-error");
+  try {
+    await postJSON(`/admin/models/${version}/activate`, {}, { token: token() });
+    await loadModels();
+  } catch (err) {
+    showError(error, err);
+  }
+}
+
+// --- runs --------------------------------------------------------------------------------
+
+function describeRun(run) {
+  const tasks = Object.entries(run.tasks || {})
+    .map(([task, state]) => `${task}: ${state || "pending"}`)
+    .join(", ");
+  let outcome = "";
+  if (run.model) {
+    const reason = run.model.reason ? ` (${run.model.reason})` : "";
+    outcome = ` → model v${run.model.version} ${run.model.status}${reason}`;
+  }
+  if (run.embedding) outcome = ` → ${run.embedding.songs_embedded} songs embedded`;
+  return `${run.run_id}: ${run.state}${tasks ? ` (${tasks})` : ""}${outcome}`;
+}
+
+async function followRun(runId) {
+  clearTimeout(pollTimer);
+  const status = byTestId("run-status");
+  status.dataset.runId = runId;
+  try {
+    const run = await getJSON(`/admin/runs/${encodeURIComponent(runId)}`, { token: token() });
+    status.textContent = describeRun(run);
+    status.dataset.state = run.state;
+    if (FINISHED_RUN_STATES.includes(run.state)) {
+      await Promise.all([loadModels(), loadStatus()]);
+      return;
+    }
+  } catch (err) {
+    showError(byTestId("run-error"), err);
+  }
+  pollTimer = setTimeout(() => followRun(runId), RUN_POLL_MS);
+}
+
+async function startRun(path) {
+  const error = byTestId("run-error");
+  showError(error, null);
+  try {
+    const run = await postJSON(path, {}, { token: token() });
+    byTestId("run-status").textContent = `${run.run_id}: ${run.state}`;
+    followRun(run.run_id);
+  } catch (err) {
+    showError(error, err);
+  }
+}
+
+// --- pipeline status -----------------------------------------------------------------------
+
+function describeCounters(run) {
+  const interval = `${when(run.interval_start)} → ${when(run.interval_end)}`;
+  return `${interval}, ${run.events} events, counted ${when(run.counted_at)}`;
+}
+
+function describeResync(run) {
+  const found = `${run.songs_ranked} songs ranked, ${run.intervals_corrected} intervals corrected`;
+  return `day ${run.snapshot_date}, ${found}, at ${when(run.computed_at)}`;
+}
+
+function describeEmbedding(run) {
+  return `${run.status}, ${run.songs_embedded ?? 0} embedded, started ${when(run.started_at)}`;
+}
+
+function freshnessEntries(freshness) {
+  const { counters, resync, embeddings } = freshness;
+  return [
+    ["Events landed up to", when(freshness.last_landed_event_at)],
+    ["Last counters run", counters ? describeCounters(counters) : "never"],
+    ["Last trending resync", resync ? describeResync(resync) : "never"],
+    ["Last lyrics embedding", embeddings ? describeEmbedding(embeddings) : "never"],
+  ];
+}
+
+function alertSource(alert) {
+  return alert.task_id ? `${alert.dag_id}.${alert.task_id}` : alert.dag_id;
+}
+
+function renderStatus(answer) {
+  byTestId("freshness-list").replaceChildren(
+    ...freshnessEntries(answer.freshness).flatMap(([term, detail]) => [
+      el("dt", {}, term),
+      el("dd", { testid: "freshness-value" }, detail),
+    ]),
+  );
+  const airflow = byTestId("airflow-state");
+  airflow.dataset.airflow = answer.airflow;
+  airflow.textContent =
+    answer.airflow === "available" ? "" : "Airflow is unreachable: no DAG runs to show.";
+  const rows = Object.entries(answer.dag_runs || {}).flatMap(([dagId, runs]) =>
+    runs.length
+      ? runs.map((run) =>
+          el(
+            "tr",
+            { testid: "dag-run", data: { state: run.state } },
+            el("td", {}, dagId),
+            el("td", {}, run.dag_run_id),
+            el("td", { class: `state ${run.state}` }, run.state),
+            el("td", {}, when(run.start_date)),
+            el("td", {}, when(run.end_date)),
+          ),
+        )
+      : [el("tr", {}, el("td", {}, dagId), el("td", { colspan: 4 }, "no runs"))],
+  );
+  byTestId("dag-runs").tBodies[0].replaceChildren(...rows);
+  byTestId("alerts").replaceChildren(
+    ...answer.alerts.map((alert) =>
+      el(
+        "li",
+        { testid: "alert", class: alert.severity },
+        el("span", { class: "meta" }, `${when(alert.occurred_at)} · ${alertSource(alert)}`),
+        el("span", {}, alert.message),
+      ),
+    ),
+  );
+  byTestId("alerts-empty").hidden = answer.alerts.length > 0;
+}
+
+async function loadStatus() {
+  const error = byTestId("status-error");
+  try {
+    renderStatus(await getJSON("/admin/status", { token: token() }));
+    showError(error, null);
+  } catch (err) {
+    showError(error, err);
+  }
+}
+
+// --- token ---------------------------------------------------------------------------------
+
+async function open() {
+  const error = byTestId("admin-error");
+  if (!token()) return;
+  showError(error, null);
+  const authorised = await loadModels();
+  if (!authorised) {
+    showError(error, byTestId("models-error").textContent);
+    byTestId("admin-content").hidden = true;
+    return;
+  }
+  byTestId("admin-content").hidden = false;
+  drawChart(byTestId("chart-box"), chartedVersions); // again: hidden, it had no width
+  await loadStatus();
+  document.body.dataset.ready = "true";
+}
+
+byTestId("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim());
+  tokenInput.value = "";
+  open();
+});
+byTestId("token-forget").addEventListener("click", () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  byTestId("admin-content").hidden = true;
+});
+window.addEventListener(
+  "resize",
+  debounce(() => chartedVersions.length && drawChart(byTestId("chart-box"), chartedVersions), 200),
+);
+byTestId("retrain").addEventListener("click", () => startRun("/admin/retrain"));
+byTestId("reembed").addEventListener("click", () => startRun("/admin/embed"));
+
+open();

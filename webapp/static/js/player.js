@@ -1,0 +1,336 @@
+// The player panel: now playing, Up Next, and the listening events it sends.
+//
+// A song with an audio_url plays in the <audio> element. The demo catalogue has no audio, so
+// otherwise a simulated clock advances `clock speed` song seconds per real second. Either way
+// the events carry the song seconds actually heard:
+//   listen   once per playback, when play_min_seconds have been heard (a play, for the session)
+//   complete at the end (then the next song of Up Next starts)
+//   skip     when the listener skips or picks another song (the seconds heard so far)
+// and each playback ends with exactly one of complete or skip.
+
+import { byTestId, el, formatTime, getJSON, postJSON, reasonOf, showError } from "./api.js";
+
+const UP_NEXT_SIZE = 5;
+const REFILL_BELOW = 3;
+const TICK_MS = 200;
+const LIKES_KEY = "musicrec.likes";
+
+function songOf(item) {
+  return {
+    id: item.song_id ?? item.id,
+    title: item.title,
+    artist: item.artist,
+    duration_s: item.duration_s,
+    audio_url: item.audio_url || null,
+  };
+}
+
+export class Player {
+  constructor(root, { onPlayed }) {
+    this.root = root;
+    this.onPlayed = onPlayed;
+    this.clockSpeed = Number(root.dataset.clockSpeed) || 1;
+    this.playMinSeconds = Number(root.dataset.playMinSeconds) || 30;
+    this.userId = null;
+    this.playback = null;
+    this.queue = [];
+    this.played = new Set();
+    this.queueRequest = 0;
+    this.queueMode = null;
+    this.refills = 0;
+    this.completed = 0;
+    this.ui = {
+      title: byTestId("now-title", root),
+      artist: byTestId("now-artist", root),
+      progress: byTestId("progress", root),
+      fill: root.querySelector(".progress-fill"),
+      elapsed: byTestId("elapsed", root),
+      total: byTestId("total", root),
+      playPause: byTestId("play-pause", root),
+      skip: byTestId("skip", root),
+      like: byTestId("like", root),
+      error: byTestId("player-error", root),
+      upNext: byTestId("up-next", root),
+      upNextMode: byTestId("up-next-mode", root),
+      history: byTestId("history", root),
+      audio: byTestId("audio", root),
+    };
+    this.ui.playPause.addEventListener("click", () => this.togglePause());
+    this.ui.skip.addEventListener("click", () => this.skip());
+    this.ui.like.addEventListener("click", () => this.toggleLike());
+    this.ui.audio.addEventListener("timeupdate", () => this.audioProgress());
+    this.ui.audio.addEventListener("ended", () => {
+      this.audioProgress(); // the last stretch before the end
+      this.finish("complete");
+    });
+    this.ui.audio.addEventListener("error", () => this.audioFailed());
+    setInterval(() => this.tick(), TICK_MS);
+    this.render();
+  }
+
+  // A new listener: the old one's playback ends as a skip, and the session starts afresh.
+  setUser(userId) {
+    if (userId === this.userId) return;
+    this.stop();
+    this.userId = userId;
+    this.playback = null;
+    this.queue = [];
+    this.played = new Set();
+    this.ui.history.replaceChildren();
+    this.renderQueue();
+    this.render();
+  }
+
+  // The listener picked a song (a recommendation, trending or search result).
+  async pick(item) {
+    if (!this.userId) {
+      showError(this.ui.error, "Pick a listener first.");
+      return;
+    }
+    let song = songOf(item);
+    if (!song.duration_s) {
+      try {
+        song = songOf(await getJSON(`/songs/${encodeURIComponent(song.id)}`));
+      } catch (err) {
+        showError(this.ui.error, err);
+        return;
+      }
+    }
+    this.stop();
+    this.start(song);
+    await this.fillQueue("replace");
+  }
+
+  start(song) {
+    showError(this.ui.error, null);
+    this.playback = {
+      song,
+      heard: 0,
+      position: 0,
+      listenSent: false,
+      ended: false,
+      paused: false,
+      audio: Boolean(song.audio_url),
+      lastTick: performance.now(),
+      lastAudioTime: 0,
+    };
+    this.played.add(song.id);
+    this.queue = this.queue.filter((item) => item.song_id !== song.id);
+    const audio = this.ui.audio;
+    if (this.playback.audio) {
+      audio.src = song.audio_url;
+      audio.play().catch(() => this.audioFailed());
+    } else {
+      audio.removeAttribute("src");
+    }
+    this.render();
+    this.renderQueue();
+  }
+
+  // Ends the current playback, if any, as a skip with the seconds heard so far.
+  stop() {
+    if (this.playback && !this.playback.ended) this.finish("skip", { advance: false });
+  }
+
+  togglePause() {
+    const playback = this.playback;
+    if (!playback || playback.ended) return;
+    playback.paused = !playback.paused;
+    playback.lastTick = performance.now();
+    if (playback.audio) {
+      if (playback.paused) this.ui.audio.pause();
+      else this.ui.audio.play().catch(() => this.audioFailed());
+    }
+    this.render();
+  }
+
+  skip() {
+    if (this.playback && !this.playback.ended) this.finish("skip");
+  }
+
+  tick() {
+    const playback = this.playback;
+    const now = performance.now();
+    if (!playback || playback.ended || playback.paused || playback.audio) {
+      if (playback) playback.lastTick = now;
+      return;
+    }
+    // A throttled background tab must not jump a whole song at once.
+    const realSeconds = Math.min((now - playback.lastTick) / 1000, 1);
+    playback.lastTick = now;
+    this.advance(playback, realSeconds * this.clockSpeed);
+  }
+
+  audioProgress() {
+    const playback = this.playback;
+    if (!playback || !playback.audio || playback.ended) return;
+    const time = this.ui.audio.currentTime;
+    const delta = time - playback.lastAudioTime;
+    playback.lastAudioTime = time;
+    // Only continuous playback counts as heard; a seek moves the position, not the total.
+    this.advance(playback, delta > 0 && delta < 2 ? delta : 0, time);
+  }
+
+  audioFailed() {
+    const playback = this.playback;
+    if (!playback || !playback.audio || playback.ended) return;
+    playback.audio = false;
+    playback.lastTick = performance.now();
+    this.ui.error.textContent = "The audio cannot play here; using the simulated clock.";
+  }
+
+  advance(playback, songSeconds, position) {
+    const total = playback.song.duration_s;
+    playback.heard = Math.min(playback.heard + songSeconds, total);
+    playback.position = Math.min(position ?? playback.position + songSeconds, total);
+    if (!playback.listenSent && playback.heard >= Math.min(this.playMinSeconds, total)) {
+      playback.listenSent = true;
+      this.send(playback, "listen").then((answer) => answer && this.onPlayed());
+    }
+    if (playback.position >= total && !playback.audio) this.finish("complete");
+    else this.renderProgress();
+  }
+
+  finish(action, { advance = true } = {}) {
+    const playback = this.playback;
+    if (!playback || playback.ended) return;
+    playback.ended = true;
+    if (playback.audio) this.ui.audio.pause();
+    if (action === "complete") this.completed += 1;
+    this.addToHistory(playback, action);
+    const sent = this.send(playback, action);
+    sent.then((answer) => {
+      if (!answer) return;
+      if (action === "complete") this.onPlayed();
+      if (answer.queue_stale) this.fillQueue("replace");
+    });
+    if (advance) this.next();
+    else this.render();
+  }
+
+  async next() {
+    if (this.queue.length === 0) await this.fillQueue("replace");
+    const item = this.queue.shift();
+    if (!item) {
+      this.render();
+      return;
+    }
+    this.start(songOf(item));
+    if (this.queue.length < REFILL_BELOW) await this.fillQueue("extend");
+  }
+
+  async send(playback, action) {
+    const song = playback.song;
+    const heard = Math.floor(playback.heard);
+    try {
+      return await postJSON("/logs/event", {
+        user_id: this.userId,
+        track_id: song.id,
+        timestamp: Date.now(),
+        action,
+        duration: Math.min(heard, song.duration_s),
+        total_duration: song.duration_s,
+      });
+    } catch (err) {
+      showError(this.ui.error, err);
+      return null;
+    }
+  }
+
+  // Up Next from the next-song recommendations for what is playing now: "replace" starts it
+  // afresh (a new pick, or the server said the queue went stale), "extend" tops it up.
+  async fillQueue(how) {
+    const playback = this.playback;
+    if (!this.userId || !playback) return;
+    const request = ++this.queueRequest;
+    const path = `/recs/${encodeURIComponent(this.userId)}/${encodeURIComponent(playback.song.id)}`;
+    let answer;
+    try {
+      answer = await getJSON(`${path}?limit=${UP_NEXT_SIZE * 2}`);
+    } catch (err) {
+      showError(this.ui.error, err);
+      return;
+    }
+    if (request !== this.queueRequest) return; // a newer fill superseded this one
+    const kept = how === "extend" ? this.queue : [];
+    const taken = new Set([...this.played, ...kept.map((item) => item.song_id)]);
+    const fresh = answer.items.filter((item) => !taken.has(item.song_id));
+    this.queue = kept.concat(fresh).slice(0, Math.max(UP_NEXT_SIZE, kept.length));
+    this.queueMode = answer.mode;
+    this.refills += 1;
+    this.renderQueue();
+  }
+
+  toggleLike() {
+    if (!this.playback) return;
+    const likes = new Set(JSON.parse(localStorage.getItem(LIKES_KEY) || "[]"));
+    const id = this.playback.song.id;
+    if (likes.has(id)) likes.delete(id);
+    else likes.add(id);
+    localStorage.setItem(LIKES_KEY, JSON.stringify([...likes]));
+    this.render();
+  }
+
+  isLiked(songId) {
+    return JSON.parse(localStorage.getItem(LIKES_KEY) || "[]").includes(songId);
+  }
+
+  addToHistory(playback, action) {
+    const label = action === "complete" ? "played" : `skipped at ${formatTime(playback.heard)}`;
+    this.ui.history.prepend(
+      el(
+        "li",
+        { testid: "history-item", data: { songId: playback.song.id, outcome: action } },
+        el("span", { class: "title" }, playback.song.title),
+        el("span", { class: "artist" }, `${playback.song.artist} · ${label}`),
+      ),
+    );
+  }
+
+  render() {
+    const playback = this.playback;
+    const active = Boolean(playback && !playback.ended);
+    this.root.dataset.state = !playback
+      ? "idle"
+      : playback.ended ? "stopped" : playback.paused ? "paused" : "playing";
+    this.root.dataset.songId = playback ? playback.song.id : "";
+    this.root.dataset.completed = String(this.completed);
+    this.ui.title.textContent = playback ? playback.song.title : "Nothing yet";
+    this.ui.artist.textContent = playback ? playback.song.artist : "";
+    this.ui.playPause.disabled = !active;
+    this.ui.skip.disabled = !active;
+    this.ui.like.disabled = !playback;
+    this.ui.playPause.textContent = active && !playback.paused ? "Pause" : "Play";
+    const liked = Boolean(playback && this.isLiked(playback.song.id));
+    this.ui.like.setAttribute("aria-pressed", String(liked));
+    this.ui.like.textContent = liked ? "♥ Liked" : "♡ Like";
+    this.renderProgress();
+  }
+
+  renderProgress() {
+    const playback = this.playback;
+    const total = playback ? playback.song.duration_s : 0;
+    const position = playback ? playback.position : 0;
+    const percent = total ? Math.round((100 * position) / total) : 0;
+    this.ui.fill.style.width = `${percent}%`;
+    this.ui.progress.setAttribute("aria-valuenow", String(percent));
+    this.ui.elapsed.textContent = formatTime(position);
+    this.ui.total.textContent = formatTime(total);
+  }
+
+  renderQueue() {
+    this.root.dataset.refills = String(this.refills);
+    this.ui.upNextMode.textContent = this.queueMode ? `mode: ${this.queueMode}` : "";
+    this.ui.upNext.replaceChildren(
+      ...this.queue.map((item) =>
+        el(
+          "li",
+          { testid: "up-next-item", data: { songId: item.song_id } },
+          el("span", { class: "title" }, item.title),
+          el("span", { class: "artist" }, item.artist),
+          reasonOf(item, "up-next-reason"),
+        ),
+      ),
+    );
+  }
+}
