@@ -8,7 +8,7 @@ VENV := $(CACHE_DIR)/venv-$(REQ_HASH)
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help native-blas venv up down status test test-unit lint format evaluate bench simulate clean-state
+.PHONY: help native-blas browser venv up down status test test-unit test-reliability lint format evaluate bench simulate clean-state
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -22,6 +22,18 @@ native-blas:  ## Debian's OpenBLAS for Spark MLlib (ALS); without it Spark falls
 	      echo "warning: could not install libopenblas0; ALS will train on Java BLAS (slower)"; \
 	  else \
 	    echo "note: install libopenblas0 and liblapack3 for faster ALS training (optional)"; \
+	  fi; \
+	fi
+
+browser:  ## Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (headless browser for tests/e2e/test_player_browser.py)"; \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null || \
+	      (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	      echo "warning: could not install chromium; the browser tests will fail"; \
+	  else \
+	    echo "note: install Debian's chromium (/usr/bin/chromium) for the browser tests"; \
 	  fi; \
 	fi
 
@@ -48,11 +60,14 @@ status:  ## each service and whether it is healthy
 simulate: venv  ## live listening traffic through the API (COUNT=, RATE=)
 	$(PY) -m recsys simulate --count $(or $(COUNT),5000) $(if $(RATE),--rate $(RATE))
 
-test: venv  ## the test suite against real services the tests start themselves
+test: venv browser  ## the test suite against real services the tests start themselves
 	$(PY) -m pytest
 
 test-unit: venv  ## only the tests that need no services
 	$(PY) -m pytest -m "not integration"
+
+test-reliability: venv  ## clusters and faults: 3 Kafka brokers, Spark standalone, killed jobs (not in make test)
+	$(PY) -m pytest -m reliability tests/reliability -v -s
 
 lint: venv  ## ruff lint and format check
 	$(PY) -m ruff check .
