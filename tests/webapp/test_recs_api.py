@@ -357,3 +357,28 @@ def test_bad_requests_name_the_field(client, listener, path, status, field):
     response = client.get(path.format(user=listener))
     assert response.status_code == status
     assert response.json["errors"][0]["field"] == field
+
+
+def test_a_batch_of_many_listeners_moves_each_session(client, model, sessions):
+    users = sorted(model.users)[10:13]
+    songs = sorted(model.items)
+    now = int(time.time() * 1000)
+    events = []
+    for n, user in enumerate(users):
+        sessions.forget(user)
+        events += [
+            {"user_id": user, "track_id": songs[n], "timestamp": now - 20_000, "action": "skip",
+             "duration": 4, "total_duration": 200},
+            {"user_id": user, "track_id": songs[n + 5], "timestamp": now - 10_000,
+             "action": "complete", "duration": 200, "total_duration": 200},
+            {"user_id": user, "track_id": songs[n + 9], "timestamp": now, "action": "skip",
+             "duration": 6, "total_duration": 200},
+        ]  # fmt: skip
+    response = client.post("/api/v1/logs/events", json={"events": events})
+    assert response.status_code == 202
+    assert response.json["accepted"] == len(events)
+    for n, user in enumerate(users):
+        session = sessions.session(user)
+        assert session.short_term == pytest.approx(model.items[songs[n + 5]], abs=1e-5)
+        assert set(session.recent) == {songs[n], songs[n + 5], songs[n + 9]}
+        sessions.forget(user)

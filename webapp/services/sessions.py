@@ -132,7 +132,9 @@ class SessionStore:
                 self._queue_user(pipe, user_id, user_plays, song_vectors, version)
                 if any(p.action == "skip" for p in user_plays):
                     skipped.append(user_id)
-                    pipe.lrange(_key(user_id, "skips"), 0, s.queue_stale_skips - 1)
+            # the skip lists are read last, so they are the tail of the results
+            for user_id in skipped:
+                pipe.lrange(_key(user_id, "skips"), 0, s.queue_stale_skips - 1)
             results = pipe.execute()
             return skipped, results[len(results) - len(skipped) :]
 
@@ -247,4 +249,7 @@ def record_accepted(store: SessionStore, pool, events: list[dict]) -> dict[str, 
     try:
         return store.record(plays, song_vectors, version)
     except SessionsUnavailable:
+        return None
+    except Exception:  # a bug here must not turn stored events into an error for the client
+        log.exception("session update failed; the events are stored")
         return None
