@@ -1,6 +1,6 @@
-"""The Flask web app: event capture API and health check (recommendations, player and admin
-arrive with later blueprints). ``create_app`` builds it from Settings; nothing connects until
-a request needs it."""
+"""The Flask web app: the JSON API (events, recommendations, catalog, trending, admin), the
+player and admin pages, and the health check. ``create_app`` builds it from Settings; nothing
+connects until a request needs it."""
 
 from __future__ import annotations
 
