@@ -32,41 +32,68 @@ def _broker_address(settings: Settings) -> tuple[str, int]:
 
 def _server_properties(settings: Settings, data: Path) -> str:
     host, port = _broker_address(settings)
+    return server_properties(
+        node_id=1,
+        host=host,
+        port=port,
+        quorum=f"controller.quorum.bootstrap.servers={host}:{port + 1}",
+        data=data,
+        partitions=settings.kafka_partitions,
+        # One broker: every internal topic must live with a single replica.
+        replicas=1,
+        min_insync=1,
+    )
+
+
+def server_properties(
+    node_id: int,
+    host: str,
+    port: int,
+    quorum: str,
+    data: Path,
+    partitions: int,
+    replicas: int,
+    min_insync: int,
+    extra: tuple[str, ...] = (),
+) -> str:
+    """A combined broker+controller node: PLAINTEXT on ``port``, its controller on
+    ``port + 1``; ``quorum`` is the ``controller.quorum.*`` line naming the controllers.
+    Internal topics get ``replicas`` copies and need ``min_insync`` of them."""
     controller = f"{host}:{port + 1}"
     return "\n".join(
         [
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers={controller}",
+            f"node.id={node_id}",
+            quorum,
             f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{controller}",
             f"advertised.listeners=PLAINTEXT://{host}:{port}",
             "controller.listener.names=CONTROLLER",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={data / 'logs'}",
-            f"num.partitions={settings.kafka_partitions}",
-            # One broker: every internal topic must live with a single replica.
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "default.replication.factor=1",
-            "min.insync.replicas=1",
+            f"num.partitions={partitions}",
+            f"offsets.topic.replication.factor={replicas}",
+            f"transaction.state.log.replication.factor={replicas}",
+            f"transaction.state.log.min.isr={min_insync}",
+            f"share.coordinator.state.topic.replication.factor={replicas}",
+            f"share.coordinator.state.topic.min.isr={min_insync}",
+            f"default.replication.factor={replicas}",
+            f"min.insync.replicas={min_insync}",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=false",
+            *extra,
             "",
         ]
     )
 
 
-def _log4j_config(settings: Settings) -> str:
+def log4j_config(settings: Settings, name: str = NAME) -> str:
     return "\n".join(
         [
             "status = warn",
             "appender.file.type = File",
             "appender.file.name = FILE",
-            f"appender.file.fileName = {log_path(settings.state_dir, NAME + '-server')}",
+            f"appender.file.fileName = {log_path(settings.state_dir, name + '-server')}",
             "appender.file.layout.type = PatternLayout",
             "appender.file.layout.pattern = [%d] %p %m (%c)%n",
             "rootLogger.level = INFO",
@@ -76,7 +103,7 @@ def _log4j_config(settings: Settings) -> str:
     )
 
 
-def _java(libs: Path, main: str, *args: str, log4j: Path | None = None) -> list[str]:
+def java_command(libs: Path, main: str, *args: str, log4j: Path | None = None) -> list[str]:
     argv = ["java", "-Xms256m", "-Xmx1g"]
     if log4j:
         argv.append(f"-Dlog4j2.configurationFile={log4j}")
@@ -93,34 +120,46 @@ def start(settings: Settings) -> None:
     props = data / "server.properties"
     props.write_text(_server_properties(settings, data))
     log4j = data / "log4j2.properties"
-    log4j.write_text(_log4j_config(settings))
+    log4j.write_text(log4j_config(settings))
     if not (data / "logs" / "meta.properties").exists():
-        # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        result = subprocess.run(
-            _java(
-                libs,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(props),
-                "--standalone",
-                log4j=log4j,
-            ),
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise ServiceError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
-    spawn(settings.state_dir, NAME, _java(libs, "kafka.Kafka", str(props), log4j=log4j))
+        format_storage(libs, props, log4j, new_cluster_id(), "--standalone")
+    spawn(settings.state_dir, NAME, java_command(libs, "kafka.Kafka", str(props), log4j=log4j))
     host, port = _broker_address(settings)
     wait_until(lambda: port_open(host, port), "Kafka", 60, log_path(settings.state_dir, NAME))
     ensure_topic(settings)
 
 
-def ensure_topic(settings: Settings) -> None:
+def new_cluster_id() -> str:
+    """Kafka cluster ids are 16 random bytes in URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def format_storage(libs: Path, props: Path, log4j: Path, cluster_id: str, *options: str) -> None:
+    """Write a node's KRaft metadata (its cluster id and the quorum) into its log dirs."""
+    result = subprocess.run(
+        java_command(
+            libs,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
+            *options,
+            log4j=log4j,
+        ),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise ServiceError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
+
+
+def ensure_topic(
+    settings: Settings, replication_factor: int | None = None, topic_configs: dict | None = None
+) -> None:
+    """Create the events topic unless it exists (``replication_factor`` defaults to the
+    setting; ``topic_configs`` are added to the topic's own configuration)."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -135,8 +174,8 @@ def ensure_topic(settings: Settings) -> None:
                 NewTopic(
                     settings.kafka_topic,
                     settings.kafka_partitions,
-                    settings.kafka_replication_factor,
-                    topic_configs=TOPIC_CONFIG,
+                    replication_factor or settings.kafka_replication_factor,
+                    topic_configs={**TOPIC_CONFIG, **(topic_configs or {})},
                 )
             ]
         )
