@@ -74,6 +74,10 @@ class AirflowClient:
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
+    def set_run_state(self, dag_id: str, run_id: str, state: str) -> None:
+        """Mark a run ``success`` or ``failed`` (its unfinished tasks stop being scheduled)."""
+        self._request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": state})
+
     def trigger(
         self,
         dag_id: str,

@@ -54,8 +54,9 @@ def airflow_api(airflow_started, request):
     """Airflow's REST client, with the DAGs the module names in ``AIRFLOW_DAGS`` (default:
     all) parsed and unpaused for its tests.
 
-    Afterwards the DAGs are paused again and their runs (scheduled ones included) are waited
-    for, so no DAG run is still writing while later tests use the same warehouse and lake.
+    Afterwards the DAGs are paused again, so no DAG run is still writing while later tests use
+    the same warehouse and lake: a scheduled run not yet started is marked failed, and one
+    already running is let finish (the scheduler does not advance a paused DAG's runs).
     """
     from recsys.airflow_client import AirflowClient
 
@@ -64,17 +65,23 @@ def airflow_api(airflow_started, request):
     for dag_id in dag_ids:
         client.wait_for_dag(dag_id, timeout_s=180)
     yield client
-    for dag_id in dag_ids:
-        client.set_paused(dag_id, True)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
+        for dag_id in dag_ids:
+            client.set_paused(dag_id, True)
         busy = [
-            (dag_id, run["dag_run_id"])
+            (dag_id, run["dag_run_id"], run["state"])
             for dag_id in dag_ids
             for run in client.list_runs(dag_id, limit=20)
             if run["state"] in ("queued", "running")
         ]
-        if not busy:
+        for dag_id, run_id, state in busy:
+            if state == "queued":
+                client.set_run_state(dag_id, run_id, "failed")
+        running = {dag_id for dag_id, _, state in busy if state == "running"}
+        if not running:
             return
-        time.sleep(3)
+        for dag_id in running:
+            client.set_paused(dag_id, False)
+        time.sleep(5)
     raise AssertionError(f"DAG runs still busy 15 minutes after the module: {busy}")
