@@ -30,6 +30,16 @@ class ApiError(Exception):
         return body
 
 
+def not_found(kind: str, field: str, value: str) -> ApiError:
+    """404 for an id that names nothing: ``unknown_<kind>``, naming the field."""
+    return ApiError(
+        404,
+        f"unknown_{kind}",
+        f"no {kind} {value!r}",
+        [{"field": field, "reason": f"unknown {kind}"}],
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):

@@ -7,22 +7,13 @@ from flask import jsonify
 
 from webapp.api import api
 from webapp.api.params import int_param, json_body, page, required_param
-from webapp.errors import ApiError
+from webapp.errors import ApiError, not_found
 from webapp.resources import resources
 from webapp.services import catalog
 
 MAX_QUERY = 100
 MAX_NAME = 100
 MAX_GENRES = 20
-
-
-def _not_found(kind: str, field: str, value: str) -> ApiError:
-    return ApiError(
-        404,
-        f"unknown_{kind}",
-        f"no {kind} {value!r}",
-        [{"field": field, "reason": f"unknown {kind}"}],
-    )
 
 
 @api.get("/search")
@@ -43,7 +34,7 @@ def get_song(song_id: str):
     with resources().pool.connection() as conn:
         found = catalog.song(conn, song_id)
     if found is None:
-        raise _not_found("song", "song_id", song_id)
+        raise not_found("song", "song_id", song_id)
     return jsonify(found)
 
 
@@ -65,7 +56,7 @@ def get_user(user_id: str):
     with resources().pool.connection() as conn:
         found = catalog.user(conn, user_id)
     if found is None:
-        raise _not_found("user", "user_id", user_id)
+        raise not_found("user", "user_id", user_id)
     return jsonify(found)
 
 
@@ -120,5 +111,5 @@ def set_user_genres(user_id: str):
             raise _invalid(errors)
         updated = catalog.set_genres(conn, user_id, genres)
     if updated is None:
-        raise _not_found("user", "user_id", user_id)
+        raise not_found("user", "user_id", user_id)
     return jsonify(updated)

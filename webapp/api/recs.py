@@ -6,7 +6,7 @@ from flask import current_app, jsonify
 
 from webapp.api import api
 from webapp.api.params import int_param
-from webapp.errors import ApiError
+from webapp.errors import not_found
 from webapp.resources import resources
 from webapp.services.recs import Answer, Recommender, UnknownSong, UnknownUser
 
@@ -23,16 +23,6 @@ def _recommender() -> Recommender:
 def _page_params() -> tuple[int, int]:
     pool = current_app.config["RECSYS"].recs_candidate_pool
     return int_param("limit", 20, 1, 100), int_param("offset", 0, 0, pool)
-
-
-def _unknown(field: str, value: str) -> ApiError:
-    kind = "user" if field == "user_id" else "song"
-    return ApiError(
-        404,
-        f"unknown_{kind}",
-        f"no {kind} {value!r}",
-        [{"field": field, "reason": f"unknown {kind}"}],
-    )
 
 
 def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: int, **ids):
@@ -57,7 +47,7 @@ def home_recommendations(user_id: str):
         try:
             answer = recommender.home(conn, user_id)
         except UnknownUser:
-            raise _unknown("user_id", user_id) from None
+            raise not_found("user", "user_id", user_id) from None
         return _answer(conn, recommender, answer, limit, offset, user_id=user_id)
 
 
@@ -69,8 +59,8 @@ def next_song_recommendations(user_id: str, song_id: str):
         try:
             answer = recommender.next_songs(conn, user_id, song_id)
         except UnknownUser:
-            raise _unknown("user_id", user_id) from None
+            raise not_found("user", "user_id", user_id) from None
         except UnknownSong:
-            raise _unknown("song_id", song_id) from None
+            raise not_found("song", "song_id", song_id) from None
         body = _answer(conn, recommender, answer, limit, offset, user_id=user_id, song_id=song_id)
     return body

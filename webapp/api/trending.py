@@ -6,7 +6,7 @@ from flask import jsonify
 
 from webapp.api import api
 from webapp.api.params import page, required_param
-from webapp.errors import ApiError
+from webapp.errors import not_found
 from webapp.resources import resources
 from webapp.services import trending
 
@@ -25,10 +25,5 @@ def trending_history():
     with resources().pool.connection() as conn:
         history = trending.song_history(conn, song_id, limit, offset)
     if history is None:
-        raise ApiError(
-            404,
-            "unknown_song",
-            f"no song {song_id!r}",
-            [{"field": "song_id", "reason": "unknown song"}],
-        )
+        raise not_found("song", "song_id", song_id)
     return jsonify(history)
