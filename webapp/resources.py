@@ -77,6 +77,18 @@ class Resources:
                     self._sessions = SessionStore(self.redis, self.settings)
         return self._sessions
 
+    def reset_producer(self) -> None:
+        """Replace the producer with a fresh one on the next request (see
+        EventSink._note_failure). The old one is closed in the background, so sends still
+        in flight on it finish or expire as usual instead of being cut off."""
+        with _lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            timeout = self.settings.kafka_send_timeout_s + 1
+            threading.Thread(
+                target=producer.close, kwargs={"timeout": timeout}, daemon=True
+            ).start()
+
     def close(self) -> None:
         if self._producer is not None:
             self._producer.close(timeout=5)
@@ -85,7 +97,8 @@ class Resources:
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
-    """A producer whose every wait is bounded so a request answers within the send timeout."""
+    """A producer whose every wait is bounded so a request answers within the send timeout:
+    an event the request did not see acknowledged has also expired in the producer."""
     timeout_ms = int(settings.kafka_send_timeout_s * 1000)
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers.split(","),

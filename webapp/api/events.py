@@ -11,12 +11,19 @@ from webapp.resources import resources
 from webapp.services import sessions
 from webapp.services.event_sink import CatalogUnavailable, EventSink, KafkaUnavailable
 
+# An unacknowledged send may still have reached the log: a retry is safe only with the
+# same event_id, which every job deduplicates on.
+KAFKA_UNAVAILABLE = (
+    "the event log did not confirm the event; retry later with the same event_id"
+    " (duplicates of an event_id are counted once)"
+)
+
 
 def _sink() -> EventSink:
     sink = current_app.extensions.get("recsys.event_sink")
     if sink is None:
         res = resources()
-        sink = EventSink(res.settings, lambda: res.pool, lambda: res.producer)
+        sink = EventSink(res.settings, lambda: res.pool, lambda: res.producer, res.reset_producer)
         current_app.extensions["recsys.event_sink"] = sink
     return sink
 
@@ -35,7 +42,7 @@ def _validate_and_publish(raw_events: list):
         raise ApiError(
             503,
             "kafka_unavailable",
-            "the event log is unavailable; nothing was stored, retry later",
+            KAFKA_UNAVAILABLE,
         ) from None
     accepted = [e for e, o in zip(events, outcomes, strict=True) if o.status == "accepted"]
     res = resources()
@@ -55,7 +62,7 @@ def log_event():
         raise ApiError(
             503,
             "kafka_unavailable",
-            "the event log is unavailable; nothing was stored, retry later",
+            KAFKA_UNAVAILABLE,
         )
     answer = {"status": "accepted", "event_id": outcome.event_id}
     if stale is not None:  # None: the session store is down; the event is stored all the same

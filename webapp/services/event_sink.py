@@ -79,10 +79,12 @@ def find_existing(pool, user_ids: set[str], song_ids: set[str]) -> tuple[set[str
 
 
 class EventSink:
-    def __init__(self, settings: Settings, pool_getter, producer_getter):
+    def __init__(self, settings: Settings, pool_getter, producer_getter, producer_reset=None):
         self.settings = settings
         self._pool = pool_getter
         self._producer = producer_getter
+        self._producer_reset = producer_reset
+        self._failing_since: float | None = None  # start of a run of wholly failed sends
         self.known = KnownIds()
         self._send_lock = threading.Lock()
 
@@ -162,4 +164,25 @@ class EventSink:
             except KafkaError:
                 outcome.status = "failed"
         if all(o.status == "failed" for o, _ in to_send):
+            self._note_failure()
             raise KafkaUnavailable("Kafka did not acknowledge the events in time")
+        self._failing_since = None
+
+    def _note_failure(self) -> None:
+        """A producer that has failed every send for twice the send timeout is rebuilt.
+
+        When kafka-python 3's idempotent producer expires a batch it had already sent (a
+        broker crashed under it), it drops its producer id and never asks for another, so
+        every later send fails although the cluster is whole again. A fresh producer gets a
+        new id. During a real outage the rebuilt producer fails like the old one, at the
+        cost of a reconnection every few seconds.
+        """
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif (
+            self._producer_reset
+            and now - self._failing_since > 2 * self.settings.kafka_send_timeout_s
+        ):
+            self._producer_reset()
+            self._failing_since = None
