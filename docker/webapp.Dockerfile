@@ -32,11 +32,13 @@ ENV PYTHONPATH=/opt/musicrec \
     RECSYS_WEBAPP_HOST=0.0.0.0 \
     RECSYS_WEBAPP_PORT=5000 \
     RECSYS_WEBAPP_WORKERS=2 \
-    RECSYS_WEBAPP_THREADS=16
+    RECSYS_WEBAPP_THREADS=16 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-webapp
 
 USER musicrec
 EXPOSE 5000
 
 # The same gunicorn command line as the local stack (recsys/stack/webapp.py); exec keeps
-# gunicorn as PID 1 so it receives the container's SIGTERM and shuts down gracefully.
-CMD ["sh", "-c", "exec gunicorn webapp.wsgi:app --bind \"$RECSYS_WEBAPP_HOST:$RECSYS_WEBAPP_PORT\" --workers \"$RECSYS_WEBAPP_WORKERS\" --threads \"$RECSYS_WEBAPP_THREADS\" --worker-class gthread --timeout 60 --graceful-timeout 20 ${RECSYS_WEBAPP_ACCESS_LOG:+--access-logfile \"$RECSYS_WEBAPP_ACCESS_LOG\"}"]
+# gunicorn as PID 1 so it receives the container's SIGTERM and shuts down gracefully. The
+# workers' Prometheus samples (webapp/metrics.py) start from an empty folder on each start.
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn webapp.wsgi:app --bind \"$RECSYS_WEBAPP_HOST:$RECSYS_WEBAPP_PORT\" --workers \"$RECSYS_WEBAPP_WORKERS\" --threads \"$RECSYS_WEBAPP_THREADS\" --worker-class gthread --timeout 60 --graceful-timeout 20 --config python:webapp.gunicorn_conf ${RECSYS_WEBAPP_ACCESS_LOG:+--access-logfile \"$RECSYS_WEBAPP_ACCESS_LOG\"}"]

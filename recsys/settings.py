@@ -90,6 +90,20 @@ class Settings:
         "", "File for gunicorn's per-request access log ('-' for stdout); empty: none."
     )
     admin_token: str = _setting(None, "Token admin endpoints require (secret).", secret=True)
+    webapp_proxy_hops: int = _setting(
+        0,
+        "Reverse proxies in front of the web app whose X-Forwarded-For names the client"
+        " (rate limits are per client); 0: the client is the connecting address.",
+    )
+    rate_limit_events_per_s: float = _setting(
+        20.0, "Event requests a client may make per second on average; 0: no limit."
+    )
+    rate_limit_recs_per_s: float = _setting(
+        10.0, "Recommendation requests a client may make per second on average; 0: no limit."
+    )
+    rate_limit_burst_s: float = _setting(
+        5.0, "Seconds' worth of its rate a client may spend at once (the bucket's size)."
+    )
 
     # Event contract
     event_batch_max: int = _setting(1000, "Most events one POST /api/v1/logs/events may carry.")

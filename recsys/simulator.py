@@ -201,14 +201,20 @@ class HttpSink:
         self._sleep = sleep
 
     def send(self, batch: list[dict]) -> None:
-        for attempt in range(MAX_ATTEMPTS):
+        attempt = 0
+        while attempt < MAX_ATTEMPTS:
             if attempt:
                 self._sleep(BACKOFF_S * 2 ** (attempt - 1))
+            attempt += 1
             try:
                 response = self.session.post(
                     url=self.url, json={"events": batch}, timeout=self.timeout_s
                 )
             except (requests.ConnectionError, requests.Timeout):
+                continue
+            if response.status_code == 429:  # over the rate limit: wait as told, not a failure
+                self._sleep(float(response.headers.get("Retry-After", 1)))
+                attempt -= 1
                 continue
             if response.status_code not in RETRYABLE_STATUSES:
                 body = _json_or_text(response)

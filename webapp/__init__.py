@@ -7,6 +7,7 @@ from __future__ import annotations
 import orjson
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from recsys.settings import Settings, load_settings, require
 
@@ -33,14 +34,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["RECSYS"] = settings
     # Bound what a client can make us parse: a full batch of long events fits well inside.
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
+    if settings.webapp_proxy_hops:  # the client's address is what the proxies saw
+        hops = settings.webapp_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from webapp import resources
+    from webapp import metrics, resources
     from webapp.api import api
     from webapp.errors import register_error_handlers
     from webapp.health import health
     from webapp.pages import pages
 
     resources.init_app(app, settings)
+    metrics.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(api)
     app.register_blueprint(health)

@@ -16,12 +16,20 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error answered to the client as JSON with ``status``."""
 
-    def __init__(self, status: int, error: str, message: str, errors: list[dict] | None = None):
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        errors: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
         self.errors = errors or []
+        self.headers = headers or {}
 
     def body(self) -> dict:
         body = {"error": self.error, "message": self.message}
@@ -43,7 +51,7 @@ def not_found(kind: str, field: str, value: str) -> ApiError:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
-        return jsonify(err.body()), err.status
+        return jsonify(err.body()), err.status, err.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

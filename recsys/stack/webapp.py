@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -42,11 +43,22 @@ def start(settings: Settings) -> None:
         "60",
         "--graceful-timeout",
         "20",
+        "--config",
+        "python:webapp.gunicorn_conf",
     ]
     if settings.webapp_access_log:  # off by default: it costs a lock and a write per request
         argv += ["--access-logfile", settings.webapp_access_log]
-    spawn(settings.state_dir, NAME, argv, cwd=str(PROJECT_ROOT))
+    spawn(settings.state_dir, NAME, argv, env=_environment(settings), cwd=str(PROJECT_ROOT))
     wait_until(lambda: responding(settings), "web app", 60, log_path(settings.state_dir, NAME))
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    """This process's environment, plus the folder where gunicorn's workers keep their
+    Prometheus samples (webapp/metrics.py), emptied so a restart starts from zero."""
+    metrics_dir = Path(settings.state_dir) / "webapp-metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
 
 def stop(settings: Settings) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from itertools import count, islice
 
+import orjson
 import pytest
 import requests
 
@@ -199,3 +200,37 @@ def test_cli_arguments_have_defaults_and_check_values():
     for bad in (["--count", "0"], ["--rate", "-1"], ["--via", "smoke"], ["--size", "huge"]):
         with pytest.raises(SystemExit):
             _parse(*bad)
+
+
+class RateLimitedSession:
+    """Answers 429 (Retry-After 2) ``limited`` times, then accepts the batch."""
+
+    def __init__(self, limited: int):
+        self.limited = limited
+        self.posted: list[list[dict]] = []
+
+    def post(self, url, json, timeout):
+        self.posted.append(json["events"])
+        response = requests.Response()
+        if len(self.posted) <= self.limited:
+            response.status_code, response.headers["Retry-After"] = 429, "2"
+            response._content = b'{"error": "rate_limited", "message": "slow down"}'
+        else:
+            response.status_code = 202
+            results = [{"index": i, "status": "accepted"} for i in range(len(json["events"]))]
+            response._content = orjson.dumps({"results": results})
+        return response
+
+    def close(self):
+        pass
+
+
+def test_a_rate_limited_batch_waits_as_told_and_is_not_counted_failed():
+    limited = simulator.MAX_ATTEMPTS + 1  # more 429s than attempts: waiting is no failure
+    session, pauses = RateLimitedSession(limited), []
+    sink = simulator.HttpSink(Settings(), session=session, sleep=pauses.append)
+    sink.send(BATCH)
+    assert session.posted == [BATCH] * (limited + 1)
+    assert pauses == [2.0] * limited
+    tally = sink.close()
+    assert (len(tally.accepted_event_ids), tally.rejected, tally.failed) == (len(BATCH), 0, 0)

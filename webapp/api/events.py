@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import current_app, jsonify
 
+from webapp import metrics
 from webapp.api import api
 from webapp.api.params import json_body
 from webapp.errors import ApiError
+from webapp.ratelimit import limited
 from webapp.resources import resources
 from webapp.services import sessions
 from webapp.services.event_sink import CatalogUnavailable, EventSink, KafkaUnavailable
@@ -39,11 +43,10 @@ def _validate_and_publish(raw_events: list):
     try:
         sink.publish(events, outcomes)
     except KafkaUnavailable:
-        raise ApiError(
-            503,
-            "kafka_unavailable",
-            KAFKA_UNAVAILABLE,
-        ) from None
+        raise ApiError(503, "kafka_unavailable", KAFKA_UNAVAILABLE) from None
+    finally:
+        for status, count in Counter(o.status for o in outcomes).items():
+            metrics.EVENTS.labels(status).inc(count)
     accepted = [e for e, o in zip(events, outcomes, strict=True) if o.status == "accepted"]
     res = resources()
     stale = sessions.record_accepted(res.sessions, res.pool, accepted)
@@ -51,6 +54,7 @@ def _validate_and_publish(raw_events: list):
 
 
 @api.post("/logs/event")
+@limited("events")
 def log_event():
     body = json_body()
     (outcome,), stale = _validate_and_publish([body])
@@ -71,6 +75,7 @@ def log_event():
 
 
 @api.post("/logs/events")
+@limited("events")
 def log_events():
     body = json_body()
     raw_events = body.get("events") if isinstance(body, dict) else None

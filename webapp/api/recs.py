@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import current_app, jsonify
 
+from webapp import metrics
 from webapp.api import api
 from webapp.api.params import int_param
 from webapp.errors import not_found
+from webapp.ratelimit import limited
 from webapp.resources import resources
 from webapp.services.recs import Answer, Recommender, UnknownSong, UnknownUser
 
@@ -26,6 +28,8 @@ def _page_params() -> tuple[int, int]:
 
 
 def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: int, **ids):
+    kind = "next" if "song_id" in ids else "home"
+    metrics.RECOMMENDATIONS.labels(kind, answer.mode, str(bool(answer.degraded)).lower()).inc()
     return jsonify(
         {
             **ids,
@@ -40,6 +44,7 @@ def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: 
 
 
 @api.get("/recs/<user_id>")
+@limited("recs")
 def home_recommendations(user_id: str):
     limit, offset = _page_params()
     recommender = _recommender()
@@ -52,6 +57,7 @@ def home_recommendations(user_id: str):
 
 
 @api.get("/recs/<user_id>/<song_id>")
+@limited("recs")
 def next_song_recommendations(user_id: str, song_id: str):
     limit, offset = _page_params()
     recommender = _recommender()

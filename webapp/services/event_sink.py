@@ -15,6 +15,7 @@ from kafka.errors import KafkaError
 from recsys import events as contract
 from recsys.events import FieldError
 from recsys.settings import Settings
+from webapp import metrics
 
 
 class KafkaUnavailable(RuntimeError):
@@ -142,6 +143,7 @@ class EventSink:
         except KafkaError as err:
             for outcome, _ in to_send:
                 outcome.status = "failed"
+            metrics.KAFKA_ERRORS.labels("unreachable").inc()
             raise KafkaUnavailable(f"no Kafka broker reachable: {err}") from err
         topic = self.settings.kafka_topic
         futures = []
@@ -163,7 +165,10 @@ class EventSink:
                 outcome.status = "accepted"
             except KafkaError:
                 outcome.status = "failed"
-        if all(o.status == "failed" for o, _ in to_send):
+        failed = sum(o.status == "failed" for o, _ in to_send)
+        if failed:
+            metrics.KAFKA_ERRORS.labels("send_failed").inc(failed)
+        if failed == len(to_send):
             self._note_failure()
             raise KafkaUnavailable("Kafka did not acknowledge the events in time")
         self._failing_since = None
@@ -185,4 +190,5 @@ class EventSink:
             and now - self._failing_since > 2 * self.settings.kafka_send_timeout_s
         ):
             self._producer_reset()
+            metrics.KAFKA_ERRORS.labels("producer_rebuilt").inc()
             self._failing_since = None

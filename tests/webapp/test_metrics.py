@@ -1,0 +1,100 @@
+"""GET /metrics: Prometheus text with the app's counters and the pipeline's numbers, in one
+process (the test client) and summed over gunicorn's workers (the real server)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import pytest
+import requests
+
+from recsys import db
+from recsys import model_registry as registry
+
+pytestmark = pytest.mark.integration
+
+
+def sample(text: str, name: str, **labels) -> float:
+    """The value of one sample (0 when absent); ``labels`` must all match."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if not match:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+def event(world, n: int) -> dict:
+    song = world.songs[n % len(world.songs)]
+    return {
+        "event_id": str(uuid.uuid4()),
+        "user_id": world.users[n % len(world.users)]["id"],
+        "track_id": song["id"],
+        "timestamp": int(time.time() * 1000),
+        "action": "complete",
+        "duration": song["duration_s"],
+        "total_duration": song["duration_s"],
+    }
+
+
+def test_requests_events_and_pipeline_numbers_are_exported(client, world, settings, als_model):
+    user = world.users[0]["id"]
+    before = client.get("/metrics").text
+    assert client.get(f"/api/v1/recs/{user}?limit=3").status_code == 200
+    assert client.get("/api/v1/recs/no-such-user").status_code == 404
+    assert client.post("/api/v1/logs/event", json=event(world, 1)).status_code == 202
+    assert client.post("/api/v1/logs/event", json={"user_id": user}).status_code == 422
+    scrape = client.get("/metrics")
+    assert scrape.status_code == 200 and scrape.mimetype == "text/plain"
+    after = scrape.text
+
+    route = "/api/v1/recs/<user_id>"
+    for status in ("200", "404"):
+        grew = sample(after, "recsys_http_requests_total", endpoint=route, status=status)
+        assert (
+            grew - sample(before, "recsys_http_requests_total", endpoint=route, status=status) == 1
+        )
+    assert (
+        sample(after, "recsys_http_request_duration_seconds_count", endpoint=route)
+        - sample(before, "recsys_http_request_duration_seconds_count", endpoint=route)
+        == 2
+    )
+    for outcome in ("accepted", "rejected"):
+        assert (
+            sample(after, "recsys_events_total", outcome=outcome)
+            - sample(before, "recsys_events_total", outcome=outcome)
+            == 1
+        )
+    assert (
+        sample(after, "recsys_recommendations_total", kind="home")
+        - sample(before, "recsys_recommendations_total", kind="home")
+        == 1
+    )
+    assert 'user_id="' not in after  # labels name routes, never listeners
+
+    with db.connect(settings) as conn:
+        active = registry.active_version(conn)
+        embedded = conn.execute("select count(*) from model.lyrics_embeddings").fetchone()[0]
+    assert sample(after, "recsys_pipeline_up") == 1
+    assert sample(after, "recsys_model_active_version") == active == als_model
+    assert sample(after, "recsys_embeddings_songs") == embedded
+
+
+def test_gunicorn_workers_are_summed(webapp_server, world):
+    url = webapp_server.webapp_url
+    before = requests.get(f"{url}/metrics", timeout=10).text
+    sent = 40
+    for n in range(sent):  # a connection each, so both workers take some
+        answer = requests.post(f"{url}/api/v1/logs/event", json=event(world, n), timeout=15)
+        assert answer.status_code == 202, answer.text
+    after = requests.get(f"{url}/metrics", timeout=10).text
+    accepted = sample(after, "recsys_events_total", outcome="accepted") - sample(
+        before, "recsys_events_total", outcome="accepted"
+    )
+    assert accepted == sent
+    assert sample(after, "recsys_pipeline_up") == 1

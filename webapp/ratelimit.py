@@ -1,0 +1,134 @@
+"""Per-client rate limits of the event and recommendation endpoints: a token bucket per
+(group, client) in Redis, so every gunicorn worker shares it.
+
+A client may make ``rate`` requests per second on average and spend ``burst_s`` seconds'
+worth at once. Over the limit it gets 429 with ``Retry-After`` (whole seconds until a
+request would pass). The client is the peer address, or the address
+``webapp_proxy_hops`` trusted proxies put in X-Forwarded-For (see ``webapp.create_app``).
+
+Redis is never on the critical path: while it does not answer, each worker keeps its own
+buckets in memory (a client then gets up to its limit once per worker) and retries Redis
+after a few seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import threading
+import time
+
+import redis
+from flask import current_app, request
+
+from webapp import metrics
+from webapp.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] the bucket; ARGV rate/s, capacity. Returns {allowed 0|1, seconds to wait}.
+BUCKET_SCRIPT = """
+local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(now - at, 0) * rate)
+local allowed, wait = 0, 0
+if tokens >= 1 then
+  allowed, tokens = 1, tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return {allowed, tostring(wait)}
+"""
+
+BACKOFF_S = 5.0
+LOCAL_BUCKETS_MAX = 100_000
+
+
+class LocalBuckets:
+    """The same token buckets in this process's memory (Redis unavailable)."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, rate: float, capacity: float) -> float:
+        """Seconds to wait before a request would pass; 0 when this one passes."""
+        now = self._clock()
+        with self._lock:
+            if len(self._buckets) > LOCAL_BUCKETS_MAX:
+                self._buckets.clear()
+            tokens, at = self._buckets.get(key, (capacity, now))
+            tokens = min(capacity, tokens + max(now - at, 0.0) * rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
+            self._buckets[key] = (tokens - 1 if tokens >= 1 else tokens, now)
+        return wait
+
+
+class RateLimiter:
+    def __init__(self, redis_client: redis.Redis, clock=time.monotonic):
+        self._script = redis_client.register_script(BUCKET_SCRIPT)
+        self._clock = clock
+        self._local = LocalBuckets(clock)
+        self._redis_down_until = 0.0
+
+    def take(self, group: str, client: str, rate: float, burst_s: float) -> float:
+        """Take one request from the client's bucket: 0 if it passes, else seconds to wait."""
+        key = f"ratelimit:{group}:{client}"
+        capacity = max(rate * burst_s, 1.0)
+        if self._clock() >= self._redis_down_until:
+            try:
+                allowed, wait = self._script(keys=[key], args=[rate, capacity])
+                return 0.0 if int(allowed) else float(wait)
+            except redis.RedisError as err:
+                log.warning("rate limits kept per process for %.0f s: %s", BACKOFF_S, err)
+                self._redis_down_until = self._clock() + BACKOFF_S
+        return self._local.take(key, rate, capacity)
+
+
+def limited(group: str):
+    """Decorate a view: it answers 429 once the client is over the ``group``'s limit
+    (setting ``rate_limit_<group>_per_s``; 0 turns the limit off)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            settings = current_app.config["RECSYS"]
+            rate = getattr(settings, f"rate_limit_{group}_per_s")
+            if rate > 0:
+                limiter = _limiter()
+                wait = limiter.take(
+                    group, request.remote_addr or "-", rate, settings.rate_limit_burst_s
+                )
+                if wait > 0:
+                    metrics.RATE_LIMITED.labels(group).inc()
+                    retry_after = max(1, math.ceil(wait))
+                    raise ApiError(
+                        429,
+                        "rate_limited",
+                        f"too many {group} requests from this client: at most {rate:g} per"
+                        f" second; retry after {retry_after} s",
+                        headers={"Retry-After": str(retry_after)},
+                    )
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _limiter() -> RateLimiter:
+    limiter = current_app.extensions.get("recsys.rate_limiter")
+    if limiter is None:
+        from webapp.resources import resources
+
+        limiter = RateLimiter(resources().redis)
+        current_app.extensions["recsys.rate_limiter"] = limiter
+    return limiter
