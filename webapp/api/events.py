@@ -96,5 +96,11 @@ def log_events():
         )
     outcomes, _ = _validate_and_publish(raw_events)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "rejected", "failed")}
-    status = 202 if counts["accepted"] else (503 if counts["failed"] else 422)
-    return jsonify({**counts, "results": [o.as_dict() for o in outcomes]}), status
+    body = {**counts, "results": [o.as_dict() for o in outcomes]}
+    if counts["accepted"]:
+        return jsonify(body), 202
+    if counts["failed"]:  # like every error, it names itself (and keeps the per-event results)
+        body |= {"error": "kafka_unavailable", "message": KAFKA_UNAVAILABLE}
+        return jsonify(body), 503
+    body |= {"error": "invalid_events", "message": "no event of the batch was accepted"}
+    return jsonify(body), 422
