@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -174,21 +175,88 @@ def als_factors(spark, settings, history):
     )
 
 
-@pytest.fixture(scope="module")
-def als_model(settings, history, als_factors):
-    """The trained model written as a new version and served, for one test module (other
-    modules activate or prune their own). No gate: two weeks are too short to hold out.
-    Returns its version."""
+@pytest.fixture(scope="session")
+def write_model_version(settings, history, als_factors):
+    """``write_model_version(rank=None)``: the trained factors written as a new gate-passed
+    version, not yet served (only their first ``rank`` factors when given: a version whose
+    vectors differ in size). No gate: two weeks are too short to hold out. Returns the
+    version."""
     from recsys import db
     from recsys import model_registry as registry
 
-    params, user_ids, user_f, item_ids, item_f = als_factors
-    end = history + dt.timedelta(days=1)
-    start, holdout = end - dt.timedelta(days=14), end - dt.timedelta(days=1)
+    def write(rank: int | None = None) -> int:
+        params, user_ids, user_f, item_ids, item_f = als_factors
+        if rank is not None:
+            params = dataclasses.replace(params, rank=rank)
+            user_f, item_f = user_f[:, :rank], item_f[:, :rank]
+        end = history + dt.timedelta(days=1)
+        start, holdout = end - dt.timedelta(days=14), end - dt.timedelta(days=1)
+        with db.connect(settings, autocommit=True) as conn:
+            version = registry.create_run(conn, start, end, holdout, params.as_dict(), "tests")
+            with conn.transaction():
+                registry.write_factors(conn, version, user_ids, user_f, item_ids, item_f)
+            registry.finish_run(conn, version, "passed")
+        return version
+
+    return write
+
+
+@pytest.fixture(scope="module")
+def als_model(settings, write_model_version):
+    """The trained model written as a new version and served, for one test module (other
+    modules activate or prune their own). Returns its version."""
+    from recsys import db
+    from recsys import model_registry as registry
+
+    version = write_model_version()
     with db.connect(settings, autocommit=True) as conn:
-        version = registry.create_run(conn, start, end, holdout, params.as_dict(), "tests")
-        with conn.transaction():
-            registry.write_factors(conn, version, user_ids, user_f, item_ids, item_f)
-        registry.finish_run(conn, version, "passed")
         registry.activate(conn, version, by="tests")
     return version
+
+
+@pytest.fixture(scope="session")
+def airflow_started(airflow_db, settings):
+    """The real Airflow: api-server, scheduler, dag-processor, triggerer."""
+    from recsys.stack import airflow as airflow_service
+
+    airflow_service.start(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def airflow_api(airflow_started, request):
+    """Airflow's REST client, with the DAGs the module names in ``AIRFLOW_DAGS`` (default:
+    all) parsed and unpaused for its tests.
+
+    Afterwards the DAGs are paused again, so no DAG run is still writing while later tests use
+    the same warehouse and lake: a scheduled run not yet started is marked failed, and one
+    already running is let finish (the scheduler does not advance a paused DAG's runs).
+    """
+    from recsys.airflow_client import AirflowClient
+    from tests.pipeline_helpers import DAG_IDS
+
+    client = AirflowClient(airflow_started)
+    dag_ids = getattr(request.module, "AIRFLOW_DAGS", DAG_IDS)
+    for dag_id in dag_ids:
+        client.wait_for_dag(dag_id, timeout_s=180)
+    yield client
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        for dag_id in dag_ids:
+            client.set_paused(dag_id, True)
+        busy = [
+            (dag_id, run["dag_run_id"], run["state"])
+            for dag_id in dag_ids
+            for run in client.list_runs(dag_id, limit=20)
+            if run["state"] in ("queued", "running")
+        ]
+        for dag_id, run_id, state in busy:
+            if state == "queued":
+                client.set_run_state(dag_id, run_id, "failed")
+        running = {dag_id for dag_id, _, state in busy if state == "running"}
+        if not running:
+            return
+        for dag_id in running:
+            client.set_paused(dag_id, False)
+        time.sleep(5)
+    raise AssertionError(f"DAG runs still busy 15 minutes after the module: {busy}")

@@ -1,18 +1,31 @@
 """Driving the pipeline's jobs from tests, in the test session's Spark: land what is on
-Kafka, count the 15-minute intervals up to now; and a snapshot of the warehouse tables
-they write, to compare runs."""
+Kafka, count the 15-minute intervals up to now; snapshots of the warehouse tables they
+write, to compare runs; and the play counters recomputed by brute force from the lake."""
 
 import datetime as dt
+from collections import Counter, defaultdict
 
 from recsys import db
-from spark_jobs import land_events, play_counters
+from recsys.events import is_play
+from spark_jobs import lake, land_events, play_counters
 
 UTC = dt.UTC
+DAG_IDS = ("play_counters", "trending_resync", "als_training", "lyrics_embeddings")
 
 
 def land(spark, settings):
     for query in land_events.start_queries(spark, settings, land_events.parse_args([])):
         query.awaitTermination()
+
+
+def interval_starts(first: dt.datetime, last: dt.datetime) -> list[dt.datetime]:
+    """Every 15-minute counter interval start from the one holding ``first`` to ``last``'s."""
+    start = first.replace(minute=first.minute - first.minute % 15, second=0, microsecond=0)
+    starts = []
+    while start <= last:
+        starts.append(start)
+        start += dt.timedelta(minutes=15)
+    return starts
 
 
 def count_now(spark, settings, since: dt.datetime):
@@ -41,3 +54,75 @@ def warehouse_state(settings):
                 "select * from analytics.song_interval_stats order by 1, 2, 3"
             ).fetchall(),
         }
+
+
+COUNTER_TABLES = {
+    "analytics.counter_runs": "select interval_start, interval_end, events, plays, completes,"
+    " skips, seconds_heard from analytics.counter_runs order by 1",
+    "analytics.song_interval_stats": "select * from analytics.song_interval_stats order by 1, 2, 3",
+    "analytics.song_daily_stats": "select event_date, song_id, events, plays, completes, skips,"
+    " listeners, seconds_heard from analytics.song_daily_stats order by 1, 2",
+    "catalog.songs": "select id, plays_cumulative from catalog.songs order by 1",
+}
+
+
+def counter_tables(settings) -> dict[str, list]:
+    """The play counters' tables, row by row."""
+    with db.connect(settings) as conn:
+        return {table: conn.execute(sql).fetchall() for table, sql in COUNTER_TABLES.items()}
+
+
+def lake_rows(spark, settings) -> list:
+    return lake.read_events(spark, settings.lake_uri).collect()
+
+
+def brute_force(rows, windows, play_min_seconds):
+    """Daily stats and cumulative plays recomputed row by row in plain Python from the lake
+    rows appended in the counted ``windows`` ([start, end) pairs)."""
+    daily = defaultdict(Counter)
+    listeners = defaultdict(set)
+    for r in rows:
+        appended = r.kafka_timestamp.replace(tzinfo=dt.UTC)
+        if not any(s <= appended < e for s, e in windows):
+            continue
+        key = (r.date, r.track_id)
+        play = is_play(r.action, r.duration, play_min_seconds)
+        daily[key].update(
+            events=1,
+            plays=int(play),
+            completes=int(r.action == "complete"),
+            skips=int(r.action == "skip"),
+            seconds_heard=r.duration,
+        )
+        if play:
+            listeners[key].add(r.user_id)
+    table = sorted(
+        (
+            day,
+            song,
+            c["events"],
+            c["plays"],
+            c["completes"],
+            c["skips"],
+            len(listeners[(day, song)]),
+            c["seconds_heard"],
+        )
+        for (day, song), c in daily.items()
+    )
+    cumulative = Counter()
+    for (_, song), c in daily.items():
+        cumulative[song] += c["plays"]
+    return table, cumulative
+
+
+def assert_counters_equal_the_lake(tables, rows, play_min_seconds) -> list[tuple]:
+    """The counters in ``tables`` (``counter_tables``) equal the brute force over the lake
+    ``rows`` for every interval counted so far: the daily stats, the cumulative plays and
+    the ledger's total. Returns the counted windows."""
+    counted = [(r[0], r[1]) for r in tables["analytics.counter_runs"]]
+    expected_daily, expected_cumulative = brute_force(rows, counted, play_min_seconds)
+    assert tables["analytics.song_daily_stats"] == expected_daily
+    cumulative = {song: plays for song, plays in tables["catalog.songs"] if plays}
+    assert cumulative == {s: p for s, p in expected_cumulative.items() if p}
+    assert sum(r[2] for r in tables["analytics.counter_runs"]) == sum(r[2] for r in expected_daily)
+    return counted
