@@ -14,6 +14,7 @@ import pytest
 from recsys import db
 from recsys import model_registry as registry
 from webapp import create_app
+from webapp.services import vectors
 from webapp.services.scoring import cap_per_artist, strongest_contributor
 
 pytestmark = pytest.mark.integration
@@ -150,6 +151,16 @@ def test_long_term_only_is_the_exact_nearest_items(client, model, listener):
     assert scores[0] == pytest.approx(
         float(np.dot(model.users[listener], model.items[best])), abs=1e-4
     )
+
+
+def test_a_search_with_a_vector_of_another_version_finds_nothing(model, settings):
+    """A request that read the active version just before a swap holds that version's vector,
+    maybe of another size: its search finds nothing (home then answers with the version now
+    served) instead of comparing vectors of two models."""
+    query = model.users[sorted(model.users)[3]]
+    with db.connect(settings, autocommit=True) as conn:
+        assert len(vectors.nearest_items(conn, model.version, query, [], 10, 100)) == 10
+        assert vectors.nearest_items(conn, model.version - 1, np.ones(RANK * 2), [], 10, 100) == []
 
 
 def test_plays_move_the_short_term_vector_by_the_ema_and_the_session_vector(

@@ -191,7 +191,7 @@ class Recommender:
         ]
 
     # -- home ---------------------------------------------------------------------------
-    def home(self, conn, user_id: str) -> Answer:
+    def home(self, conn, user_id: str, swapped: bool = False) -> Answer:
         s = self.settings
         genres, version = self._listener(conn, user_id)
         degraded: list[str] = []
@@ -213,8 +213,11 @@ class Recommender:
             else "short_term"
         )
         nearest = vectors.nearest_items(
-            conn, query, session.recent, s.recs_candidate_pool, s.hnsw_ef_search
+            conn, version, query, session.recent, s.recs_candidate_pool, s.hnsw_ef_search
         )
+        if not nearest and not swapped and vectors.active_version(conn) != version:
+            # another version went live since the listener was read: answer with that one
+            return self.home(conn, user_id, swapped=True)
         ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
         heard = session.heard[:REASON_SONGS] if short_term is not None else []
         return Answer(mode, degraded, version, ranked, self._explainer(heard) if heard else None)

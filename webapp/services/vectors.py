@@ -74,15 +74,18 @@ def song_has_vectors(conn, song_id: str, model_served: bool) -> tuple[bool, bool
 
 
 def nearest_items(
-    conn, query: np.ndarray, exclude: list[str], candidates: int, ef_search: int
+    conn, version: int, query: np.ndarray, exclude: list[str], candidates: int, ef_search: int
 ) -> list[tuple[str, float]]:
-    """Songs whose ALS item vectors have the largest inner product with ``query``."""
+    """Songs whose ALS item vectors have the largest inner product with ``query``, a vector
+    of model ``version``. None once another version is served: its vectors live in another
+    space, maybe of another size (the version test is a constant, so PostgreSQL skips the
+    search rather than comparing vectors of two models)."""
     return _nearest(
         conn,
         "select id, -(factors <#> %(q)s::vector) from model.active_factors"
-        " where kind = 'item' and id <> all(%(exclude)s)"
+        " where version = %(version)s and kind = 'item' and id <> all(%(exclude)s)"
         " order by factors <#> %(q)s::vector limit %(n)s",
-        {"q": vector_literal(query), "exclude": exclude, "n": candidates},
+        {"q": vector_literal(query), "version": version, "exclude": exclude, "n": candidates},
         ef_search,
     )
 
