@@ -72,6 +72,18 @@ class Settings:
     # Airflow
     airflow_host: str = _setting("127.0.0.1", "Airflow api-server host.")
     airflow_port: int = _setting(8080, "Airflow api-server port.")
+    airflow_executor: str = _setting(
+        "LocalExecutor",
+        "Airflow executor: LocalExecutor, or CeleryExecutor (Redis as broker, plus a Celery"
+        " worker process that runs the tasks).",
+    )
+    airflow_celery_broker_url: str = _setting(
+        "", "Broker of the CeleryExecutor; empty: database 1 of the stack's Redis."
+    )
+    airflow_celery_concurrency: int = _setting(2, "Tasks one Celery worker runs at once.")
+    airflow_dags_paused_at_creation: bool = _setting(
+        False, "Whether Airflow pauses a DAG it sees for the first time (unpause it in the UI)."
+    )
     airflow_admin_user: str = _setting("admin", "Airflow UI login.")
     airflow_admin_password: str = _setting(None, "Airflow UI password (secret).", secret=True)
     airflow_secret_key: str = _setting(
@@ -230,7 +242,10 @@ def _convert(raw: str, kind, name: str):
             return int(raw)
         if kind in (float, "float"):
             return float(raw)
-    except ValueError:
+        if kind in (bool, "bool"):
+            flag = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+            return flag[raw.strip().lower()]
+    except (ValueError, KeyError):
         raise SettingsError(f"{name}={raw!r} is not a valid {kind}") from None
     return raw
 

@@ -1,6 +1,10 @@
 """Airflow 3 for the local stack: api-server, scheduler, dag-processor and triggerer as
-separate processes with the LocalExecutor, metadata in the stack's PostgreSQL, DAGs from
-the project's ``dags/`` folder. Home (config, logs): ``<state>/airflow``.
+separate processes, metadata in the stack's PostgreSQL, DAGs from the project's ``dags/``
+folder. Home (config, logs): ``<state>/airflow``.
+
+The executor is a setting: the LocalExecutor (tasks run as children of the scheduler), or
+the CeleryExecutor, with the stack's Redis as the broker and a ``airflow celery worker``
+process started beside the others; more workers on other hosts take from the same queue.
 
 ``airflow_env`` is also what tests use to run ``dag.test()`` against the same metadata.
 """
@@ -13,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -27,6 +32,29 @@ from recsys.stack.process import (
 )
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+CELERY_WORKER = "celery-worker"
+COMMANDS = {CELERY_WORKER: ["celery", "worker"]}  # the airflow subcommand, when not the name
+EXECUTORS = ("LocalExecutor", "CeleryExecutor")
+
+
+def components(settings: Settings) -> tuple[str, ...]:
+    """The processes of the stack's Airflow: a Celery worker too under the CeleryExecutor."""
+    if settings.airflow_executor not in EXECUTORS:
+        raise ServiceError(
+            f"RECSYS_AIRFLOW_EXECUTOR={settings.airflow_executor!r}: use one of {EXECUTORS}"
+        )
+    celery = settings.airflow_executor == "CeleryExecutor"
+    return COMPONENTS + ((CELERY_WORKER,) if celery else ())
+
+
+def celery_broker_url(settings: Settings) -> str:
+    """The setting, else the stack's Redis with database 1 (sessions use database 0)."""
+    if settings.airflow_celery_broker_url:
+        return settings.airflow_celery_broker_url
+    parts = urlsplit(settings.redis_url)
+    return urlunsplit(parts._replace(path="/1"))
+
+
 SPARK_POOL = "spark"
 
 
@@ -50,9 +78,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": settings.airflow_executor,
+        "AIRFLOW__CELERY__BROKER_URL": celery_broker_url(settings),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.airflow_celery_concurrency),
         "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(settings.airflow_dags_paused_at_creation),
         "AIRFLOW__CORE__FERNET_KEY": settings.airflow_fernet_key or "",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_admin_user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
@@ -122,11 +152,11 @@ def prepare(settings: Settings) -> None:
 def start(settings: Settings) -> None:
     prepare(settings)
     env, binary = _full_env(settings), _binary()
-    for component in COMPONENTS:
+    for component in components(settings):
         spawn(
             settings.state_dir,
             f"airflow-{component}",
-            [binary, component],
+            [binary, *COMMANDS.get(component, [component])],
             env=env,
             cwd=str(PROJECT_ROOT),
         )
@@ -139,12 +169,13 @@ def start(settings: Settings) -> None:
 
 
 def stop(settings: Settings) -> bool:
-    stopped = [terminate(settings.state_dir, f"airflow-{c}", timeout_s=30) for c in COMPONENTS]
+    every = (*COMPONENTS, CELERY_WORKER)  # whichever executor the stack was started with
+    stopped = [terminate(settings.state_dir, f"airflow-{c}", timeout_s=30) for c in every]
     return any(stopped)
 
 
 def running(settings: Settings) -> bool:
-    return all(read_pid(settings.state_dir, f"airflow-{c}") for c in COMPONENTS)
+    return all(read_pid(settings.state_dir, f"airflow-{c}") for c in components(settings))
 
 
 def health_report(settings: Settings) -> dict:

@@ -27,6 +27,17 @@ def test_malformed_number_names_the_variable(tmp_path):
         load_settings({"RECSYS_POSTGRES_PORT": "five"}, env_file=tmp_path / "none")
 
 
+def test_flags_read_true_and_false_and_name_a_bad_value(tmp_path):
+    name = "RECSYS_AIRFLOW_DAGS_PAUSED_AT_CREATION"
+    for raw, value in (("true", True), ("Yes", True), ("0", False), ("false", False)):
+        assert (
+            load_settings({name: raw}, env_file=tmp_path / "none").airflow_dags_paused_at_creation
+            is value
+        )
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: "maybe"}, env_file=tmp_path / "none")
+
+
 def test_missing_secret_names_the_variable_and_the_fix(tmp_path):
     settings = load_settings({}, env_file=tmp_path / "none")
     with pytest.raises(SettingsError, match="RECSYS_ADMIN_TOKEN.*make up"):
