@@ -1,7 +1,8 @@
 """A small HTTP load generator in the spirit of wrk: several processes, each with keep-alive
 connections on threads, writing pre-built HTTP/1.1 requests on raw sockets and reading just
 the status line and Content-Length of each answer, so the client (on the same 2 cores as the
-server) spends as little CPU as it can."""
+server) spends as little CPU as it can. ``paced_gets`` instead holds a steady rate from threads
+of the calling process, recording every answer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+
+from recsys.simulator import Pacer
 
 
 @dataclass
@@ -166,13 +169,34 @@ def _closed_loop(call, items, threads, start_at, seconds, out):
     out.put((latencies, errors[0]))
 
 
-def _http_get(host, port):
-    def call(state, path):
-        if "sock" not in state:
+def _get_status(state: dict, host: str, port: int, path: str) -> int:
+    """GET ``path`` on the keep-alive connection kept in ``state`` (opened when missing);
+    return the answer's status. A kept connection the server has closed meanwhile (idle
+    keep-alive timeout) is reopened once; a failure on a fresh one raises."""
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    while True:
+        fresh = "sock" not in state
+        if fresh:
             state["sock"] = socket.create_connection((host, port), timeout=30)
             state["reader"] = state["sock"].makefile("rb")
-        state["sock"].sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
-        return _read_status(state["reader"]) == 200
+        try:
+            state["sock"].sendall(request)
+            return _read_status(state["reader"])
+        except (OSError, IndexError, ValueError):
+            _close(state)
+            if fresh:
+                raise
+
+
+def _close(state: dict) -> None:
+    if "sock" in state:
+        state.pop("reader").close()
+        state.pop("sock").close()
+
+
+def _http_get(host, port):
+    def call(state, path):
+        return _get_status(state, host, port, path) == 200
 
     return call
 
@@ -221,3 +245,37 @@ class _HttpGetFactory:
 
     def __call__(self):
         return _http_get(self.host, self.port)
+
+
+def paced_gets(host: str, port: int, paths: list[str], rate: float, clients: int, until, record):
+    """GET ``paths`` round-robin at ``rate`` requests per second in all, from ``clients``
+    keep-alive connections on threads, until ``time.monotonic()`` reaches ``until``; call
+    ``record(began, milliseconds, status)`` for every request (status 0: no answer).
+
+    Open loop, unlike ``get_for``: each client holds its share of the rate on an absolute
+    schedule, so a slow answer is followed by a catch-up rather than by less load.
+    """
+
+    def run(client: int):
+        share, state = paths[client::clients], {}
+        pacer = Pacer(rate / clients)
+        time.sleep(client / rate)  # spread the clients' requests over each period
+        sent = 0
+        while True:
+            pacer.wait_until_due(sent)
+            if time.monotonic() >= until:
+                break
+            began = time.monotonic()
+            try:
+                status = _get_status(state, host, port, share[sent % len(share)])
+            except (OSError, IndexError, ValueError):
+                status = 0
+            record(began, (time.monotonic() - began) * 1000, status)
+            sent += 1
+        _close(state)
+
+    pool = [threading.Thread(target=run, args=(c,), daemon=True) for c in range(clients)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()

@@ -110,7 +110,7 @@ def start_sessions(settings, user_ids, song_ids, rng, users: int = 500) -> None:
             "duration": 180,
             "total_duration": 180,
         }  # fmt: skip
-        for u in rng.choice(user_ids, size=users, replace=False)
+        for u in rng.choice(user_ids, size=min(users, len(user_ids)), replace=False)
         for i, s in enumerate(rng.choice(song_ids, size=3, replace=False))
     ]
     for i in range(0, len(events), 1000):
@@ -118,6 +118,19 @@ def start_sessions(settings, user_ids, song_ids, rng, users: int = 500) -> None:
             f"{settings.webapp_url}/api/v1/logs/events", json={"events": events[i : i + 1000]}
         )
         answer.raise_for_status()
+
+
+def request_paths(user_ids, song_ids, rng, count: int = 2000):
+    """Home and next-song request paths for ``count`` sampled listeners (each with a random
+    song): (listener rows, song rows, home paths, next-song paths)."""
+    sample = rng.choice(len(user_ids), size=min(count, len(user_ids)), replace=False)
+    users = [user_ids[i] for i in sample]
+    songs = rng.choice(len(song_ids), size=len(users))
+    home = [f"/api/v1/recs/{u}?limit={PAGE}" for u in users]
+    following = [
+        f"/api/v1/recs/{u}/{song_ids[s]}?limit={PAGE}" for u, s in zip(users, songs, strict=True)
+    ]
+    return sample, songs, home, following
 
 
 def report(name: str, result: loadgen.LatencyResult, floor: loadgen.LatencyResult | None):
@@ -142,14 +155,7 @@ def main(argv: list[str]) -> None:
         user_ids, user_f, song_ids, item_f, lyrics = serve_model(settings, world, args.days)
         rng = np.random.default_rng(0)
         start_sessions(settings, user_ids, song_ids, rng)
-        sample = rng.choice(len(user_ids), size=2000, replace=False)
-        users = [user_ids[i] for i in sample]
-        songs = rng.choice(len(song_ids), size=len(users))
-        home = [f"/api/v1/recs/{u}?limit={PAGE}" for u in users]
-        following = [
-            f"/api/v1/recs/{u}/{song_ids[s]}?limit={PAGE}"
-            for u, s in zip(users, songs, strict=True)
-        ]
+        sample, songs, home, following = request_paths(user_ids, song_ids, rng)
         lyrics_row = {song["id"]: i for i, song in enumerate(world.songs)}
         home_floor = [[(ITEMS_SQL, vector_literal(user_f[i]))] for i in sample]
         next_floor = [

@@ -1,26 +1,33 @@
 """A throwaway stack for one benchmark run: settings on free ports under a temporary folder,
-with the services asked for started and the demo catalog loaded; stopped and removed after."""
+with the services asked for started and the demo catalog loaded; stopped and removed after.
+Also which processes make up a running stack, and their resident memory."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from recsys import db, demo
 from recsys.settings import load_settings
 from recsys.stack import postgres
 from recsys.stack.isolated import isolated_environment, stop_all
+from recsys.stack.process import read_pid
 
 
 @contextmanager
-def throwaway_stack(world_size: str, *services):
+def throwaway_stack(world_size: str, *services, environment: dict[str, str] | None = None):
     """Yield (settings, world): PostgreSQL migrated with ``world_size``'s catalog, plus the
-    given service modules (e.g. kafka, redis, webapp) started in order."""
+    given service modules (e.g. kafka, redis, webapp) started in order; ``environment``
+    (RECSYS_* variables) overrides the isolated stack's settings."""
     base = Path(tempfile.mkdtemp(prefix="recsys-bench-"))
-    os.environ.update(isolated_environment(base))
+    os.environ.update({**isolated_environment(base), **(environment or {})})
     settings = load_settings()
     try:
         postgres.start(settings)
@@ -34,3 +41,91 @@ def throwaway_stack(world_size: str, *services):
     finally:
         stop_all(settings)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def stack_processes(settings) -> list[tuple[str, psutil.Process]]:
+    """(service, process) for every process of the stack: each service's main process (those
+    with a pid file, e.g. ``airflow-scheduler``, and PostgreSQL's postmaster) and its
+    descendants (gunicorn workers, PostgreSQL backends, Airflow's task runners and the Spark
+    jobs they submit)."""
+    pid_files = (Path(settings.state_dir) / "run").glob("*.pid")
+    roots = {f.stem: read_pid(settings.state_dir, f.stem) for f in sorted(pid_files)}
+    try:
+        pid_file = postgres.data_dir(settings) / "postmaster.pid"
+        roots[postgres.NAME] = int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    found = []
+    for service, pid in roots.items():
+        if pid is None:
+            continue
+        try:
+            root = psutil.Process(pid)
+            found += [(service, p) for p in (root, *root.children(recursive=True))]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+# A PostgreSQL client backend's title: "postgres: <user> <database> <host>(<port>) <state>".
+_BACKEND = re.compile(r"^postgres: (\S+) (\S+) \S+\(\d+\)")
+
+
+def process_label(proc: psutil.Process) -> str:
+    """A short name: the title a server gave itself (gunicorn, PostgreSQL), a JVM's main class,
+    else the command with its paths cut to their last part."""
+    argv = " ".join(proc.cmdline()).split() or [proc.name()]
+    if Path(argv[0]).name == "java":
+        after_classpath = False
+        for arg in argv[1:]:
+            if not arg.startswith("-") and not after_classpath:
+                return f"java {arg}"
+            after_classpath = arg in ("-cp", "-classpath")
+    return " ".join(Path(a).name if a.startswith("/") else a for a in argv)[:43]
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    """Resident memory of one process of the stack, or of a group of PostgreSQL backends
+    (pools open and close them, so they are compared as a group: bytes per backend).
+
+    ``private`` leaves out resident shared pages (RSS - shared): a PostgreSQL process's RSS
+    grows with every page of the shared buffers it touches, and a JVM's with mapped files.
+    """
+
+    service: str
+    label: str
+    pid: int | None  # None: a group
+    rss: int
+    private: int
+    count: int = 1
+
+
+def memory_snapshot(settings) -> dict[tuple, ProcessMemory]:
+    """Memory of every process of the stack now, keyed by (service, pid); PostgreSQL's client
+    backends grouped by user and database, keyed by (service, label)."""
+    groups: dict[tuple, list] = {}
+    for service, proc in stack_processes(settings):
+        try:
+            with proc.oneshot():
+                label, memory = process_label(proc), proc.memory_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        sizes = (memory.rss, memory.rss - memory.shared)
+        backend = _BACKEND.match(label)
+        if backend:
+            label = f"backends {backend[1]}@{backend[2]}"
+            groups.setdefault((service, label), [label, None, []])[2].append(sizes)
+        else:
+            groups[(service, proc.pid)] = [label, proc.pid, [sizes]]
+    return {
+        key: ProcessMemory(
+            key[0],
+            label,
+            pid,
+            sum(rss for rss, _ in sizes) // len(sizes),
+            sum(private for _, private in sizes) // len(sizes),
+            len(sizes),
+        )
+        for key, (label, pid, sizes) in groups.items()
+    }
