@@ -77,7 +77,7 @@ def nearest_items(
     conn, version: int, query: np.ndarray, exclude: list[str], candidates: int, ef_search: int
 ) -> list[tuple[str, float]]:
     """Songs whose ALS item vectors have the largest inner product with ``query``, a vector
-    of model ``version``. None once another version is served: its vectors live in another
+    of model ``version``. Empty once another version is served: its vectors live in another
     space, maybe of another size (the version test is a constant, so PostgreSQL skips the
     search rather than comparing vectors of two models)."""
     return _nearest(
