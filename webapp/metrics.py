@@ -116,11 +116,10 @@ def scrape():
     from webapp.resources import resources
 
     res = resources()
+    registry = CollectorRegistry()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # every worker's samples, summed
     else:
-        registry = CollectorRegistry()
         registry.register(_ProcessRegistry())
     registry.register(PipelineCollector(lambda: res.pool))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
