@@ -33,18 +33,22 @@ def backfill(settings, dag_id: str, start: dt.datetime, end: dt.datetime) -> Non
 
 
 def wait_for_backfill(client, settings, dag_id: str, timeout_s: float = 420) -> list:
-    """Wait for the DAG's backfills to complete; return the runs they covered."""
+    """Wait for the DAG's backfills to complete and every run of their range to finish;
+    return those runs. A scheduled run can share the range (the backfill then leaves it
+    alone): when the test starts just after a quarter hour, that run is still running."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         backfills = client.backfills(dag_id)
         if backfills and all(b["completed_at"] for b in backfills):
             start = min(b["from_date"] for b in backfills)
             end = max(b["to_date"] for b in backfills)
-            return [
+            runs = [
                 r
                 for r in client.list_runs(dag_id)
                 if r["logical_date"] and start <= r["logical_date"] <= end
             ]
+            if all(r["state"] in ("success", "failed") for r in runs):
+                return runs
         time.sleep(3)
     runs = [
         (r["dag_run_id"], r["state"], client.task_states(dag_id, r["dag_run_id"]))
@@ -56,7 +60,24 @@ def wait_for_backfill(client, settings, dag_id: str, timeout_s: float = 420) -> 
     )
 
 
+def wait_until_idle(client, timeout_s: float = 420) -> None:
+    """Until no run of the DAGs is queued or running (a scheduled run may have just begun)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        busy = [
+            (dag_id, r["dag_run_id"])
+            for dag_id in AIRFLOW_DAGS
+            for r in client.list_runs(dag_id, limit=20)
+            if r["state"] in ("queued", "running")
+        ]
+        if not busy:
+            return
+        time.sleep(3)
+    raise AssertionError(f"runs still going after {timeout_s} s: {busy}")
+
+
 def test_backfill_leaves_the_live_numbers(airflow_api, settings, trending_day):
+    wait_until_idle(airflow_api)  # the live numbers are those no run is still changing
     live = warehouse_state(settings)
     now = dt.datetime.now(dt.UTC)
     last_closed = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
