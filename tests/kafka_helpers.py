@@ -1,8 +1,11 @@
-"""Reading the real test broker: how many records a topic holds, and what they are."""
+"""Reading the real test broker: how many records a topic holds, and what they are; and
+the event most tests send."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -42,3 +45,17 @@ def records_since(settings, start: dict[int, int]) -> list[dict]:
     finally:
         consumer.close()
     return out
+
+
+def completed_playback(user_id: str, song: dict) -> dict:
+    """A new event: ``user_id`` heard all of ``song`` (a demo world song) just now."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "user_id": user_id,
+        "track_id": song["id"],
+        "timestamp": int(time.time() * 1000),
+        "action": "complete",
+        "duration": song["duration_s"],
+        "total_duration": song["duration_s"],
+        "source": "simulation",
+    }

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
+
+from tests.kafka_helpers import completed_playback
 
 CLIENT_TIMEOUT_S = 15
 
@@ -100,17 +101,7 @@ def next_song_requests(url: str, users: list[str], songs: list[str]):
 
 def event_posts(url: str, users: list[str], songs: list[dict]):
     def request(s, n):
-        song = songs[n % len(songs)]
-        event = {
-            "event_id": str(uuid.uuid4()),
-            "user_id": users[n % len(users)],
-            "track_id": song["id"],
-            "timestamp": int(time.time() * 1000),
-            "action": "complete",
-            "duration": song["duration_s"],
-            "total_duration": song["duration_s"],
-            "source": "simulation",
-        }
+        event = completed_playback(users[n % len(users)], songs[n % len(songs)])
         return s.post(f"{url}/api/v1/logs/event", json=event, timeout=CLIENT_TIMEOUT_S)
 
     return request

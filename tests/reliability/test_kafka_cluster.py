@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -20,7 +19,8 @@ import pytest
 import requests
 
 from recsys.stack import kafka_cluster
-from tests.kafka_helpers import end_offsets, records_since
+from tests.kafka_helpers import completed_playback, end_offsets, records_since
+from tests.reliability.http_load import wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -67,17 +67,8 @@ class Traffic:
         return sum(o.status == 202 and phase in (None, o.phase) for o in list(self.outcomes))
 
     def _event(self, n: int) -> dict:
-        song = self.world.songs[n % len(self.world.songs)]
-        return {
-            "event_id": str(uuid.uuid4()),
-            "user_id": self.world.users[n % len(self.world.users)]["id"],
-            "track_id": song["id"],
-            "timestamp": int(time.time() * 1000),
-            "action": "complete",
-            "duration": song["duration_s"],
-            "total_duration": song["duration_s"],
-            "source": "simulation",
-        }
+        users, songs = self.world.users, self.world.songs
+        return completed_playback(users[n % len(users)]["id"], songs[n % len(songs)])
 
     def _client(self, client: int) -> None:
         session = requests.Session()
@@ -98,13 +89,6 @@ class Traffic:
         session.close()
 
 
-def _wait_for(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} within {timeout_s} s"
-        time.sleep(0.2)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_acknowledged_events_survive_a_broker_stopped_mid_ingestion(cluster_webapp, world, sig):
     settings = cluster_webapp
@@ -117,7 +101,7 @@ def test_acknowledged_events_survive_a_broker_stopped_mid_ingestion(cluster_weba
     traffic.start()
     began = time.monotonic()
     try:
-        _wait_for(lambda: traffic.accepted() >= WARM_EVENTS, 60, f"{WARM_EVENTS} events accepted")
+        wait_for(lambda: traffic.accepted() >= WARM_EVENTS, 60, f"{WARM_EVENTS} events accepted")
         traffic.phase = "down"
         stopped_at = time.monotonic()
         kafka_cluster.stop_node(settings, victim, sig)

@@ -4,14 +4,13 @@ process (the test client) and summed over gunicorn's workers (the real server)."
 from __future__ import annotations
 
 import re
-import time
-import uuid
 
 import pytest
 import requests
 
 from recsys import db
 from recsys import model_registry as registry
+from tests.kafka_helpers import completed_playback
 
 pytestmark = pytest.mark.integration
 
@@ -30,16 +29,9 @@ def sample(text: str, name: str, **labels) -> float:
 
 
 def event(world, n: int) -> dict:
-    song = world.songs[n % len(world.songs)]
-    return {
-        "event_id": str(uuid.uuid4()),
-        "user_id": world.users[n % len(world.users)]["id"],
-        "track_id": song["id"],
-        "timestamp": int(time.time() * 1000),
-        "action": "complete",
-        "duration": song["duration_s"],
-        "total_duration": song["duration_s"],
-    }
+    return completed_playback(
+        world.users[n % len(world.users)]["id"], world.songs[n % len(world.songs)]
+    )
 
 
 def test_requests_events_and_pipeline_numbers_are_exported(client, world, settings, als_model):
