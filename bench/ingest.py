@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import time
 
-from bench.loadgen import LoadResult, post_all
+from bench.loadgen import LoadResult, in_processes, post_all
 from bench.stack import throwaway_stack
 from recsys import events
 from recsys.stack import kafka, redis, webapp
@@ -62,19 +61,10 @@ def bare_producers(settings, sample: list[dict], processes: int) -> LoadResult:
     sending pre-validated events straight to Kafka: what the HTTP path could at most reach."""
     now_ms = int(time.time() * 1000)
     prepared = [events.validate_event(e, now_ms)[0] for e in sample]
-    queue = multiprocessing.Queue()
     start_at = time.time() + 2.0
-    procs = [
-        multiprocessing.Process(
-            target=_produce, args=(settings, prepared[i::processes], start_at, queue)
-        )
-        for i in range(processes)
-    ]
-    for p in procs:
-        p.start()
-    results = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
+    results = in_processes(
+        _produce, [(settings, prepared[i::processes], start_at) for i in range(processes)]
+    )
     sent, errors = sum(r[0] for r in results), sum(r[1] for r in results)
     return LoadResult(sent, sent - errors, errors, max(r[2] for r in results) - start_at)
 

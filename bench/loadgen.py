@@ -79,6 +79,21 @@ def _worker(host, port, path, bodies, events_per_body, threads, start_at, out):
     out.put(counts)
 
 
+def in_processes(target, args_per_process: list[tuple]) -> list:
+    """Run ``target(*args, queue)`` in a process for each ``args``; each puts one result on
+    the queue. Returns the results in the order they arrived, once every process is done."""
+    queue = multiprocessing.Queue()
+    procs = [
+        multiprocessing.Process(target=target, args=(*args, queue)) for args in args_per_process
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
 def post_all(
     url_host: str,
     port: int,
@@ -89,12 +104,11 @@ def post_all(
     threads_per_process: int,
 ) -> LoadResult:
     """POST every body once, spread over processes x threads; time from first to last."""
-    queue = multiprocessing.Queue()
     start_at = time.time() + 1.0
-    procs = [
-        multiprocessing.Process(
-            target=_worker,
-            args=(
+    results = in_processes(
+        _worker,
+        [
+            (
                 url_host,
                 port,
                 path,
@@ -102,17 +116,11 @@ def post_all(
                 events_per_body,
                 threads_per_process,
                 start_at,
-                queue,
-            ),
-        )
-        for i in range(processes)
-    ]
-    for p in procs:
-        p.start()
-    results = [queue.get() for _ in procs]
+            )
+            for i in range(processes)
+        ],
+    )
     elapsed = time.time() - start_at
-    for p in procs:
-        p.join()
     return LoadResult(
         requests=sum(r["requests"] for r in results),
         events=sum(r["events"] for r in results),
@@ -204,20 +212,11 @@ def _http_get(host, port):
 def closed_loop(call_factory, items, processes: int, threads: int, seconds: float):
     """Run ``processes x threads`` concurrent clients for ``seconds``; each process builds its
     call with ``call_factory()`` (a connection per client thread lives in its state)."""
-    queue = multiprocessing.Queue()
     start_at = time.time() + 1.0
-    procs = [
-        multiprocessing.Process(
-            target=_process_main,
-            args=(call_factory, items[i::processes], threads, start_at, seconds, queue),
-        )
-        for i in range(processes)
-    ]
-    for p in procs:
-        p.start()
-    results = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
+    results = in_processes(
+        _process_main,
+        [(call_factory, items[i::processes], threads, start_at, seconds) for i in range(processes)],
+    )
     return LatencyResult(
         latencies_ms=[x for lat, _ in results for x in lat],
         errors=sum(e for _, e in results),
