@@ -26,8 +26,8 @@ import orjson
 ACTIONS = ("listen", "skip", "complete")
 SOURCES = ("real_user", "simulation")
 REQUIRED_FIELDS = ("user_id", "track_id", "timestamp", "action", "duration", "total_duration")
-OPTIONAL_FIELDS = ("event_id", "source")
-ALL_FIELDS = ("event_id", *REQUIRED_FIELDS, "source")
+OPTIONAL_FIELDS = ("event_id", "source", "playback_id")
+ALL_FIELDS = ("event_id", *REQUIRED_FIELDS, "source", "playback_id")
 MAX_ID_LENGTH = 64
 # 2000-01-01T00:00:00Z: anything earlier is a unit mistake (seconds instead of ms).
 MIN_TIMESTAMP_MS = 946_684_800_000
@@ -70,11 +70,23 @@ def _check_seconds(event: dict, name: str, minimum: int, errors: list[FieldError
         errors.append(FieldError(name, f"must be at most {MAX_DURATION_S}"))
 
 
+def _uuid(value, name: str, errors: list[FieldError]) -> str | None:
+    """``value`` in the canonical UUID form, or None with an error naming ``name``."""
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    errors.append(FieldError(name, "must be a UUID string"))
+    return None
+
+
 def validate_event(raw, now_ms: int, max_future_s: int = 300):
     """Check one event against the contract.
 
     Returns ``(event, errors)``: the normalised event (with ``event_id`` assigned when the
     client sent none, and ``source`` defaulted) when ``errors`` is empty, else ``None``.
+    ``playback_id`` is kept only when the client sent one (see ``is_play``).
     """
     if not isinstance(raw, dict):
         return None, [FieldError("event", "must be a JSON object")]
@@ -86,16 +98,15 @@ def validate_event(raw, now_ms: int, max_future_s: int = 300):
     errors.extend(FieldError(name, "missing field") for name in missing)
 
     event = dict(raw)
-    event_id = raw.get("event_id")
-    if event_id is None:
+    if raw.get("event_id") is None:
         event["event_id"] = str(uuid.uuid4())
     else:
-        try:
-            event["event_id"] = str(uuid.UUID(event_id)) if isinstance(event_id, str) else None
-        except ValueError:
-            event["event_id"] = None
-        if event["event_id"] is None:
-            errors.append(FieldError("event_id", "must be a UUID string"))
+        event["event_id"] = _uuid(raw["event_id"], "event_id", errors)
+    if "playback_id" in raw:
+        if raw["playback_id"] is None:
+            del event["playback_id"]
+        else:
+            event["playback_id"] = _uuid(raw["playback_id"], "playback_id", errors)
 
     for name in ("user_id", "track_id"):
         if name not in missing:
@@ -135,14 +146,34 @@ def validate_event(raw, now_ms: int, max_future_s: int = 300):
     return event, []
 
 
-def is_play(action: str, duration: int, play_min_seconds: int = 30) -> bool:
-    """A play is a listen heard for at least ``play_min_seconds``, or a complete."""
-    return action == "complete" or (action == "listen" and duration >= play_min_seconds)
+def is_play(
+    action: str, duration: int, play_min_seconds: int = 30, playback_id: str | None = None
+) -> bool:
+    """Whether an event counts as one play (one playback heard, counted once).
+
+    An event without a ``playback_id`` stands for a whole playback: it is a play when it is a
+    listen heard for at least ``play_min_seconds``, or a complete. A client that reports
+    progress (the web player) gives all the events of one playback the same ``playback_id``
+    and sends a listen once ``play_min_seconds`` have been heard: that listen is the play, and
+    the playback's complete is a play only when it came before the mark (a song shorter than
+    ``play_min_seconds``, or one seeked to its end), so no playback counts twice.
+    """
+    if action == "listen":
+        return duration >= play_min_seconds
+    return action == "complete" and (playback_id is None or duration < play_min_seconds)
+
+
+def is_progress(action: str, playback_id: str | None) -> bool:
+    """A listen with a ``playback_id`` only reports that the play mark was reached: the
+    playback's end (skip or complete) reports all its seconds heard again, so they are
+    counted from the end alone."""
+    return action == "listen" and playback_id is not None
 
 
 def encode(event: dict) -> bytes:
-    """The Kafka message value: the event as compact UTF-8 JSON, fields in contract order."""
-    return orjson.dumps({k: event[k] for k in ALL_FIELDS})
+    """The Kafka message value: the event as compact UTF-8 JSON, fields in contract order
+    (``playback_id`` only when the event has one)."""
+    return orjson.dumps({k: event[k] for k in ALL_FIELDS if k in event})
 
 
 def key(event: dict) -> bytes:

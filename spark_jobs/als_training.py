@@ -106,12 +106,28 @@ def event_strength(play_min_seconds: int):
 
 
 def feedback(events: DataFrame, play_min_seconds: int) -> DataFrame:
-    """(user_id, song_id, strength): every event once, strengths summed per pair; pairs that
-    sum to zero say nothing and are dropped."""
+    """(user_id, song_id, strength): every event once; the events of one playback (a
+    ``playback_id``: the player's 30-s listen, then its complete or skip) count as the
+    playback's strongest; strengths summed per pair; pairs that sum to zero say nothing and
+    are dropped."""
+    events = events.dropDuplicates(["event_id"]).select(
+        "user_id",
+        F.col("track_id").alias("song_id"),
+        "playback_id",
+        event_strength(play_min_seconds).alias("strength"),
+    )
+    playbacks = (
+        events.where(F.col("playback_id").isNotNull())
+        .groupBy("user_id", "song_id", "playback_id")
+        .agg(F.max("strength").alias("strength"))
+        .drop("playback_id")
+    )
     return (
-        events.dropDuplicates(["event_id"])
-        .groupBy("user_id", F.col("track_id").alias("song_id"))
-        .agg(F.sum(event_strength(play_min_seconds)).alias("strength"))
+        events.where(F.col("playback_id").isNull())
+        .drop("playback_id")
+        .unionByName(playbacks)
+        .groupBy("user_id", "song_id")
+        .agg(F.sum("strength").alias("strength"))
         .where(F.abs(F.col("strength")) > 1e-9)
     )
 

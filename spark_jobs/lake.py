@@ -16,6 +16,8 @@ EVENT_SCHEMA = T.StructType(
         T.StructField("duration", T.IntegerType()),
         T.StructField("total_duration", T.IntegerType()),
         T.StructField("source", T.StringType()),
+        # optional: the events of one playback share it (lake files written before it: null)
+        T.StructField("playback_id", T.StringType()),
     ]
 )
 

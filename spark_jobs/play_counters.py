@@ -38,16 +38,24 @@ def interval_events(events: DataFrame, start: datetime, end: datetime) -> DataFr
 
 
 def is_play(play_min_seconds: int):
-    return (F.col("action") == "complete") | (
-        (F.col("action") == "listen") & (F.col("duration") >= play_min_seconds)
+    """recsys.events.is_play as a column: one play per playback, never two."""
+    heard = F.col("duration") >= play_min_seconds
+    return ((F.col("action") == "listen") & heard) | (
+        (F.col("action") == "complete") & (F.col("playback_id").isNull() | ~heard)
     )
+
+
+def is_progress():
+    """recsys.events.is_progress as a column: a playback's 30-s report, not its end."""
+    return (F.col("action") == "listen") & F.col("playback_id").isNotNull()
 
 
 def song_interval_stats(events: DataFrame, play_min_seconds: int, by: tuple = ()) -> DataFrame:
     """Per (event day, song): events, plays, completes, skips, listeners, seconds heard.
 
-    A play is a listen of at least ``play_min_seconds`` or a complete; listeners are the
-    distinct users with a play. ``by`` adds grouping columns in front (e.g. the interval).
+    A play is ``is_play`` (a listen of at least ``play_min_seconds`` or a complete, one per
+    playback); listeners are the distinct users with a play; seconds heard leave out
+    ``is_progress`` reports. ``by`` adds grouping columns in front (e.g. the interval).
     """
     play = is_play(play_min_seconds)
     return events.groupBy(
@@ -58,7 +66,7 @@ def song_interval_stats(events: DataFrame, play_min_seconds: int, by: tuple = ()
         F.sum((F.col("action") == "complete").cast("long")).alias("completes"),
         F.sum((F.col("action") == "skip").cast("long")).alias("skips"),
         F.countDistinct(F.when(play, F.col("user_id"))).alias("listeners"),
-        F.sum(F.col("duration").cast("long")).alias("seconds_heard"),
+        F.sum(F.when(~is_progress(), F.col("duration").cast("long"))).alias("seconds_heard"),
     )
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 
 from recsys import db
-from recsys.events import is_play
+from recsys.events import is_play, is_progress
 from spark_jobs import lake, land_events, play_counters
 
 UTC = dt.UTC
@@ -86,13 +86,13 @@ def brute_force(rows, windows, play_min_seconds):
         if not any(s <= appended < e for s, e in windows):
             continue
         key = (r.date, r.track_id)
-        play = is_play(r.action, r.duration, play_min_seconds)
+        play = is_play(r.action, r.duration, play_min_seconds, r.playback_id)
         daily[key].update(
             events=1,
             plays=int(play),
             completes=int(r.action == "complete"),
             skips=int(r.action == "skip"),
-            seconds_heard=r.duration,
+            seconds_heard=0 if is_progress(r.action, r.playback_id) else r.duration,
         )
         if play:
             listeners[key].add(r.user_id)

@@ -33,7 +33,7 @@ comment on column analytics.top_songs_7d.song_id is 'Song identifier (catalog.so
 comment on column analytics.top_songs_7d.title is 'Song title.';
 comment on column analytics.top_songs_7d.artist is 'Artist name.';
 comment on column analytics.top_songs_7d.genre is 'Song genre.';
-comment on column analytics.top_songs_7d.plays_7d is 'Plays (listens of 30 s or more, and completes) over the 7 days.';
+comment on column analytics.top_songs_7d.plays_7d is 'Plays (listens of 30 s or more, and completes; one per playback) over the 7 days.';
 comment on column analytics.top_songs_7d.listeners_7d is 'Distinct listeners with at least one play over the 7 days.';
 comment on column analytics.top_songs_7d.previous_rank is 'Rank the day before; empty when the song was not ranked.';
 comment on column analytics.top_songs_7d.rank_change is 'previous_rank - rank: positive means the song climbed.';
@@ -120,11 +120,11 @@ comment on column analytics.daily_song_plays.song_id is 'Song identifier (catalo
 comment on column analytics.daily_song_plays.title is 'Song title.';
 comment on column analytics.daily_song_plays.artist is 'Artist name.';
 comment on column analytics.daily_song_plays.genre is 'Song genre.';
-comment on column analytics.daily_song_plays.plays is 'Listens of 30 s or more, plus completes.';
+comment on column analytics.daily_song_plays.plays is 'Plays: listens of 30 s or more, plus completes; one per playback.';
 comment on column analytics.daily_song_plays.listeners is 'Distinct listeners with at least one play that day.';
 comment on column analytics.daily_song_plays.completes is 'Playbacks heard to the end.';
 comment on column analytics.daily_song_plays.skips is 'Playbacks skipped before 30 s.';
-comment on column analytics.daily_song_plays.seconds_heard is 'Total seconds listened, all events.';
+comment on column analytics.daily_song_plays.seconds_heard is 'Total seconds listened, each playback''s seconds once.';
 
 create view analytics.song_skip_rates as
 with recent as (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections import Counter
 
 import pytest
@@ -17,6 +18,7 @@ import requests
 
 from recsys import db
 from recsys import model_registry as registry
+from recsys.events import is_play
 from tests.e2e.browser import NARROW, WIDE, chromium, ids_of, open_page, screenshot
 from tests.kafka_helpers import end_offsets, records_since
 
@@ -87,7 +89,7 @@ def player_state(page) -> dict:
 
 def check_events(events: list[dict], played: list[str]):
     """Each played song: one listen once play_min_seconds were heard, then one complete of
-    the whole song, and no skip."""
+    the whole song, and no skip; the two share a playback_id, so they are one play."""
     for song_id in played:
         mine = [e for e in events if e["track_id"] == song_id]
         actions = Counter(e["action"] for e in mine)
@@ -97,6 +99,11 @@ def check_events(events: list[dict], played: list[str]):
         assert min(30, listen["total_duration"]) <= listen["duration"] <= listen["total_duration"]
         assert complete["duration"] == complete["total_duration"]
         assert listen["timestamp"] <= complete["timestamp"]
+        assert listen["playback_id"] == complete["playback_id"]
+        assert uuid.UUID(listen["playback_id"]).version == 4
+        assert sum(is_play(e["action"], e["duration"], 30, e["playback_id"]) for e in mine) == 1
+    playbacks = {e["playback_id"] for e in events if e["track_id"] in played}
+    assert len(playbacks) == len(played)
 
 
 def test_a_session_plays_songs_refills_up_next_and_steers_the_home_page(

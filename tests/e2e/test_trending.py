@@ -26,7 +26,7 @@ def brute_force_ranking(rows, day, days, size, play_min, songs):
         if r.event_id in seen or not first <= r.date <= day:
             continue
         seen.add(r.event_id)
-        if is_play(r.action, r.duration, play_min) and r.track_id in songs:
+        if is_play(r.action, r.duration, play_min, r.playback_id) and r.track_id in songs:
             plays[r.track_id] += 1
             listeners[r.track_id].add(r.user_id)
     order = sorted(plays, key=lambda s: (-plays[s], -len(listeners[s]), s))[:size]

@@ -99,6 +99,32 @@ def test_play_rule(action, duration, expected):
 def test_wire_format_round_trips_in_contract_order():
     event, _ = events.validate_event(good(), NOW)
     decoded = json.loads(events.encode(event))
-    assert list(decoded) == list(events.ALL_FIELDS)
-    assert decoded == {k: event[k] for k in events.ALL_FIELDS}
+    assert list(decoded) == [k for k in events.ALL_FIELDS if k != "playback_id"]
+    assert decoded == {k: event[k] for k in decoded}
     assert events.key(event) == b"u1"
+
+
+@pytest.mark.parametrize(
+    ("action", "duration", "expected"),
+    [
+        ("listen", 30, True),
+        ("listen", 20, False),
+        ("complete", 200, False),
+        ("complete", 20, True),
+        ("skip", 100, False),
+    ],  # fmt: skip
+)
+def test_play_rule_within_a_reported_playback(action, duration, expected):
+    """With a playback_id the 30-s listen is the play; the complete only for a short song."""
+    assert events.is_play(action, duration, 30, playback_id="pb") is expected
+
+
+def test_playback_id_is_optional_and_must_be_a_uuid():
+    playback = "6f1c6a56-3f51-4a37-9a4e-2b0d1b0f6c11"
+    event, errors = events.validate_event({**good(), "playback_id": playback.upper()}, NOW)
+    assert errors == [] and event["playback_id"] == playback
+    assert json.loads(events.encode(event))["playback_id"] == playback
+    assert reasons({**good(), "playback_id": "pb-1"}) == {"playback_id": "must be a UUID string"}
+    assert reasons({**good(), "playback_id": 7}) == {"playback_id": "must be a UUID string"}
+    event, _ = events.validate_event({**good(), "playback_id": None}, NOW)
+    assert "playback_id" not in event and "playback_id" not in json.loads(events.encode(event))

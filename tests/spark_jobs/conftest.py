@@ -8,7 +8,9 @@ DAY = dt.date(2026, 3, 1)
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def lake_row(event_id, user, track, action, duration, appended, day=DAY, total=200):
+def lake_row(
+    event_id, user, track, action, duration, appended, day=DAY, total=200, playback_id=None
+):
     """One lake row; ``appended`` is minutes after T0 (the broker's append time)."""
     ts = int(dt.datetime.combine(day, dt.time(11), dt.UTC).timestamp() * 1000)
     return (
@@ -20,6 +22,7 @@ def lake_row(event_id, user, track, action, duration, appended, day=DAY, total=2
         duration,
         total,
         "simulation",
+        playback_id,
         0,
         0,
         T0 + dt.timedelta(minutes=appended),

@@ -25,10 +25,10 @@ HOLDOUT_DAYS = [dt.date(2026, 3, 9), dt.date(2026, 3, 10)]
 BLOCK_USERS, BLOCK_SONGS, WITHHELD = 20, 20, 5
 
 
-def event(user, song, action, duration, day, total=200):
+def event(user, song, action, duration, day, total=200, playback_id=None):
     ts = dt.datetime.combine(day, dt.time(12), dt.UTC)
     return (str(uuid.uuid4()), user, song, int(ts.timestamp() * 1000), action, duration, total,
-            "simulation", 0, 0, ts, day)  # fmt: skip
+            "simulation", playback_id, 0, 0, ts, day)  # fmt: skip
 
 
 def checkerboard(seed=1):
@@ -123,6 +123,33 @@ def test_event_strengths_weigh_completes_over_listens_and_skips_against(spark):
         }
     )
     assert got["complete-once"] > got["played"] > got["sampled"] > 0 > got["skipped-early"]
+
+
+def test_a_players_playback_counts_once_as_its_strongest_event(spark):
+    """The web player sends a listen at 30 s, then the playback's complete or skip, all with
+    one playback_id: one playback, judged by its best evidence."""
+    day = dt.date(2026, 3, 2)
+    pb = [str(uuid.uuid4()) for _ in range(4)]
+    rows = [
+        event("u1", "completed", "listen", 30, day, playback_id=pb[0]),
+        event("u1", "completed", "complete", 200, day, playback_id=pb[0]),
+        event("u1", "skipped-after-the-mark", "listen", 30, day, playback_id=pb[1]),
+        event("u1", "skipped-after-the-mark", "skip", 120, day, playback_id=pb[1]),
+        event("u1", "completed-twice", "listen", 30, day, playback_id=pb[2]),
+        event("u1", "completed-twice", "complete", 200, day, playback_id=pb[2]),
+        event("u1", "completed-twice", "listen", 30, day, playback_id=pb[3]),
+        event("u1", "completed-twice", "complete", 200, day, playback_id=pb[3]),
+        event("u1", "completed-twice", "complete", 200, day),  # and once from another client
+    ]
+    df = spark.createDataFrame(rows, lake.LAKE_SCHEMA)
+
+    got = {r.song_id: r.strength for r in als_training.feedback(df, play_min_seconds=30).collect()}
+
+    complete, listen = als_training.EVENT_STRENGTH["complete"], 0.7
+    assert listen == als_training.EVENT_STRENGTH["listen_played"]
+    assert got == pytest.approx(
+        {"completed": complete, "skipped-after-the-mark": listen, "completed-twice": 3 * complete}
+    )
 
 
 def test_checkerboard_withheld_songs_come_back_on_top(spark, als_settings, board):

@@ -50,6 +50,14 @@ def test_valid_events_land_with_kafka_coordinates_and_event_day(spark):
     assert row["event_id"] == event()["event_id"]
     assert (row["kafka_partition"], row["kafka_offset"]) == (0, 7)
     assert row["date"] == dt.date(2026, 3, 1)  # the event's day, not the arrival day
+    assert row["playback_id"] is None  # optional: most clients send none
+
+
+def test_a_playback_id_lands_with_its_event(spark):
+    playback = "0b7e4c1a-9f0e-4c55-8d55-3f3b0a7f2c01"
+    records = spark.createDataFrame([record(event(playback_id=playback), 8)], KAFKA_SCHEMA)
+    rows = land_events.to_lake_rows(land_events.parse_kafka_records(records)).collect()
+    assert [r.playback_id for r in rows] == [playback]
 
 
 def test_records_breaking_the_contract_are_kept_aside_not_dropped(spark):

@@ -56,3 +56,25 @@ def test_listener_pairs_are_users_with_a_play(spark, events):
         "event_date date, song_id string, user_id string",
     )
     assertDataFrameEqual(pairs, expected)
+
+
+def test_a_players_playback_is_one_play_and_its_seconds_count_once(spark, make_lake):
+    """The web player reports a playback with one playback_id: a listen when 30 s have been
+    heard (the play), then its end. A song shorter than 30 s is a play at its complete."""
+    events = make_lake(
+        [
+            lake_row("p1", "u1", "s1", "listen", 30, 1, playback_id="pb-1"),
+            lake_row("p2", "u1", "s1", "complete", 200, 4, playback_id="pb-1"),
+            lake_row("p3", "u1", "s2", "listen", 20, 5, total=20, playback_id="pb-2"),
+            lake_row("p4", "u1", "s2", "complete", 20, 5, total=20, playback_id="pb-2"),
+            lake_row("p5", "u2", "s1", "listen", 30, 6, playback_id="pb-3"),
+            lake_row("p6", "u2", "s1", "skip", 95, 7, playback_id="pb-3"),
+        ]
+    )
+    stats = play_counters.song_interval_stats(events, play_min_seconds=30)
+    expected = spark.createDataFrame(
+        [(DAY, "s1", 4, 2, 1, 1, 2, 295), (DAY, "s2", 2, 1, 1, 0, 1, 20)],
+        "event_date date, song_id string, events long, plays long, completes long, "
+        "skips long, listeners long, seconds_heard long",
+    )
+    assertDataFrameEqual(stats, expected)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -113,7 +114,7 @@ def listener(model, sessions):
     sessions.forget(user)
 
 
-def post_event(client, user, song, action, heard, at_ms=None):
+def post_event(client, user, song, action, heard, at_ms=None, playback_id=None):
     body = {
         "user_id": user,
         "track_id": song,
@@ -122,6 +123,8 @@ def post_event(client, user, song, action, heard, at_ms=None):
         "duration": heard,
         "total_duration": 240,
     }
+    if playback_id:
+        body["playback_id"] = playback_id
     response = client.post("/api/v1/logs/event", json=body)
     assert response.status_code == 202, response.json
     return response.json
@@ -194,6 +197,18 @@ def test_plays_move_the_short_term_vector_by_the_ema_and_the_session_vector(
             assert item["reason"]["kind"] == "because_you_listened"
             assert item["reason"]["song_id"] == source
             assert item["reason"]["text"].startswith("Because you listened to ")
+
+
+def test_a_players_playback_moves_the_short_term_vector_once(client, model, listener, sessions):
+    """The player's listen at 30 s and its complete share a playback_id: one EMA step."""
+    songs = sorted(model.items)
+    a, b = songs[11], songs[21]
+    post_event(client, listener, a, "complete", 240)
+    playback = str(uuid.uuid4())
+    post_event(client, listener, b, "listen", 30, playback_id=playback)
+    post_event(client, listener, b, "complete", 240, playback_id=playback)
+    expected_short = 0.5 * model.items[a] + 0.5 * model.items[b]
+    assert sessions.session(listener).short_term == pytest.approx(expected_short, abs=1e-5)
 
 
 def test_two_quick_skips_mark_the_queue_stale(client, model, listener):

@@ -31,6 +31,7 @@ import numpy as np
 import orjson
 import redis
 
+from recsys.events import is_play
 from recsys.settings import Settings
 from webapp.services import vectors
 
@@ -68,6 +69,7 @@ class Play:
     action: str
     heard_s: int
     timestamp_ms: int
+    playback_id: str | None = None
 
 
 @dataclass
@@ -109,10 +111,9 @@ class SessionStore:
 
     # -- writes: accepted events --------------------------------------------------------
     def qualifies(self, play: Play) -> bool:
-        """Plays that move v_short: completes, and listens of at least play_min_seconds."""
-        return play.action == "complete" or (
-            play.action == "listen" and play.heard_s >= self.settings.play_min_seconds
-        )
+        """Plays that move v_short: completes, and listens of at least play_min_seconds, each
+        playback once (``recsys.events.is_play``)."""
+        return is_play(play.action, play.heard_s, self.settings.play_min_seconds, play.playback_id)
 
     def record(
         self, plays: list[Play], song_vectors: dict[str, np.ndarray], version: int | None
@@ -233,7 +234,14 @@ def record_accepted(store: SessionStore, pool, events: list[dict]) -> dict[str, 
     if not events or not store.available():
         return None
     plays = [
-        Play(e["user_id"], e["track_id"], e["action"], e["duration"], e["timestamp"])
+        Play(
+            e["user_id"],
+            e["track_id"],
+            e["action"],
+            e["duration"],
+            e["timestamp"],
+            e.get("playback_id"),
+        )
         for e in events
     ]
     qualifying = {p.song_id for p in plays if store.qualifies(p)}

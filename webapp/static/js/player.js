@@ -6,7 +6,8 @@
 //   listen   once per playback, when play_min_seconds have been heard (a play, for the session)
 //   complete at the end (then the next song of Up Next starts)
 //   skip     when the listener skips or picks another song (the seconds heard so far)
-// and each playback ends with exactly one of complete or skip.
+// and each playback ends with exactly one of complete or skip. All the events of a playback
+// carry its playback_id, so the server counts the listen and the complete as one play.
 
 import { byTestId, el, formatTime, getJSON, postJSON, reasonOf, showError } from "./api.js";
 
@@ -14,6 +15,16 @@ const UP_NEXT_SIZE = 5;
 const REFILL_BELOW = 3;
 const TICK_MS = 200;
 const LIKES_KEY = "musicrec.likes";
+
+// A random (version 4) UUID; crypto.randomUUID exists only on https and localhost pages.
+function newPlaybackId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 function songOf(item) {
   return {
@@ -105,6 +116,8 @@ export class Player {
     showError(this.ui.error, null);
     this.playback = {
       song,
+      // the events of one playback share it, so the 30-s listen and the complete are one play
+      id: newPlaybackId(),
       heard: 0,
       position: 0,
       listenSent: false,
@@ -230,6 +243,7 @@ export class Player {
         action,
         duration: Math.min(heard, song.duration_s),
         total_duration: song.duration_s,
+        playback_id: playback.id,
       });
     } catch (err) {
       showError(this.ui.error, err);
