@@ -153,10 +153,13 @@ def start(settings: Settings) -> None:
     prepare(settings)
     env, binary = _full_env(settings), _binary()
     for component in components(settings):
+        name = f"airflow-{component}"
+        # supervised: a component that exits (e.g. when PostgreSQL restarts) comes back
+        supervisor = [sys.executable, "-m", "recsys.stack.supervise", "--name", name, "--"]
         spawn(
             settings.state_dir,
-            f"airflow-{component}",
-            [binary, *COMMANDS.get(component, [component])],
+            name,
+            [*supervisor, binary, *COMMANDS.get(component, [component])],
             env=env,
             cwd=str(PROJECT_ROOT),
         )

@@ -7,8 +7,8 @@
   counters' advisory lock (as a concurrent counter writer, trending_resync, would) until
   the job waits on it, then restarts PostgreSQL with the stack's own stop and start.
   Airflow's dag-processor and triggerer (sometimes the scheduler too) exit when their
-  database goes away, and the local stack has no supervisor to start them again, so the
-  test does what compose's restart policy does: it starts the ones that exited.
+  database goes away; the stack's supervisor (``recsys.stack.supervise``) starts them
+  again, and the test prints each restart it logged.
 - Redis stopped for some seconds under HTTP load through gunicorn: recommendations degrade
   to the long-term vector, events are still accepted and stored, nothing hangs, and
   sessions come back once Redis does.
@@ -35,7 +35,7 @@ from recsys.airflow_client import AirflowClient, AirflowError
 from recsys.stack import airflow as airflow_service
 from recsys.stack import postgres as postgres_service
 from recsys.stack import redis as redis_service
-from recsys.stack.process import read_pid
+from recsys.stack.process import log_path
 from spark_jobs import counters_store
 from tests.kafka_helpers import end_offsets, records_since
 from tests.pipeline_helpers import (
@@ -124,17 +124,28 @@ class TaskStates:
         self._thread.join(15)
 
 
-def _restart_exited_airflow(settings, restarts: list) -> None:
-    """Start the Airflow components that have exited again, as a process supervisor would
-    (compose's ``restart: unless-stopped``; the local stack has none): the scheduler, the
-    dag-processor and the triggerer exit when their database goes away."""
-    exited = [
-        c for c in airflow_service.COMPONENTS if not read_pid(settings.state_dir, f"airflow-{c}")
-    ]
-    if exited:
-        began = time.monotonic()
-        airflow_service.start(settings)
-        restarts.append((exited, time.monotonic() - began))
+def _airflow_logs(settings) -> dict[str, int]:
+    """Each Airflow component's log and its size now."""
+    names = [f"airflow-{c}" for c in airflow_service.COMPONENTS]
+    return {name: log_path(settings.state_dir, name).stat().st_size for name in names}
+
+
+def _airflow_all_healthy(settings) -> bool:
+    """The metadatabase, scheduler, triggerer and dag-processor all report healthy."""
+    report = _quiet_airflow_call(lambda: airflow_service.health_report(settings))
+    parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    return all((report.get(part) or {}).get("status") == "healthy" for part in parts)
+
+
+def _supervisor_restarts(settings, sizes: dict[str, int]) -> list[str]:
+    """The restarts the supervisor logged since ``sizes`` were taken."""
+    lines = []
+    for name, size in sizes.items():
+        with open(log_path(settings.state_dir, name), "rb") as log:
+            log.seek(size)
+            lines += [line for line in log.read().decode(errors="replace").splitlines()
+                      if "supervise]" in line]  # fmt: skip
+    return lines
 
 
 def _waiting_on_counters_lock(settings, blocker_pid: int) -> int | None:
@@ -148,7 +159,7 @@ def _waiting_on_counters_lock(settings, blocker_pid: int) -> int | None:
     return row[0] if row else None
 
 
-def _restart_postgres_mid_write(settings, restarts: list) -> tuple:
+def _restart_postgres_mid_write(settings) -> tuple:
     """Hold the counters' lock until count_plays waits on it inside its write transaction,
     then stop PostgreSQL, wait DOWN_S and start it again. Returns (the job's backend pid,
     seconds until it waited, when the stop began, seconds the stop and the start took)."""
@@ -176,7 +187,6 @@ def _restart_postgres_mid_write(settings, restarts: list) -> tuple:
         except psycopg.Error:
             pass
         postgres_service.start(settings)  # a no-op unless the test failed above
-        _restart_exited_airflow(settings, restarts)
     return waiter, caught_after, stop_began, stop_took, start_took
 
 
@@ -202,16 +212,15 @@ def test_postgres_restarted_while_play_counters_writes(airflow_api, spark, setti
     run_id = client.run_interval(DAG, start, end, note="tests: PostgreSQL restarted mid-write")
 
     tasks = TaskStates(AirflowClient(settings), run_id, "count_plays")
-    restarts: list[tuple[list[str], float]] = []  # (Airflow components restarted, seconds)
+    logs = _airflow_logs(settings)
     try:
         # The run is the active one (max_active_runs=1) once its land_events has succeeded.
         wait_for(lambda: tasks.now().get("land_events") == "success", 900, "land_events", 1)
         waiter, caught_after, stop_began, stop_took, start_took = _restart_postgres_mid_write(
-            settings, restarts
+            settings
         )
 
         def finished():
-            _restart_exited_airflow(settings, restarts)
             run = _quiet_airflow_call(lambda: client.run_state(DAG, run_id))
             return run if run["state"] in ("success", "failed") else None
 
@@ -237,8 +246,8 @@ def test_postgres_restarted_while_play_counters_writes(airflow_api, spark, setti
         f"  count_plays caught waiting on the counters' lock (pid {waiter}) {caught_after:.0f} s "
         f"after the lock was taken; PostgreSQL stopped in {stop_took:.1f} s, down {DOWN_S} s, "
         f"started in {start_took:.1f} s\n"
-        f"  Airflow components restarted after exiting: "
-        + "; ".join(f"{', '.join(names)} ({took:.0f} s)" for names, took in restarts)
+        f"  restarts by the supervisor: "
+        + ("; ".join(_supervisor_restarts(settings, logs)) or "none")
         + "\n  count_plays states, seconds from the stop: "
         + ", ".join(f"{t.get('count_plays')} {at - t0:+.0f}" for at, t in tasks.seen)
         + f"\n  run {run['state']}; try 2 {counted[-1].split('counted ')[-1] if counted else '-'}\n"
@@ -258,6 +267,8 @@ def test_postgres_restarted_while_play_counters_writes(airflow_api, spark, setti
     assert interval_stats == expected_interval
     counted_windows = assert_counters_equal_the_lake(tables, rows, settings.play_min_seconds)
     assert (start, end) in counted_windows
+    # every component is up again: the supervisor restarted what exited
+    wait_for(lambda: _airflow_all_healthy(settings), 300, "Airflow healthy again", every_s=2)
 
 
 # -- 2. Redis stopped under HTTP load ------------------------------------------------------
