@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-STAT_COLUMNS = ("events", "plays", "completes", "skips", "listeners", "seconds_heard")
+STAT_COLUMNS = ("events", "plays", "completes", "skips", "listeners", "seconds_heard", "playbacks")
 STATS_SCHEMA = ("event_date", "song_id", *STAT_COLUMNS)
 PAIRS_SCHEMA = ("event_date", "song_id", "user_id")
 
@@ -121,6 +121,7 @@ def rederive(conn) -> tuple[int, int]:
 
     Returns how many daily rows and songs actually changed (zero when nothing drifted).
     """
+    conn.execute("analyze touched")  # temp tables are never analysed automatically
     daily = conn.execute(
         """
         with keys as (select distinct event_date, song_id from touched),
@@ -129,7 +130,8 @@ def rederive(conn) -> tuple[int, int]:
                    coalesce(sum(s.events), 0) as events, coalesce(sum(s.plays), 0) as plays,
                    coalesce(sum(s.completes), 0) as completes,
                    coalesce(sum(s.skips), 0) as skips,
-                   coalesce(sum(s.seconds_heard), 0) as seconds_heard
+                   coalesce(sum(s.seconds_heard), 0) as seconds_heard,
+                   coalesce(sum(s.playbacks), 0) as playbacks
             from keys as k
             left join analytics.song_interval_stats as s
                 on s.event_date = k.event_date and s.song_id = k.song_id
@@ -144,17 +146,20 @@ def rederive(conn) -> tuple[int, int]:
         )
         insert into analytics.song_daily_stats as d
             (event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
-             updated_at)
+             playbacks, updated_at)
         select event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
-               now()
+               playbacks, now()
         from derived
         on conflict (event_date, song_id) do update set
             events = excluded.events, plays = excluded.plays, completes = excluded.completes,
             skips = excluded.skips, listeners = excluded.listeners,
-            seconds_heard = excluded.seconds_heard, updated_at = excluded.updated_at
-        where (d.events, d.plays, d.completes, d.skips, d.listeners, d.seconds_heard)
+            seconds_heard = excluded.seconds_heard, playbacks = excluded.playbacks,
+            updated_at = excluded.updated_at
+        where (d.events, d.plays, d.completes, d.skips, d.listeners, d.seconds_heard,
+               d.playbacks)
             is distinct from (excluded.events, excluded.plays, excluded.completes,
-                              excluded.skips, excluded.listeners, excluded.seconds_heard)
+                              excluded.skips, excluded.listeners, excluded.seconds_heard,
+                              excluded.playbacks)
         """
     ).rowcount
     songs = conn.execute(

@@ -31,10 +31,18 @@ from spark_jobs.session import spark_session
 
 
 def interval_events(events: DataFrame, start: datetime, end: datetime) -> DataFrame:
-    """Events the broker appended in [start, end), each event_id once."""
-    return events.where(
-        (F.col("kafka_timestamp") >= F.lit(start)) & (F.col("kafka_timestamp") < F.lit(end))
-    ).dropDuplicates(["event_id"])
+    """Events the broker appended in [start, end), each event_id once, partitioned by song.
+
+    An event's copies share its song, so deduplicating per (song, event_id) is deduplicating
+    per event_id, and the per-song aggregates that follow need no further shuffle.
+    """
+    return (
+        events.where(
+            (F.col("kafka_timestamp") >= F.lit(start)) & (F.col("kafka_timestamp") < F.lit(end))
+        )
+        .repartition("track_id")
+        .dropDuplicates(["track_id", "event_id"])
+    )
 
 
 def is_play(play_min_seconds: int):
@@ -51,13 +59,15 @@ def is_progress():
 
 
 def song_interval_stats(events: DataFrame, play_min_seconds: int, by: tuple = ()) -> DataFrame:
-    """Per (event day, song): events, plays, completes, skips, listeners, seconds heard.
+    """Per (event day, song): events, plays, completes, skips, listeners, seconds heard,
+    playbacks.
 
     A play is ``is_play`` (a listen of at least ``play_min_seconds`` or a complete, one per
-    playback); listeners are the distinct users with a play; seconds heard leave out
-    ``is_progress`` reports. ``by`` adds grouping columns in front (e.g. the interval).
+    playback); listeners are the distinct users with a play; seconds heard and playbacks
+    leave out ``is_progress`` reports. ``by`` adds grouping columns in front (e.g. the
+    interval).
     """
-    play = is_play(play_min_seconds)
+    play, ending = is_play(play_min_seconds), ~is_progress()
     return events.groupBy(
         *by, F.col("date").alias("event_date"), F.col("track_id").alias("song_id")
     ).agg(
@@ -66,7 +76,8 @@ def song_interval_stats(events: DataFrame, play_min_seconds: int, by: tuple = ()
         F.sum((F.col("action") == "complete").cast("long")).alias("completes"),
         F.sum((F.col("action") == "skip").cast("long")).alias("skips"),
         F.countDistinct(F.when(play, F.col("user_id"))).alias("listeners"),
-        F.sum(F.when(~is_progress(), F.col("duration").cast("long"))).alias("seconds_heard"),
+        F.sum(F.when(ending, F.col("duration").cast("long"))).alias("seconds_heard"),
+        F.sum(ending.cast("long")).alias("playbacks"),
     )
 
 

@@ -48,7 +48,7 @@ def warehouse_state(settings):
             ).fetchall(),
             "daily": conn.execute(
                 "select event_date, song_id, events, plays, completes, skips, listeners,"
-                " seconds_heard from analytics.song_daily_stats order by 1, 2"
+                " seconds_heard, playbacks from analytics.song_daily_stats order by 1, 2"
             ).fetchall(),
             "ledger": conn.execute(
                 "select * from analytics.song_interval_stats order by 1, 2, 3"
@@ -61,7 +61,7 @@ COUNTER_TABLES = {
     " skips, seconds_heard from analytics.counter_runs order by 1",
     "analytics.song_interval_stats": "select * from analytics.song_interval_stats order by 1, 2, 3",
     "analytics.song_daily_stats": "select event_date, song_id, events, plays, completes, skips,"
-    " listeners, seconds_heard from analytics.song_daily_stats order by 1, 2",
+    " listeners, seconds_heard, playbacks from analytics.song_daily_stats order by 1, 2",
     "catalog.songs": "select id, plays_cumulative from catalog.songs order by 1",
 }
 
@@ -87,12 +87,14 @@ def brute_force(rows, windows, play_min_seconds):
             continue
         key = (r.date, r.track_id)
         play = is_play(r.action, r.duration, play_min_seconds, r.playback_id)
+        progress = is_progress(r.action, r.playback_id)
         daily[key].update(
             events=1,
             plays=int(play),
             completes=int(r.action == "complete"),
             skips=int(r.action == "skip"),
-            seconds_heard=0 if is_progress(r.action, r.playback_id) else r.duration,
+            seconds_heard=0 if progress else r.duration,
+            playbacks=int(not progress),
         )
         if play:
             listeners[key].add(r.user_id)
@@ -106,6 +108,7 @@ def brute_force(rows, windows, play_min_seconds):
             c["skips"],
             len(listeners[(day, song)]),
             c["seconds_heard"],
+            c["playbacks"],
         )
         for (day, song), c in daily.items()
     )

@@ -137,11 +137,11 @@ select
     s.title,
     a.name as artist,
     s.genre,
-    sum(r.events) as playbacks,
+    sum(r.playbacks) as playbacks,
     sum(r.skips) as skips,
     sum(r.completes) as completes,
-    round(sum(r.skips)::numeric / nullif(sum(r.events), 0), 4) as skip_rate,
-    round(sum(r.completes)::numeric / nullif(sum(r.events), 0), 4) as completion_rate
+    round(sum(r.skips)::numeric / nullif(sum(r.playbacks), 0), 4) as skip_rate,
+    round(sum(r.completes)::numeric / nullif(sum(r.playbacks), 0), 4) as completion_rate
 from recent as r
 join catalog.songs as s on s.id = r.song_id
 join catalog.artists as a on a.id = s.artist_id
@@ -153,7 +153,8 @@ comment on column analytics.song_skip_rates.song_id is 'Song identifier (catalog
 comment on column analytics.song_skip_rates.title is 'Song title.';
 comment on column analytics.song_skip_rates.artist is 'Artist name.';
 comment on column analytics.song_skip_rates.genre is 'Song genre.';
-comment on column analytics.song_skip_rates.playbacks is 'Playbacks (listen, skip and complete events).';
+comment on column analytics.song_skip_rates.playbacks is
+    'Playbacks: listen, skip and complete events, less the web player''s 30-s progress reports.';
 comment on column analytics.song_skip_rates.skips is 'Playbacks skipped before 30 s.';
 comment on column analytics.song_skip_rates.completes is 'Playbacks heard to the end.';
 comment on column analytics.song_skip_rates.skip_rate is 'skips / playbacks (0 to 1).';

@@ -118,6 +118,46 @@ def test_late_event_counts_in_its_own_day(spark, settings, history, world):
     assert report.intervals_corrected == 0
 
 
+def skip_rates_row(settings, song_id):
+    with db.connect(settings) as conn:
+        return conn.execute(
+            "select playbacks, completes, skips from analytics.song_skip_rates where song_id = %s",
+            (song_id,),
+        ).fetchone() or (0, 0, 0)
+
+
+def test_a_player_playback_is_one_playback_in_the_skip_rates(spark, settings, history, world):
+    """The player's 30-s listen and its complete share a playback_id: one playback, one
+    complete, so a song always heard to the end has a completion rate of 1, not 0.5."""
+    song = world.songs[-2]
+    before = skip_rates_row(settings, song["id"])
+    sent_at = dt.datetime.now(UTC)
+    at = int(dt.datetime.combine(history, dt.time(9), UTC).timestamp() * 1000)
+    playback = str(uuid.uuid4())
+    events = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "user_id": world.users[1]["id"],
+            "track_id": song["id"],
+            "timestamp": at + offset_ms,
+            "action": action,
+            "duration": heard,
+            "total_duration": song["duration_s"],
+            "source": "real_user",
+            "playback_id": playback,
+        }
+        for action, heard, offset_ms in (
+            ("listen", 30, 30_000),
+            ("complete", song["duration_s"], song["duration_s"] * 1000),
+        )
+    ]
+    simulator.send_history(settings, events, progress=False)
+    land(spark, settings)
+    count_now(spark, settings, sent_at)
+    playbacks, completes, skips = skip_rates_row(settings, song["id"])
+    assert (playbacks - before[0], completes - before[1], skips - before[2]) == (1, 1, 0)
+
+
 def daily_plays(settings, day, song_id):
     with db.connect(settings) as conn:
         row = conn.execute(

@@ -33,7 +33,7 @@ WAREHOUSE_QUERIES = {
     "song_interval_stats": "select * from analytics.song_interval_stats order by 1, 2, 3",
     "song_daily_listeners": "select * from analytics.song_daily_listeners order by 1, 2, 3",
     "song_daily_stats": "select event_date, song_id, events, plays, completes, skips,"
-    " listeners, seconds_heard from analytics.song_daily_stats order by 1, 2",
+    " listeners, seconds_heard, playbacks from analytics.song_daily_stats order by 1, 2",
     "plays_cumulative": "select id, plays_cumulative from catalog.songs order by 1",
 }
 

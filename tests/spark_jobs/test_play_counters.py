@@ -38,12 +38,12 @@ def test_song_interval_stats_counts_by_event_day(spark, events):
     stats = play_counters.song_interval_stats(selected, play_min_seconds=30)
     expected = spark.createDataFrame(
         [
-            (DAY, "s1", 3, 2, 1, 0, 1, 259),
-            (DAY, "s2", 1, 0, 0, 1, 0, 4),
-            (LATE_DAY, "s1", 1, 1, 0, 0, 1, 45),
+            (DAY, "s1", 3, 2, 1, 0, 1, 259, 3),
+            (DAY, "s2", 1, 0, 0, 1, 0, 4, 1),
+            (LATE_DAY, "s1", 1, 1, 0, 0, 1, 45, 1),
         ],
         "event_date date, song_id string, events long, plays long, completes long, "
-        "skips long, listeners long, seconds_heard long",
+        "skips long, listeners long, seconds_heard long, playbacks long",
     )
     assertDataFrameEqual(stats, expected)
 
@@ -60,7 +60,8 @@ def test_listener_pairs_are_users_with_a_play(spark, events):
 
 def test_a_players_playback_is_one_play_and_its_seconds_count_once(spark, make_lake):
     """The web player reports a playback with one playback_id: a listen when 30 s have been
-    heard (the play), then its end. A song shorter than 30 s is a play at its complete."""
+    heard (the play), then its end. A song shorter than 30 s is a play at its complete.
+    Each playback is one playback, whatever it reported on the way."""
     events = make_lake(
         [
             lake_row("p1", "u1", "s1", "listen", 30, 1, playback_id="pb-1"),
@@ -73,8 +74,8 @@ def test_a_players_playback_is_one_play_and_its_seconds_count_once(spark, make_l
     )
     stats = play_counters.song_interval_stats(events, play_min_seconds=30)
     expected = spark.createDataFrame(
-        [(DAY, "s1", 4, 2, 1, 1, 2, 295), (DAY, "s2", 2, 1, 1, 0, 1, 20)],
+        [(DAY, "s1", 4, 2, 1, 1, 2, 295, 2), (DAY, "s2", 2, 1, 1, 0, 1, 20, 1)],
         "event_date date, song_id string, events long, plays long, completes long, "
-        "skips long, listeners long, seconds_heard long",
+        "skips long, listeners long, seconds_heard long, playbacks long",
     )
     assertDataFrameEqual(stats, expected)
