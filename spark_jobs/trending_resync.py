@@ -1,8 +1,9 @@
 """Nightly trending resync for one day D: plays_7d from the lake, the day's ranked snapshot,
 and the 15-minute counters checked against the lake (drift corrected).
 
-Reads:  the lake's events of event days [D - window + 1, D]; the lake's events appended in
-        the counted intervals that started in those days or counted any of their events;
+Reads:  in one scan, the lake's events of event days [D - window, D] (today's window and
+        yesterday's) and those appended in the counted intervals that started in those days
+        or counted any of their events;
         analytics.counter_runs and
         analytics.song_interval_stats of those intervals; catalog.songs.
 Writes, in one PostgreSQL transaction:
@@ -20,13 +21,14 @@ re-run or a backfill of D in any order gives identical tables.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from recsys import db
@@ -36,69 +38,153 @@ from spark_jobs import lake
 from spark_jobs.play_counters import daily_listener_pairs, is_play, song_interval_stats
 from spark_jobs.session import spark_session
 
-SNAPSHOT_COLUMNS = (
-    "rank",
-    "song_id",
-    "artist_id",
-    "plays_7d",
-    "listeners_7d",
-    "previous_rank",
-    "rank_change",
+# A day's row in analytics.trending_history, after its snapshot_date.
+SNAPSHOT_SCHEMA = pa.schema(
+    [
+        ("rank", pa.int64()),
+        ("song_id", pa.string()),
+        ("artist_id", pa.string()),
+        ("plays_7d", pa.int64()),
+        ("listeners_7d", pa.int64()),
+        ("previous_rank", pa.int64()),
+        ("rank_change", pa.int64()),
+    ]
 )
 
 
+# The width of the buckets the interval join matches on: one counter interval.
+BUCKET_SECONDS = 900
+
+
+def interval_buckets(intervals: list[tuple]) -> list[tuple]:
+    """(interval_start, interval_end, bucket) for each BUCKET_SECONDS bucket a counted
+    interval overlaps, so events find their interval by an equi-join on the bucket."""
+    return [
+        (start, end, bucket)
+        for start, end in intervals
+        for bucket in range(
+            math.floor(start.timestamp() / BUCKET_SECONDS),
+            math.floor(end.timestamp() / BUCKET_SECONDS) + 1,
+        )
+    ]
+
+
+def resync_rows(events: DataFrame, first: date, last: date, intervals: list[tuple]):
+    """The lake rows a resync reads, in one scan: those of event days [first, last] and
+    those appended during the counted ``intervals`` ([start, end) pairs, not overlapping),
+    each tagged with the interval that counted it (``interval_start``, null for none).
+
+    Partitioned by song, so every aggregate over them (per song, or per interval, day and
+    song) runs without another shuffle; duplicates of an event share its song.
+    """
+    in_days = F.col("date").between(first, last)
+    if not intervals:
+        rows = events.where(in_days).withColumn("interval_start", F.lit(None).cast("timestamp"))
+    else:
+        ts = F.col("kafka_timestamp")
+        low, high = min(s for s, _ in intervals), max(e for _, e in intervals)
+        buckets = events.sparkSession.createDataFrame(
+            interval_buckets(intervals),
+            "interval_start timestamp, interval_end timestamp, interval_bucket long",
+        )
+        # two scans, not one with an OR, so the event days' partitions are pruned; the
+        # other days' files are skipped by their kafka_timestamp statistics
+        appended = ~in_days & (ts >= low) & (ts < high)
+        rows = (
+            events.where(in_days)
+            .unionByName(events.where(appended))
+            .join(
+                F.broadcast(buckets),
+                (F.floor(ts.cast("double") / BUCKET_SECONDS) == F.col("interval_bucket"))
+                & (ts >= F.col("interval_start"))
+                & (ts < F.col("interval_end")),
+                "left",
+            )
+        )
+    return rows.select(
+        "event_id",
+        "user_id",
+        "track_id",
+        "action",
+        "duration",
+        "playback_id",
+        "date",
+        "interval_start",
+    ).repartition("track_id")
+
+
 def play_events(events: DataFrame, first: date, last: date, play_min_seconds: int) -> DataFrame:
-    """The plays of event days [first, last], each event_id once: (song_id, date, user_id)."""
+    """The plays of event days [first, last], each event_id once: (song_id, date, user_id).
+
+    An event's copies share its song, so deduplicating per (song, event_id) is deduplicating
+    per event_id, without a shuffle when ``events`` are partitioned by song.
+    """
     return (
         events.where(F.col("date").between(first, last))
-        .dropDuplicates(["event_id"])
+        .dropDuplicates(["track_id", "event_id"])
         .where(is_play(play_min_seconds))
         .select(F.col("track_id").alias("song_id"), "date", "user_id")
     )
 
 
 def song_window_stats(plays: DataFrame, day: date, days: int) -> DataFrame:
-    """Per song played in the ``days`` event days ending with ``day``: plays and distinct
-    listeners."""
-    first = day - timedelta(days=days - 1)
-    return (
-        plays.where(F.col("date").between(first, day))
-        .groupBy("song_id")
-        .agg(F.count(F.lit(1)).alias("plays_7d"), F.countDistinct("user_id").alias("listeners_7d"))
+    """Per song played in either window: plays and distinct listeners over the ``days``
+    event days ending with ``day`` (plays_7d, listeners_7d) and over those ending the day
+    before (previous_plays, previous_listeners), in one pass over ``plays``."""
+    today = F.col("date") >= day - timedelta(days=days - 1)
+    yesterday = F.col("date") <= day - timedelta(days=1)
+    per_listener = plays.groupBy("song_id", "user_id").agg(
+        F.sum(today.cast("long")).alias("today"), F.sum(yesterday.cast("long")).alias("yesterday")
+    )
+    return per_listener.groupBy("song_id").agg(
+        F.sum("today").alias("plays_7d"),
+        F.count(F.when(F.col("today") > 0, True)).alias("listeners_7d"),
+        F.sum("yesterday").alias("previous_plays"),
+        F.count(F.when(F.col("yesterday") > 0, True)).alias("previous_listeners"),
     )
 
 
-def rank_songs(stats: DataFrame, songs: DataFrame, size: int) -> DataFrame:
-    """The top ``size`` catalogue songs by plays, then listeners, then id (no ties)."""
-    order = Window.orderBy(F.desc("plays_7d"), F.desc("listeners_7d"), F.asc("song_id"))
-    return (
-        stats.join(songs, "song_id")
-        .withColumn("rank", F.row_number().over(order))
-        .where(F.col("rank") <= size)
+def rank_songs(songs: dict, plays: list, listeners: list, catalogue: dict, size: int) -> dict:
+    """{song: rank} for the top ``size`` catalogue songs with plays, by plays, then
+    listeners, then id (no ties)."""
+    order = sorted(
+        (-p, -n, song)
+        for song, p, n in zip(songs, plays, listeners, strict=True)
+        if p > 0 and song in catalogue
+    )
+    return {song: rank for rank, (_, _, song) in enumerate(order[:size], 1)}
+
+
+def snapshot(stats: pa.Table, catalogue: dict, size: int) -> pa.Table:
+    """Today's ranking (``song_window_stats`` as Arrow) with yesterday's rank and the
+    places climbed (positive = up); ``catalogue`` maps song to artist."""
+    songs = stats["song_id"].to_pylist()
+    plays, listeners = stats["plays_7d"].to_pylist(), stats["listeners_7d"].to_pylist()
+    today = rank_songs(songs, plays, listeners, catalogue, size)
+    yesterday = rank_songs(
+        songs,
+        stats["previous_plays"].to_pylist(),
+        stats["previous_listeners"].to_pylist(),
+        catalogue,
+        size,
+    )
+    row_of = {song: i for i, song in enumerate(songs)}
+    rows = []
+    for song in sorted(today, key=today.get):
+        rank, before, i = today[song], yesterday.get(song), row_of[song]
+        change = None if before is None else before - rank
+        rows.append((rank, song, catalogue[song], plays[i], listeners[i], before, change))
+    return pa.Table.from_pylist(
+        [dict(zip(SNAPSHOT_SCHEMA.names, row, strict=True)) for row in rows], SNAPSHOT_SCHEMA
     )
 
 
-def snapshot(today: DataFrame, yesterday: DataFrame) -> DataFrame:
-    """Today's ranking with yesterday's rank and the places climbed (positive = up)."""
-    previous = yesterday.select("song_id", F.col("rank").alias("previous_rank"))
-    return (
-        today.join(previous, "song_id", "left")
-        .withColumn("rank_change", F.col("previous_rank") - F.col("rank"))
-        .select(*SNAPSHOT_COLUMNS)
+def counted_events(rows: DataFrame) -> DataFrame:
+    """The ``resync_rows`` a counted interval holds, each event_id once per interval (as
+    play_counters counts them)."""
+    return rows.where(F.col("interval_start").isNotNull()).dropDuplicates(
+        ["interval_start", "track_id", "event_id"]
     )
-
-
-def counted_events(events: DataFrame, intervals: DataFrame) -> DataFrame:
-    """Lake events tagged with the counted interval their append time falls in, each
-    event_id once per interval (as play_counters counts them)."""
-    bounds = intervals.agg(F.min("interval_start"), F.max("interval_end")).first()
-    events = events.where(F.col("kafka_timestamp").between(bounds[0], bounds[1]))
-    joined = events.join(
-        F.broadcast(intervals),
-        (events.kafka_timestamp >= intervals.interval_start)
-        & (events.kafka_timestamp < intervals.interval_end),
-    )
-    return joined.dropDuplicates(["interval_start", "event_id"])
 
 
 @dataclass(frozen=True)
@@ -140,25 +226,20 @@ def _read_songs(settings: Settings) -> list[tuple]:
 def resync(spark, settings: Settings, day: date) -> ResyncReport:
     days = settings.trending_window_days
     first = day - timedelta(days=days - 1)
-    events = lake.read_events(spark, settings.lake_uri)
-    songs = spark.createDataFrame(_read_songs(settings), "song_id string, artist_id string")
+    catalogue = dict(_read_songs(settings))
     size, play_min = settings.trending_snapshot_size, settings.play_min_seconds
-
-    # one pass over the 8 event days serves today's window and yesterday's
-    plays = play_events(events, first - timedelta(days=1), day, play_min).cache()
-    today_stats = song_window_stats(plays, day, days).cache()
-    today = rank_songs(today_stats, songs, size)
-    yesterday = rank_songs(song_window_stats(plays, day - timedelta(days=1), days), songs, size)
-    ranked = snapshot(today, yesterday).toArrow()
-    plays_7d = today_stats.toArrow()
-
     intervals = _read_intervals(settings, first, day)
+    # one scan of the lake serves today's window, yesterday's and the drift check
+    before = first - timedelta(days=1)
+    rows = resync_rows(lake.read_events(spark, settings.lake_uri), before, day, intervals).cache()
+
+    stats = song_window_stats(play_events(rows, before, day, play_min), day, days).toArrow()
+    ranked = snapshot(stats, catalogue, size)
+    plays_7d = stats.filter(pc.greater(stats["plays_7d"], 0))
+
     tagged = lake_stats = None
     if intervals:
-        interval_df = spark.createDataFrame(
-            intervals, "interval_start timestamp, interval_end timestamp"
-        )
-        tagged = counted_events(events, interval_df).cache()
+        tagged = counted_events(rows)
         lake_stats = song_interval_stats(tagged, play_min, by=("interval_start",)).cache()
 
     with db.connect(settings) as conn, conn.transaction():
@@ -188,7 +269,7 @@ def resync(spark, settings: Settings, day: date) -> ResyncReport:
             songs_fixed,
         )
         _record(conn, report, first)
-    for cached in (plays, today_stats, tagged, lake_stats):
+    for cached in (rows, lake_stats):
         if cached is not None:
             cached.unpersist()
     return report
@@ -209,7 +290,8 @@ PG_FINGERPRINTS = """
     select s.interval_start, count(*) as rows,
            sum(('x' || substr(md5(concat_ws('|', s.event_date::text, s.song_id,
                s.events::text, s.plays::text, s.completes::text, s.skips::text,
-               s.listeners::text, s.seconds_heard::text)), 1, 15))::bit(60)::bigint::numeric)
+               s.listeners::text, s.seconds_heard::text, s.playbacks::text)),
+               1, 15))::bit(60)::bigint::numeric)
     from analytics.song_interval_stats as s
     where s.interval_start = any(%(starts)s)
     group by s.interval_start
@@ -288,7 +370,7 @@ def _drift(conn, lake_stats: pa.Table, starts: list) -> Drift:
     conn.execute(
         "create temp table lake_interval_stats (interval_start timestamptz, event_date date,"
         " song_id text, events bigint, plays bigint, completes bigint, skips bigint,"
-        " listeners bigint, seconds_heard bigint) on commit drop"
+        " listeners bigint, seconds_heard bigint, playbacks bigint) on commit drop"
     )
     store.copy_rows(
         conn,
@@ -307,9 +389,11 @@ def _drift(conn, lake_stats: pa.Table, starts: list) -> Drift:
                    abs(coalesce(l.plays, 0) - coalesce(g.plays, 0)) as plays
             from lake_interval_stats as l
             full join ledger as g using (interval_start, event_date, song_id)
-            where (l.events, l.plays, l.completes, l.skips, l.listeners, l.seconds_heard)
+            where (l.events, l.plays, l.completes, l.skips, l.listeners, l.seconds_heard,
+                   l.playbacks)
                 is distinct from
-                  (g.events, g.plays, g.completes, g.skips, g.listeners, g.seconds_heard)
+                  (g.events, g.plays, g.completes, g.skips, g.listeners, g.seconds_heard,
+                   g.playbacks)
         ),
         lake_totals as (
             select interval_start, sum(events) as events, sum(plays) as plays,
@@ -366,7 +450,7 @@ def _write_snapshot(conn, day: date, ranked: pa.Table, plays_7d: pa.Table) -> No
     store.copy_rows(
         conn,
         "analytics.trending_history",
-        "snapshot_date, " + ", ".join(SNAPSHOT_COLUMNS),
+        "snapshot_date, " + ", ".join(SNAPSHOT_SCHEMA.names),
         store.csv_bytes(ranked.add_column(0, "snapshot_date", day_column)),
     )
     if newest:  # a backfill of an older day must not overwrite the current plays_7d
