@@ -3,6 +3,7 @@ listener's session."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -37,3 +38,31 @@ def test_home_recommendations_follow_the_session(als_model, world, kafka, redis_
     finally:
         app.extensions["recsys"].sessions.forget(user)
         app.extensions["recsys"].close()
+
+
+def test_an_activation_waits_for_a_next_song_answer_in_flight(als_model, settings):
+    """Next songs are read in one transaction holding the served model: a swap that starts
+    meanwhile waits for it to end, then goes live at once."""
+    from recsys import db
+    from recsys import model_registry as registry
+    from webapp.services import vectors
+
+    with db.connect(settings, autocommit=True) as swapper:
+        activation = threading.Thread(
+            target=registry.activate, args=(swapper, als_model), kwargs={"by": "test"}
+        )
+        with db.connect(settings, autocommit=True) as reader, reader.transaction():
+            vectors.hold_active_model(reader)
+            activation.start()
+            activation.join(timeout=2)
+            assert activation.is_alive(), "the swap went ahead during a next-song read"
+            waiting = reader.execute(
+                "select count(*) from pg_locks where not granted and mode = 'ExclusiveLock'"
+                " and relation = 'model.active_model'::regclass"
+            ).fetchone()[0]
+            assert waiting == 1
+        activation.join(timeout=30)
+        assert not activation.is_alive(), "the swap did not go ahead after the read"
+        with db.connect(settings) as conn:
+            activated_by = conn.execute("select activated_by from model.active_model").fetchone()[0]
+    assert activated_by == "test"

@@ -243,6 +243,14 @@ class Recommender:
 
     # -- next song ----------------------------------------------------------------------
     def next_songs(self, conn, user_id: str, song_id: str) -> Answer:
+        """Next songs after ``song_id``: its ALS and lyrics neighbours, scored by the hybrid
+        rule. The reads share one transaction holding the served model, so a swap cannot
+        mix two models' candidates and scores in one answer."""
+        with conn.transaction():
+            vectors.hold_active_model(conn)
+            return self._next_songs(conn, user_id, song_id)
+
+    def _next_songs(self, conn, user_id: str, song_id: str) -> Answer:
         s = self.settings
         genres, version = self._listener(conn, user_id)
         current = song_details(conn, [song_id]).get(song_id)

@@ -21,6 +21,14 @@ def active_version(conn) -> int | None:
     return row[0] if row else None
 
 
+def hold_active_model(conn) -> None:
+    """Keep the served model for the rest of the current transaction: an activation (which
+    locks model.active_model in EXCLUSIVE mode before it swaps the view) waits until the
+    transaction ends, so every read in it comes from one model. Readers do not block each
+    other (ROW SHARE)."""
+    conn.execute("lock table model.active_model in row share mode")
+
+
 def _nearest(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple[str, float]]:
     if params["n"] <= ef_search:
         rows = conn.execute(query_sql, params).fetchall()
