@@ -1,7 +1,7 @@
 """Nightly trending resync for one day D: plays_7d from the lake, the day's ranked snapshot,
 and the 15-minute counters checked against the lake (drift corrected).
 
-Reads:  in one scan, the lake's events of event days [D - window, D] (today's window and
+Reads:  once, the lake's events of event days [D - window, D] (today's window and
         yesterday's) and those appended in the counted intervals that started in those days
         or counted any of their events;
         analytics.counter_runs and
@@ -70,7 +70,7 @@ def interval_buckets(intervals: list[tuple]) -> list[tuple]:
 
 
 def resync_rows(events: DataFrame, first: date, last: date, intervals: list[tuple]):
-    """The lake rows a resync reads, in one scan: those of event days [first, last] and
+    """The lake rows a resync reads, read once: those of event days [first, last] and
     those appended during the counted ``intervals`` ([start, end) pairs, not overlapping),
     each tagged with the interval that counted it (``interval_start``, null for none).
 
@@ -229,7 +229,7 @@ def resync(spark, settings: Settings, day: date) -> ResyncReport:
     catalogue = dict(_read_songs(settings))
     size, play_min = settings.trending_snapshot_size, settings.play_min_seconds
     intervals = _read_intervals(settings, first, day)
-    # one scan of the lake serves today's window, yesterday's and the drift check
+    # one read of the lake serves today's window, yesterday's and the drift check
     before = first - timedelta(days=1)
     rows = resync_rows(lake.read_events(spark, settings.lake_uri), before, day, intervals).cache()
 
