@@ -8,7 +8,10 @@ import time
 
 import pytest
 
+from recsys import db
+from recsys import model_registry as registry
 from webapp import create_app
+from webapp.services import vectors
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +46,6 @@ def test_home_recommendations_follow_the_session(als_model, world, kafka, redis_
 def test_an_activation_waits_for_a_next_song_answer_in_flight(als_model, settings):
     """Next songs are read in one transaction holding the served model: a swap that starts
     meanwhile waits for it to end, then goes live at once."""
-    from recsys import db
-    from recsys import model_registry as registry
-    from webapp.services import vectors
-
     with db.connect(settings, autocommit=True) as swapper:
         activation = threading.Thread(
             target=registry.activate, args=(swapper, als_model), kwargs={"by": "test"}
