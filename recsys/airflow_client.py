@@ -13,6 +13,8 @@ import requests
 from recsys.settings import Settings
 
 TERMINAL_STATES = ("success", "failed")
+# The project's DAGs (dags/), in the order their data flows.
+DAG_IDS = ("play_counters", "trending_resync", "als_training", "lyrics_embeddings")
 
 
 class AirflowError(RuntimeError):
@@ -57,15 +59,18 @@ class AirflowClient:
             )
         return response.json()
 
-    def wait_for_dag(self, dag_id: str, timeout_s: float = 120) -> None:
-        """Wait until the dag-processor has parsed ``dag_id``, then make sure it is unpaused."""
+    def wait_for_dag(self, dag_id: str, timeout_s: float = 120) -> bool:
+        """Wait until the dag-processor has parsed ``dag_id``, then make sure it is unpaused.
+        Returns whether it was paused (unpausing a DAG whose latest interval has passed makes
+        the scheduler run that interval at once: ``scheduled_run_since`` finds that run)."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
                 dag = self._request("GET", f"/dags/{dag_id}")
                 if dag.get("is_paused"):
                     self.set_paused(dag_id, False)
-                return
+                    return True
+                return False
             except AirflowError:
                 if time.monotonic() > deadline:
                     raise
@@ -125,6 +130,22 @@ class AirflowClient:
         return self._request(
             "GET", f"/dags/{dag_id}/dagRuns", params={"limit": limit, "order_by": "-run_after"}
         )["dag_runs"]
+
+    def scheduled_run_since(
+        self, dag_id: str, since: datetime, timeout_s: float = 45
+    ) -> str | None:
+        """The id of a run the scheduler queued for ``dag_id`` at ``since`` or later, waiting
+        up to ``timeout_s`` for one to appear; None when none did."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for run in self.list_runs(dag_id, limit=10):
+                queued = run.get("queued_at")
+                if run.get("run_type") == "scheduled" and queued:
+                    if datetime.fromisoformat(queued.replace("Z", "+00:00")) >= since:
+                        return run["dag_run_id"]
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(2)
 
     def backfills(self, dag_id: str) -> list[dict]:
         """The DAG's backfills; ``completed_at`` is set once all their runs have finished."""

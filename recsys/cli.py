@@ -46,7 +46,7 @@ def cmd_up(args) -> int:
     from recsys.envfile import ensure_env_file
     from recsys.stack import airflow, jars, kafka, postgres, redis, status, webapp
 
-    steps = Steps(10 if args.with_demo else 7)
+    steps = Steps(11 if args.with_demo else 8)
     added = ensure_env_file()
     steps(f".env ready ({'generated ' + ', '.join(added) if added else 'kept as it was'})")
     settings = load_settings()
@@ -67,10 +67,12 @@ def cmd_up(args) -> int:
     if args.with_demo:
         steps(f"demo data ({args.size}): catalog into PostgreSQL, history into Kafka")
         load_demo(settings, args.size, args.seed)
-        steps("running the pipeline once: play_counters through Airflow")
+        steps("running the pipeline once, through Airflow: play_counters, trending_resync")
         run_pipeline(settings)
         steps("the models, through Airflow: lyrics_embeddings, then als_training")
         train_models(settings)
+    steps("the schedules: every DAG unpaused")
+    unpause_all(settings)
     steps("status")
     healthy = status.print_status(settings)
     print_where_to_look(settings)
@@ -117,6 +119,8 @@ def current_interval(now: datetime) -> tuple[datetime, datetime]:
 
 
 def run_pipeline(settings) -> None:
+    """Count the interval the demo history was sent in, then resync yesterday's trending
+    snapshot, so the home page's trending list is there at once."""
     from recsys.airflow_client import AirflowClient
 
     client = AirflowClient(settings)
@@ -124,9 +128,52 @@ def run_pipeline(settings) -> None:
     start, end = current_interval(datetime.now(UTC))
     run_id = client.run_interval("play_counters", start, end, note="run by make up")
     print(f"      play_counters run {run_id} for [{start:%H:%M}, {end:%H:%M}) UTC")
-    state = client.wait("play_counters", run_id, on_poll=_show_changes())
+    _wait_for(client, "play_counters", run_id)
+    run_id = _scheduled_or_started(
+        client, "trending_resync", lambda: _resync_yesterday(client, datetime.now(UTC))
+    )
+    print(f"      trending_resync run {run_id}")
+    _wait_for(client, "trending_resync", run_id)
+
+
+def _resync_yesterday(client, now: datetime) -> str:
+    """Run trending_resync's latest complete interval ([D 00:30, D+1 00:30) resyncs day D)."""
+    end = now.replace(hour=0, minute=30, second=0, microsecond=0)
+    if end > now:
+        end -= timedelta(days=1)
+    start = end - timedelta(days=1)
+    return client.run_interval("trending_resync", start, end, note="run by make up")
+
+
+def _scheduled_or_started(client, dag_id: str, start) -> str:
+    """The run doing ``dag_id``'s work now. DAGs are created paused
+    (RECSYS_AIRFLOW_DAGS_PAUSED_AT_CREATION), so their first scheduled runs wait for the demo
+    data; unpausing one here makes the scheduler run its latest interval at once, and that
+    run is followed. A DAG already unpaused (``make up`` run again) gets a run from
+    ``start()``, which returns its id."""
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    if client.wait_for_dag(dag_id):
+        run_id = client.scheduled_run_since(dag_id, since)
+        if run_id:
+            return run_id
+    return start()
+
+
+def _wait_for(client, dag_id: str, run_id: str) -> None:
+    state = client.wait(dag_id, run_id, on_poll=_show_changes())
     if state != "success":
-        raise SystemExit(f"play_counters run {run_id} ended {state}: see the Airflow UI")
+        raise SystemExit(f"{dag_id} run {run_id} ended {state}: see the Airflow UI")
+
+
+def unpause_all(settings) -> None:
+    from recsys.airflow_client import DAG_IDS, AirflowClient
+
+    client = AirflowClient(settings)
+    unpaused = [dag_id for dag_id in DAG_IDS if client.wait_for_dag(dag_id)]
+    print(
+        f"      unpaused now: {', '.join(unpaused) or 'none (all were)'}; "
+        "pause or unpause them in the Airflow UI"
+    )
 
 
 def train_models(settings) -> None:
@@ -138,14 +185,13 @@ def train_models(settings) -> None:
     client = AirflowClient(settings)
     for action in ("embed", "retrain"):
         dag_id = model_admin.ON_DEMAND[action]
-        client.wait_for_dag(dag_id)
-        run = model_admin.start(client, action, by="make up")
-        print(f"      {dag_id} run {run['run_id']}")
-        state = client.wait(dag_id, run["run_id"], on_poll=_show_changes())
-        if state != "success":
-            raise SystemExit(f"{dag_id} run {run['run_id']} ended {state}: see the Airflow UI")
+        run_id = _scheduled_or_started(
+            client, dag_id, lambda a=action: model_admin.start(client, a, by="make up")["run_id"]
+        )
+        print(f"      {dag_id} run {run_id}")
+        _wait_for(client, dag_id, run_id)
         with db.connect(settings) as conn:
-            outcome = model_admin.follow(client, conn, run["run_id"])
+            outcome = model_admin.follow(client, conn, run_id, dag_id)
         if action == "embed":
             e = outcome["embedding"]
             print(

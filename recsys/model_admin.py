@@ -31,9 +31,11 @@ def dag_of(run_id: str) -> str | None:
     return None
 
 
-def follow(client: AirflowClient, conn, run_id: str) -> dict | None:
-    """The run's state and its tasks' states; for a training run, the model it recorded."""
-    dag_id = dag_of(run_id)
+def follow(client: AirflowClient, conn, run_id: str, dag_id: str | None = None) -> dict | None:
+    """The run's state and its tasks' states; for a training run, the model it recorded.
+    ``dag_id`` is needed only for a run the scheduler started: an admin run id names its DAG.
+    """
+    dag_id = dag_id or dag_of(run_id)
     if dag_id is None:
         return None
     run = client.run_state(dag_id, run_id)

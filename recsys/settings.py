@@ -82,7 +82,9 @@ class Settings:
     )
     airflow_celery_concurrency: int = _setting(2, "Tasks one Celery worker runs at once.")
     airflow_dags_paused_at_creation: bool = _setting(
-        False, "Whether Airflow pauses a DAG it sees for the first time (unpause it in the UI)."
+        True,
+        "Whether Airflow pauses a DAG it sees for the first time (`make up` unpauses them"
+        " once the demo data is in, so no first run finds an empty lake).",
     )
     airflow_admin_user: str = _setting("admin", "Airflow UI login.")
     airflow_admin_password: str = _setting(None, "Airflow UI password (secret).", secret=True)

@@ -232,8 +232,7 @@ def airflow_api(airflow_started, request):
     the same warehouse and lake: a scheduled run not yet started is marked failed, and one
     already running is let finish (the scheduler does not advance a paused DAG's runs).
     """
-    from recsys.airflow_client import AirflowClient
-    from tests.pipeline_helpers import DAG_IDS
+    from recsys.airflow_client import DAG_IDS, AirflowClient
 
     client = AirflowClient(airflow_started)
     dag_ids = getattr(request.module, "AIRFLOW_DAGS", DAG_IDS)

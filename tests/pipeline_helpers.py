@@ -10,7 +10,6 @@ from recsys.events import is_play, is_progress
 from spark_jobs import lake, land_events, play_counters
 
 UTC = dt.UTC
-DAG_IDS = ("play_counters", "trending_resync", "als_training", "lyrics_embeddings")
 
 
 def land(spark, settings):

@@ -31,7 +31,7 @@ import requests
 
 from recsys import db, demo, simulator
 from recsys import model_registry as registry
-from recsys.airflow_client import AirflowClient, AirflowError
+from recsys.airflow_client import DAG_IDS, AirflowClient, AirflowError
 from recsys.stack import airflow as airflow_service
 from recsys.stack import postgres as postgres_service
 from recsys.stack import redis as redis_service
@@ -39,7 +39,6 @@ from recsys.stack.process import log_path
 from spark_jobs import counters_store
 from tests.kafka_helpers import end_offsets, records_since
 from tests.pipeline_helpers import (
-    DAG_IDS,
     assert_counters_equal_the_lake,
     brute_force,
     counter_tables,
@@ -67,8 +66,8 @@ DOWN_S = 5  # PostgreSQL stays stopped this long
 
 
 def _only_play_counters(client) -> None:
-    """Pause the stack's other DAGs and fail their runs. Airflow creates every DAG unpaused
-    and at once runs its latest interval; those runs would queue in the one Spark slot,
+    """Pause the stack's other DAGs and fail their runs. A DAG unpaused (as ``airflow_api``
+    does) at once runs its latest interval; those runs would queue in the one Spark slot,
     and a trending resync would also take the counters' lock."""
     for dag_id in set(DAG_IDS) - {DAG}:
         _quiet_airflow_call(lambda d=dag_id: client.set_paused(d, True), 180)  # once parsed

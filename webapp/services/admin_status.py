@@ -11,11 +11,10 @@ import logging
 
 import requests
 
-from recsys.airflow_client import AirflowClient, AirflowError
+from recsys.airflow_client import DAG_IDS, AirflowClient, AirflowError
 
 log = logging.getLogger(__name__)
 
-PIPELINE_DAGS = ("play_counters", "trending_resync", "als_training", "lyrics_embeddings")
 ALERTS_SHOWN = 20
 RUNS_SHOWN_PER_DAG = 5
 
@@ -88,7 +87,7 @@ def dag_runs(client: AirflowClient, limit: int = RUNS_SHOWN_PER_DAG) -> dict[str
     """The newest runs of each pipeline DAG. A DAG Airflow has not parsed yet has none; any
     other Airflow failure raises AirflowError or a requests error."""
     runs = {}
-    for dag_id in PIPELINE_DAGS:
+    for dag_id in DAG_IDS:
         try:
             runs[dag_id] = [_run_summary(r) for r in client.list_runs(dag_id, limit=limit)]
         except AirflowError as err:
