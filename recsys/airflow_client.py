@@ -76,6 +76,9 @@ class AirflowClient:
                     raise
                 time.sleep(2)
 
+    def is_paused(self, dag_id: str) -> bool:
+        return bool(self._request("GET", f"/dags/{dag_id}").get("is_paused"))
+
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 

@@ -288,6 +288,8 @@ def cmd_models(args) -> int:
     client = AirflowClient(settings)
     run = model_admin.start(client, args.action, by="cli")
     print(f"{run['dag_id']} run {run['run_id']} started")
+    if run["dag_paused"]:
+        print(f"  {run['dag_id']} is paused in Airflow: the run waits until you unpause it")
     if not args.wait:
         return 0
     state = client.wait(run["dag_id"], run["run_id"], on_poll=_show_changes())

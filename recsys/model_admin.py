@@ -8,7 +8,7 @@ import secrets
 from datetime import UTC, datetime
 
 from recsys import model_registry as registry
-from recsys.airflow_client import AirflowClient
+from recsys.airflow_client import AirflowClient, AirflowError
 
 # action -> the DAG it runs on demand
 ON_DEMAND = {"retrain": "als_training", "embed": "lyrics_embeddings"}
@@ -16,11 +16,26 @@ _RUN_ID = re.compile(r"^admin__(?P<dag>[a-z_]+)__\d{8}T\d{6}__[0-9a-f]{6}$")
 
 
 def start(client: AirflowClient, action: str, by: str) -> dict:
-    """Trigger the DAG of ``action`` now; the run id names the DAG, so it alone follows it."""
+    """Trigger the DAG of ``action`` now; the run id names the DAG, so it alone follows it.
+    ``dag_paused`` says the run waits: Airflow runs nothing of a paused DAG until it is
+    unpaused."""
     dag_id = ON_DEMAND[action]
     run_id = f"admin__{dag_id}__{datetime.now(UTC):%Y%m%dT%H%M%S}__{secrets.token_hex(3)}"
     client.trigger(dag_id, run_id=run_id, note=f"{action} requested by {by}")
-    return {"run_id": run_id, "dag_id": dag_id, "state": "queued"}
+    return {
+        "run_id": run_id,
+        "dag_id": dag_id,
+        "state": "queued",
+        "dag_paused": _paused(client, dag_id),
+    }
+
+
+def _paused(client: AirflowClient, dag_id: str) -> bool | None:
+    """Whether the DAG is paused; None when Airflow did not say (the run exists either way)."""
+    try:
+        return client.is_paused(dag_id)
+    except (AirflowError, OSError):
+        return None
 
 
 def dag_of(run_id: str) -> str | None:
@@ -47,6 +62,7 @@ def follow(client: AirflowClient, conn, run_id: str, dag_id: str | None = None) 
         "start_date": run.get("start_date"),
         "end_date": run.get("end_date"),
         "tasks": client.task_states(dag_id, run_id),
+        "dag_paused": _paused(client, dag_id),
     }
     if dag_id == "als_training":
         row = conn.execute(

@@ -26,7 +26,11 @@ def run_to_the_end(client, airflow_api, action: str, timeout_s: float = 600) -> 
     a failed run is reported with the tail of its Spark task's log."""
     started = client.post(f"/api/v1/admin/{action}")
     assert started.status_code == 202, started.get_json()
-    run_id = started.get_json()["run_id"]
+    assert started.get_json()["dag_paused"] is False
+    return follow_to_the_end(client, airflow_api, action, started.get_json()["run_id"], timeout_s)
+
+
+def follow_to_the_end(client, airflow_api, action: str, run_id: str, timeout_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         answer = client.get(f"/api/v1/admin/runs/{run_id}")
@@ -69,3 +73,22 @@ def test_retrain_from_the_api_records_and_gates_a_model(history, admin_client, a
     models = admin_client.get("/api/v1/admin/models").get_json()
     listed = {v["version"]: v for v in models["versions"]}[model["version"]]
     assert listed["status"] == model["status"] and listed["metrics"] == model["metrics"]
+
+
+def test_a_run_asked_for_while_its_dag_is_paused_waits_and_says_so(
+    history, admin_client, airflow_api
+):
+    dag_id = "lyrics_embeddings"
+    airflow_api.set_paused(dag_id, True)
+    try:
+        started = admin_client.post("/api/v1/admin/embed")
+        assert started.status_code == 202, started.get_json()
+        run_id = started.get_json()["run_id"]
+        assert started.get_json()["dag_paused"] is True
+        time.sleep(10)  # several scheduler loops: a paused DAG's run must not start
+        waiting = admin_client.get(f"/api/v1/admin/runs/{run_id}").get_json()
+        assert (waiting["state"], waiting["dag_paused"]) == ("queued", True), waiting
+    finally:
+        airflow_api.set_paused(dag_id, False)
+    run = follow_to_the_end(admin_client, airflow_api, "embed", run_id, timeout_s=600)
+    assert run["dag_paused"] is False and run["embedding"]["status"] == "succeeded"

@@ -86,7 +86,11 @@ function describeRun(run) {
     outcome = ` → model v${run.model.version} ${run.model.status}${reason}`;
   }
   if (run.embedding) outcome = ` → ${run.embedding.songs_embedded} songs embedded`;
-  return `${run.run_id}: ${run.state}${tasks ? ` (${tasks})` : ""}${outcome}`;
+  const paused =
+    run.dag_paused && !FINISHED_RUN_STATES.includes(run.state)
+      ? ` (waiting: ${run.dag_id} is paused in Airflow; it runs once unpaused)`
+      : "";
+  return `${run.run_id}: ${run.state}${paused}${tasks ? ` (${tasks})` : ""}${outcome}`;
 }
 
 async function followRun(runId) {
@@ -112,7 +116,7 @@ async function startRun(path) {
   showError(error, null);
   try {
     const run = await postJSON(path, {}, { token: token() });
-    byTestId("run-status").textContent = `${run.run_id}: ${run.state}`;
+    byTestId("run-status").textContent = describeRun(run);
     followRun(run.run_id);
   } catch (err) {
     showError(error, err);
