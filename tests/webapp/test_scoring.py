@@ -58,6 +58,17 @@ def test_cap_per_artist_defers_to_the_next_page_without_repeats():
     assert sorted(order) == sorted(artists)
 
 
+def test_cap_per_artist_stopped_early_gives_the_same_first_pages():
+    rng = np.random.default_rng(5)
+    songs = [f"s{i}" for i in range(60)]
+    artist = {s: f"a{rng.integers(4)}" for s in songs}  # few artists: many deferrals
+    whole = cap_per_artist(songs, artist.get, page_size=7, max_per_artist=2)
+    for stop in (1, 7, 8, 21, 40, 60, 100):
+        served = cap_per_artist(songs, artist.get, page_size=7, max_per_artist=2, stop=stop)
+        assert len(served) >= min(stop, len(songs))
+        assert served == whole[: len(served)]
+
+
 def test_strongest_contributor_weighs_recent_songs_by_their_ema_coefficient():
     item = np.array([1.0, 1.0])
     newest, older = np.array([1.0, 0.0]), np.array([0.0, 1.5])

@@ -14,7 +14,6 @@ session store; writes only the long-term vector cache.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,14 +40,15 @@ class UnknownSong(LookupError):
     pass
 
 
-@dataclass
+@dataclass(slots=True)
 class Ranked:
-    """A scored candidate before the page is cut; its reason is ``(kind, song)``."""
+    """A scored candidate before the page is cut; its reason is ``(kind, song)``, and
+    ``extra`` holds fields the answer adds to the song (e.g. the next-song score parts)."""
 
     song_id: str
     score: float
     reason: tuple[str, str | None] = ("taste", None)
-    extra: dict = field(default_factory=dict)
+    extra: dict | None = None
 
 
 @dataclass
@@ -57,8 +57,9 @@ class Answer:
     degraded: list[str]
     model_version: int | None
     ranked: list[Ranked]
-    # reasons worked out for the page's songs only: conn, song ids -> {song: (kind, song)}
-    explain: Callable[[object, list[str]], dict[str, tuple[str, str | None]]] | None = None
+    # the listener's recent qualifying plays, newest first: when given, a page's reasons
+    # are worked out from them ("because you listened to") instead of each Ranked.reason
+    heard: list[str] = field(default_factory=list)
 
 
 REASON_TEXT = {
@@ -68,21 +69,40 @@ REASON_TEXT = {
     "taste": "Picked for your taste",
 }
 
+# The artist's name is a scalar subquery, so each song's artist is an index lookup rather
+# than a hash of the whole artists table; the ALS item vector comes along when asked for.
 SONG_SQL = """
-    select s.id, s.title, s.artist_id, a.name, s.genre, s.duration_s, s.image_url, s.audio_url
-    from catalog.songs as s
-    join catalog.artists as a on a.id = s.artist_id
+    select s.id, s.title, s.artist_id,
+           (select a.name from catalog.artists as a where a.id = s.artist_id),
+           s.genre, s.duration_s, s.image_url, s.audio_url{factors}
+    from catalog.songs as s{join}
     where s.id = any(%s)
 """
+SONG_DETAILS_SQL = SONG_SQL.format(factors="", join="")
+SONG_DETAILS_AND_VECTORS_SQL = SONG_SQL.format(
+    factors=", f.factors::text",
+    join=" left join model.active_factors as f on f.kind = 'item' and f.id = s.id",
+)
+SONG_FIELDS = ("song_id", "title", "artist_id", "artist", "genre", "duration_s", "image_url",
+               "audio_url")  # fmt: skip
 
 
 def song_details(conn, song_ids) -> dict[str, dict]:
-    names = ("song_id", "title", "artist_id", "artist", "genre", "duration_s", "image_url",
-             "audio_url")  # fmt: skip
     return {
-        row[0]: dict(zip(names, row, strict=True))
-        for row in conn.execute(SONG_SQL, (list(song_ids),))
+        row[0]: dict(zip(SONG_FIELDS, row, strict=True))
+        for row in conn.execute(SONG_DETAILS_SQL, (list(song_ids),))
     }
+
+
+def song_details_and_vectors(conn, song_ids) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+    """The songs' details, and the ALS item vectors of those the active model knows, in
+    one round trip."""
+    details, found = {}, {}
+    for *row, factors in conn.execute(SONG_DETAILS_AND_VECTORS_SQL, (list(song_ids),)):
+        details[row[0]] = dict(zip(SONG_FIELDS, row, strict=True))
+        if factors is not None:
+            found[row[0]] = vectors.parse_vector(factors)
+    return details, found
 
 
 def reason_body(kind: str, song: str | None, details: dict[str, dict]) -> dict:
@@ -171,24 +191,43 @@ class Recommender:
             lambda r: artists[r.song_id],
             limit,
             self.settings.recs_max_per_artist,
+            stop=offset + limit,
         )
         chosen = ordered[offset : offset + limit]
         ids = [r.song_id for r in chosen]
-        reasons = (
-            answer.explain(conn, ids) if answer.explain else {r.song_id: r.reason for r in chosen}
-        )
-        details = song_details(conn, {*ids, *(song for _, song in reasons.values() if song)})
+        if answer.heard:
+            details, found = song_details_and_vectors(conn, {*ids, *answer.heard})
+            reasons = self._reasons(answer.heard, ids, found)
+        else:
+            reasons = {r.song_id: r.reason for r in chosen}
+            details = song_details(conn, {*ids, *(song for _, song in reasons.values() if song)})
         return [
             {
                 "rank": position,
                 **details[r.song_id],
                 "score": round(r.score, 6),
-                **r.extra,
+                **(r.extra or {}),
                 "reason": reason_body(*reasons[r.song_id], details),
             }
             for position, r in enumerate(chosen, start=offset + 1)
             if r.song_id in details
         ]
+
+    def _reasons(
+        self, heard: list[str], song_ids: list[str], found: dict[str, np.ndarray]
+    ) -> dict[str, tuple[str, str | None]]:
+        """For each song, the recent song contributing most to its score through v_short
+        ("because you listened to"), or the listener's long-term taste."""
+        recent = [(h, found[h]) for h in heard if h in found]
+        reasons = {}
+        for song in song_ids:
+            source = (
+                strongest_contributor(found[song], recent, self.settings.session_ema_weight)
+                if song in found
+                else None
+            )
+            reasons[song] = ("because_you_listened", source) if source else ("taste", None)
+        return reasons
 
     # -- home ---------------------------------------------------------------------------
     def home(self, conn, user_id: str, swapped: bool = False) -> Answer:
@@ -220,26 +259,7 @@ class Recommender:
             return self.home(conn, user_id, swapped=True)
         ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
         heard = session.heard[:REASON_SONGS] if short_term is not None else []
-        return Answer(mode, degraded, version, ranked, self._explainer(heard) if heard else None)
-
-    def _explainer(self, heard: list[str]):
-        """reasons(conn, songs): for each song, the recent song contributing most to its score
-        through v_short ("because you listened to"), or the listener's long-term taste."""
-
-        def explain(conn, song_ids: list[str]) -> dict[str, tuple[str, str | None]]:
-            _, found = vectors.item_vectors(conn, [*heard, *song_ids])
-            recent = [(h, found[h]) for h in heard if h in found]
-            reasons = {}
-            for song in song_ids:
-                source = (
-                    strongest_contributor(found[song], recent, self.settings.session_ema_weight)
-                    if song in found
-                    else None
-                )
-                reasons[song] = ("because_you_listened", source) if source else ("taste", None)
-            return reasons
-
-        return explain
+        return Answer(mode, degraded, version, ranked, heard)
 
     # -- next song ----------------------------------------------------------------------
     def next_songs(self, conn, user_id: str, song_id: str) -> Answer:

@@ -78,13 +78,16 @@ def cap_per_artist(
     artist_of: Callable[[Hashable], Hashable],
     page_size: int,
     max_per_artist: int,
+    stop: int | None = None,
 ) -> list:
     """The ranked items in serving order: pages of ``page_size`` filled best first, an item
     whose artist already has ``max_per_artist`` songs on the page deferred (in rank order) to
-    the next page. The order depends only on ``ranked``, so pages never overlap."""
+    the next page. The order depends only on ``ranked``, so pages never overlap. With
+    ``stop``, pages are filled only until the order holds ``stop`` items (the pages up to
+    the one being served); that prefix is the same as the whole order's."""
     remaining = list(ranked)
     ordered: list = []
-    while remaining:
+    while remaining and (stop is None or len(ordered) < stop):
         per_artist: Counter = Counter()
         page: list = []
         deferred: list = []
