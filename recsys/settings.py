@@ -86,6 +86,12 @@ class Settings:
         "Whether Airflow pauses a DAG it sees for the first time (`make up` unpauses them"
         " once the demo data is in, so no first run finds an empty lake).",
     )
+    airflow_nice: int = _setting(
+        10,
+        "CPU niceness (0 to 19) of the local stack's Airflow, inherited by the tasks and Spark"
+        " jobs it runs, so serving and event capture keep the cores of a shared machine;"
+        " 0: the same priority as the rest.",
+    )
     airflow_admin_user: str = _setting("admin", "Airflow UI login.")
     airflow_admin_password: str = _setting(None, "Airflow UI password (secret).", secret=True)
     airflow_secret_key: str = _setting(

@@ -47,6 +47,19 @@ def components(settings: Settings) -> tuple[str, ...]:
     return COMPONENTS + ((CELERY_WORKER,) if celery else ())
 
 
+def nice_prefix(settings: Settings) -> list[str]:
+    """The command prefix that lowers Airflow's CPU priority (empty at niceness 0).
+
+    On one machine the batch side (scheduler, task runners, the Spark jobs they submit)
+    yields the cores to the web app, so a training run slows itself rather than serving.
+    """
+    if not 0 <= settings.airflow_nice <= 19:
+        raise ServiceError(
+            f"RECSYS_AIRFLOW_NICE={settings.airflow_nice}: use a niceness from 0 to 19"
+        )
+    return ["nice", "-n", str(settings.airflow_nice)] if settings.airflow_nice else []
+
+
 def celery_broker_url(settings: Settings) -> str:
     """The setting, else the stack's Redis with database 1 (sessions use database 0)."""
     if settings.airflow_celery_broker_url:
@@ -150,6 +163,7 @@ def prepare(settings: Settings) -> None:
 
 
 def start(settings: Settings) -> None:
+    nice = nice_prefix(settings)  # a wrong setting stops here, before anything starts
     prepare(settings)
     env, binary = _full_env(settings), _binary()
     for component in components(settings):
@@ -159,7 +173,7 @@ def start(settings: Settings) -> None:
         spawn(
             settings.state_dir,
             name,
-            [*supervisor, binary, *COMMANDS.get(component, [component])],
+            [*nice, *supervisor, binary, *COMMANDS.get(component, [component])],
             env=env,
             cwd=str(PROJECT_ROOT),
         )

@@ -3,9 +3,12 @@
 
 import time
 
+import psutil
 import pytest
 
 from recsys import db
+from recsys.stack import postgres
+from recsys.stack.process import read_pid
 from webapp import create_app
 
 pytestmark = pytest.mark.integration
@@ -57,6 +60,39 @@ def test_embed_from_the_api(history, admin_client, airflow_api, settings):
         (stored,) = conn.execute("select count(*) from model.lyrics_embeddings").fetchone()
     assert embedding["status"] == "succeeded"
     assert embedding["songs_embedded"] + embedding["songs_unchanged"] == with_lyrics == stored
+
+
+def test_airflow_and_the_spark_jobs_it_runs_yield_the_cpu(
+    history, admin_client, airflow_api, settings
+):
+    """The local stack runs Airflow at RECSYS_AIRFLOW_NICE: its components, the task runners
+    and the spark-submit JVMs they start, while PostgreSQL keeps the normal priority."""
+    assert settings.airflow_nice > 0
+    components = {
+        name: psutil.Process(read_pid(settings.state_dir, f"airflow-{name}"))
+        for name in ("api-server", "scheduler", "dag-processor", "triggerer")
+    }
+    for name, supervisor in components.items():
+        for proc in (supervisor, *supervisor.children()):
+            assert proc.nice() == settings.airflow_nice, (name, proc.cmdline())
+
+    started = admin_client.post("/api/v1/admin/embed")
+    assert started.status_code == 202, started.get_json()
+    spark_jobs: dict[int, int] = {}  # pid -> niceness of each spark-submit JVM seen
+    deadline = time.monotonic() + 600
+    while not spark_jobs and time.monotonic() < deadline:
+        for proc in components["scheduler"].children(recursive=True):
+            try:
+                if "org.apache.spark.deploy.SparkSubmit" in proc.cmdline():
+                    spark_jobs[proc.pid] = proc.nice()
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.3)
+    follow_to_the_end(admin_client, airflow_api, "embed", started.get_json()["run_id"], 600)
+    assert spark_jobs, "no spark-submit seen under the scheduler during the embed run"
+    assert set(spark_jobs.values()) == {settings.airflow_nice}
+    postmaster_pid = (postgres.data_dir(settings) / "postmaster.pid").read_text().split()[0]
+    assert psutil.Process(int(postmaster_pid)).nice() == 0
 
 
 def test_retrain_from_the_api_records_and_gates_a_model(history, admin_client, airflow_api):
