@@ -153,6 +153,24 @@ class Recommender:
             raise UnknownUser(user_id)
         return list(row[0]), row[1]
 
+    def _listener_and_song(self, conn, user_id: str, song_id: str):
+        """(onboarding genres, the active model version, the song's genre) in one round
+        trip; the listener is checked first."""
+        row = conn.execute(
+            "select u.id is not null, u.onboarding_genres,"
+            " (select version from model.active_model), s.id is not null, s.genre"
+            " from (select) as one"
+            " left join catalog.users as u on u.id = %s"
+            " left join catalog.songs as s on s.id = %s",
+            (user_id, song_id),
+        ).fetchone()
+        known_user, genres, version, known_song, genre = row
+        if not known_user:
+            raise UnknownUser(user_id)
+        if not known_song:
+            raise UnknownSong(song_id)
+        return list(genres), version, genre
+
     def _session(self, user_id: str, degraded: list[str], version=None) -> Session:
         try:
             return self.store.session(user_id, version)
@@ -272,10 +290,7 @@ class Recommender:
 
     def _next_songs(self, conn, user_id: str, song_id: str) -> Answer:
         s = self.settings
-        genres, version = self._listener(conn, user_id)
-        current = song_details(conn, [song_id]).get(song_id)
-        if current is None:
-            raise UnknownSong(song_id)
+        genres, version, genre = self._listener_and_song(conn, user_id, song_id)
         degraded: list[str] = []
         session = self._session(user_id, degraded)
         exclude = list(dict.fromkeys([song_id, *session.recent]))
@@ -283,21 +298,16 @@ class Recommender:
             degraded.append("no_active_model")
         has_als, has_lyrics = vectors.song_has_vectors(conn, song_id, version is not None)
         if not (has_als or has_lyrics):
-            genre_first = [current["genre"], *genres]
+            genre_first = [genre, *genres]
             ranked = self._trending(conn, genre_first, exclude)
             return Answer("trending", degraded, version, ranked)
 
-        pool, ef = s.recs_candidate_pool, s.hnsw_ef_search
-        als, content = {}, {}
-        if has_als:
-            als = dict(vectors.nearest_items_to_song(conn, song_id, exclude, pool, ef))
-        if has_lyrics:
-            content = dict(vectors.nearest_lyrics_to_song(conn, song_id, exclude, pool, ef))
-        # every merged candidate gets both exact scores where it has the vectors
-        if has_als and (missing := sorted(set(content) - set(als))):
-            als.update(vectors.item_scores_to_song(conn, song_id, missing))
-        if has_lyrics and (missing := sorted(set(als) - set(content))):
-            content.update(vectors.lyrics_scores_to_song(conn, song_id, missing))
+        # every merged candidate comes with both exact scores where it has the vectors
+        merged = vectors.next_song_candidates(
+            conn, song_id, exclude, s.recs_candidate_pool, s.hnsw_ef_search, has_als, has_lyrics
+        )
+        als = {k: a for k, (a, _) in merged.items() if a is not None}
+        content = {k: c for k, (_, c) in merged.items() if c is not None}
         w = s.next_song_als_weight
         ranked = [
             Ranked(

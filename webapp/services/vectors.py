@@ -29,18 +29,21 @@ def hold_active_model(conn) -> None:
     conn.execute("lock table model.active_model in row share mode")
 
 
-def _nearest(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple[str, float]]:
+def _search(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple]:
+    """The rows of a query whose nearest-neighbour scans each want ``params["n"]`` rows."""
     if params["n"] <= ef_search:
-        rows = conn.execute(query_sql, params).fetchall()
-    else:
-        with conn.transaction():
-            conn.execute(
-                "select set_config('hnsw.ef_search', %s, true),"
-                " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-                (str(min(params["n"], 1000)),),
-            )
-            rows = conn.execute(query_sql, params).fetchall()
-    return [(r[0], float(r[1])) for r in rows]
+        return conn.execute(query_sql, params).fetchall()
+    with conn.transaction():
+        conn.execute(
+            "select set_config('hnsw.ef_search', %s, true),"
+            " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            (str(min(params["n"], 1000)),),
+        )
+        return conn.execute(query_sql, params).fetchall()
+
+
+def _nearest(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple[str, float]]:
+    return [(r[0], float(r[1])) for r in _search(conn, query_sql, params, ef_search)]
 
 
 def parse_vector(text: str) -> np.ndarray:
@@ -104,47 +107,47 @@ ITEM_OF_SONG = "(select factors from model.active_factors where kind = 'item' an
 LYRICS_OF_SONG = "(select embedding from model.lyrics_embeddings where song_id = %(song)s)"
 
 
-def nearest_items_to_song(
-    conn, song_id: str, exclude: list[str], candidates: int, ef_search: int
-) -> list[tuple[str, float]]:
-    return _nearest(
+def next_song_candidates(
+    conn,
+    song_id: str,
+    exclude: list[str],
+    candidates: int,
+    ef_search: int,
+    by_als: bool,
+    by_lyrics: bool,
+) -> dict[str, tuple[float | None, float | None]]:
+    """The song's ``candidates`` nearest ALS items (when ``by_als``) and nearest lyrics (when
+    ``by_lyrics``), merged, each with both exact scores where it has the vectors (its ALS
+    inner product with the song when ``by_als``, its lyrics cosine similarity when
+    ``by_lyrics``, else None): ``{song: (als, lyrics)}``, from one statement, so from one
+    snapshot of the model."""
+    searches = []
+    if by_als:
+        searches.append(
+            "(select id from model.active_factors where kind = 'item'"
+            f" and id <> all(%(exclude)s) order by factors <#> {ITEM_OF_SONG} limit %(n)s)"
+        )
+    if by_lyrics:
+        searches.append(
+            "(select song_id from model.lyrics_embeddings where song_id <> all(%(exclude)s)"
+            f" order by embedding <=> {LYRICS_OF_SONG} limit %(n)s)"
+        )
+    if not searches:
+        return {}
+    als_score = f"-(f.factors <#> {ITEM_OF_SONG})" if by_als else "null::float8"
+    als_join = (
+        " left join model.active_factors as f on f.kind = 'item' and f.id = c.id" if by_als else ""
+    )
+    lyrics_score = f"1 - (l.embedding <=> {LYRICS_OF_SONG})" if by_lyrics else "null::float8"
+    lyrics_join = " left join model.lyrics_embeddings as l on l.song_id = c.id" if by_lyrics else ""
+    rows = _search(
         conn,
-        f"select id, -(factors <#> {ITEM_OF_SONG}) from model.active_factors"
-        " where kind = 'item' and id <> all(%(exclude)s)"
-        f" order by factors <#> {ITEM_OF_SONG} limit %(n)s",
+        f"with c (id) as ({' union '.join(searches)})"
+        f" select c.id, {als_score}, {lyrics_score} from c{als_join}{lyrics_join}",
         {"song": song_id, "exclude": exclude, "n": candidates},
         ef_search,
     )
-
-
-def nearest_lyrics_to_song(
-    conn, song_id: str, exclude: list[str], candidates: int, ef_search: int
-) -> list[tuple[str, float]]:
-    return _nearest(
-        conn,
-        f"select song_id, 1 - (embedding <=> {LYRICS_OF_SONG}) from model.lyrics_embeddings"
-        " where song_id <> all(%(exclude)s)"
-        f" order by embedding <=> {LYRICS_OF_SONG} limit %(n)s",
-        {"song": song_id, "exclude": exclude, "n": candidates},
-        ef_search,
-    )
-
-
-def item_scores_to_song(conn, song_id: str, song_ids: list[str]) -> dict[str, float]:
-    """Exact inner products of the songs' ALS vectors with the song's."""
-    rows = conn.execute(
-        f"select id, -(factors <#> {ITEM_OF_SONG}) from model.active_factors"
-        " where kind = 'item' and id = any(%(ids)s)",
-        {"song": song_id, "ids": song_ids},
-    ).fetchall()
-    return {r[0]: float(r[1]) for r in rows}
-
-
-def lyrics_scores_to_song(conn, song_id: str, song_ids: list[str]) -> dict[str, float]:
-    """Exact cosine similarities of the songs' lyrics vectors with the song's."""
-    rows = conn.execute(
-        f"select song_id, 1 - (embedding <=> {LYRICS_OF_SONG}) from model.lyrics_embeddings"
-        " where song_id = any(%(ids)s)",
-        {"song": song_id, "ids": song_ids},
-    ).fetchall()
-    return {r[0]: float(r[1]) for r in rows}
+    return {
+        r[0]: (None if r[1] is None else float(r[1]), None if r[2] is None else float(r[2]))
+        for r in rows
+    }
