@@ -19,8 +19,10 @@ not by less load; latency is timed from each request's sending):
 An error is an answer other than 200 (reads) or 202 with every event accepted (writes), or no
 answer; 429 (rate limited) is counted apart. The first ``--warmup`` seconds fill pools, caches
 and the JVMs: their errors count, but not their latency or memory. Targets: 0 errors; p99 flat
-within 20% (per kind, the highest minute p99 over the median minute p99, leaving out the
-minutes the retrain overlaps, since training takes the same 2 cores); the memory of every
+within 20% (per kind, the highest p99 of a ``--flatness-window``-minute window over the
+median window's, leaving out the windows the retrain overlaps, since training takes the same
+2 cores; 1-minute windows and the sampling noise of each are printed too, see
+bench/soak_report.py); the memory of every
 process of the stack (PostgreSQL backends: per backend) grows less than 10% from start to end.
 RSS and private memory (RSS less resident shared pages) are both printed; the target is judged
 on private memory, growth under 5 MB ignored: RSS counts each page of PostgreSQL's shared
@@ -293,6 +295,9 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="clients per read kind (4)")
     parser.add_argument("--event-rate", type=float, default=40, help="events/s in batches (40)")
     parser.add_argument("--single-rate", type=float, default=4, help="single events/s (4)")
+    parser.add_argument(
+        "--flatness-window", type=int, default=5, help="minutes per p99 window judged (5)"
+    )
     parser.add_argument("--retrain-at", type=float, help="minute of the retrain (half-way)")
     parser.add_argument(
         "--retrain-timeout", type=float, default=30, help="minutes to follow it after (30)"
