@@ -50,11 +50,7 @@ def stack_processes(settings) -> list[tuple[str, psutil.Process]]:
     jobs they submit)."""
     pid_files = (Path(settings.state_dir) / "run").glob("*.pid")
     roots = {f.stem: read_pid(settings.state_dir, f.stem) for f in sorted(pid_files)}
-    try:
-        pid_file = postgres.data_dir(settings) / "postmaster.pid"
-        roots[postgres.NAME] = int(pid_file.read_text().splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        pass
+    roots[postgres.NAME] = postgres.postmaster_pid(settings)
     found = []
     for service, pid in roots.items():
         if pid is None:

@@ -148,6 +148,14 @@ def ensure_databases(settings: Settings) -> None:
                 conn.execute(f'create database "{db}"')
 
 
+def postmaster_pid(settings: Settings) -> int | None:
+    """The running server's main process, from its pid file; None when it is not running."""
+    try:
+        return int((data_dir(settings) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def stop(settings: Settings) -> bool:
     pgdata = data_dir(settings)
     if not (pgdata / "postmaster.pid").exists():

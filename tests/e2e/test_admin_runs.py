@@ -7,7 +7,7 @@ import psutil
 import pytest
 
 from recsys import db
-from recsys.stack import postgres
+from recsys.stack import airflow, postgres
 from recsys.stack.process import read_pid
 from webapp import create_app
 
@@ -70,7 +70,7 @@ def test_airflow_and_the_spark_jobs_it_runs_yield_the_cpu(
     assert settings.airflow_nice > 0
     components = {
         name: psutil.Process(read_pid(settings.state_dir, f"airflow-{name}"))
-        for name in ("api-server", "scheduler", "dag-processor", "triggerer")
+        for name in airflow.COMPONENTS
     }
     for name, supervisor in components.items():
         for proc in (supervisor, *supervisor.children()):
@@ -91,8 +91,7 @@ def test_airflow_and_the_spark_jobs_it_runs_yield_the_cpu(
     follow_to_the_end(admin_client, airflow_api, "embed", started.get_json()["run_id"], 600)
     assert spark_jobs, "no spark-submit seen under the scheduler during the embed run"
     assert set(spark_jobs.values()) == {settings.airflow_nice}
-    postmaster_pid = (postgres.data_dir(settings) / "postmaster.pid").read_text().split()[0]
-    assert psutil.Process(int(postmaster_pid)).nice() == 0
+    assert psutil.Process(postgres.postmaster_pid(settings)).nice() == 0
 
 
 def test_retrain_from_the_api_records_and_gates_a_model(history, admin_client, airflow_api):
