@@ -5,7 +5,11 @@
 
 Each floor reads the rows its job reads: the interval's events; for the resync, the 8 event
 days of today's and yesterday's windows and the counted interval its drift check re-counts.
-A scan of the whole lake first warms the JVM, so no measurement pays for class loading.
+A scan of the whole lake first warms the JVM, so no measurement pays for class loading. The
+resync's ratio is taken against that warm scan, so the resync is warmed too: the day before is
+resynced first, as last night's run would have (its time is printed, as the first run in a
+fresh JVM, which a nightly spark-submit pays); then the day is timed. play_counters' target is
+in seconds, not a ratio: its one run is timed as it comes, cold.
 
 The lake is written straight to Parquet in the landing job's layout (Kafka is not what is
 measured here), on a throwaway PostgreSQL, so the ``make up`` stack is never touched.
@@ -127,6 +131,7 @@ def main(argv=None) -> None:
         first = day - timedelta(days=settings.trending_window_days - 1)
         in_days = F.col("date").between(first - timedelta(days=1), day)
         scan_window = raw_scan(spark, lake_uri, in_days, ~in_days & in_interval)
+        cold_s, _ = timed(lambda: trending_resync.resync(spark, settings, day - timedelta(days=1)))
         resync_s, report = timed(lambda: trending_resync.resync(spark, settings, day))
 
         print(f"\n{'job':44} {'seconds':>8} {'floor':>8} {'x floor':>8}  target")
@@ -139,6 +144,10 @@ def main(argv=None) -> None:
             f"{'trending_resync, ' + str(args.days) + ' days of the large dataset':44}"
             f" {resync_s:8.1f} {scan_window:8.1f} {resync_s / scan_window:8.2f}  "
             f"{'meets' if resync_s <= 3 * scan_window else 'MISSES'} <= 3x floor"
+        )
+        print(
+            f"  the day before, resynced first in the same JVM: {cold_s:.1f} s "
+            f"(about {cold_s / scan_window:.2f}x the floor)"
         )
         print(
             f"  resync checked {report.intervals_checked} counted intervals, ranked "
