@@ -22,7 +22,6 @@ from recsys.stack.process import (
 )
 
 NAME = "kafka"
-BROKER_MAIN = "kafka.Kafka"
 TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime", "retention.ms": str(30 * 86400_000)}
 
 
@@ -113,11 +112,18 @@ BROKER_JVM = ("-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch")
 TOOL_JVM = ("-Xms256m", "-Xmx1g")
 
 
-def java_command(libs: Path, main: str, *args: str, log4j: Path | None = None) -> list[str]:
-    argv = ["java", *(BROKER_JVM if main == BROKER_MAIN else TOOL_JVM)]
+def java_command(
+    libs: Path, main: str, *args: str, log4j: Path | None = None, jvm: tuple = TOOL_JVM
+) -> list[str]:
+    argv = ["java", *jvm]
     if log4j:
         argv.append(f"-Dlog4j2.configurationFile={log4j}")
     return [*argv, "-cp", f"{libs}/*", main, *args]
+
+
+def broker_command(libs: Path, props: Path, log4j: Path) -> list[str]:
+    """A broker (and KRaft controller) JVM for the given server.properties."""
+    return java_command(libs, "kafka.Kafka", str(props), log4j=log4j, jvm=BROKER_JVM)
 
 
 def start(settings: Settings) -> None:
@@ -133,7 +139,7 @@ def start(settings: Settings) -> None:
     log4j.write_text(log4j_config(settings))
     if not (data / "logs" / "meta.properties").exists():
         format_storage(libs, props, log4j, new_cluster_id(), "--standalone")
-    spawn(settings.state_dir, NAME, java_command(libs, BROKER_MAIN, str(props), log4j=log4j))
+    spawn(settings.state_dir, NAME, broker_command(libs, props, log4j))
     host, port = _broker_address(settings)
     wait_until(lambda: port_open(host, port), "Kafka", 60, log_path(settings.state_dir, NAME))
     ensure_topic(settings)

@@ -132,8 +132,7 @@ def _spawn_nodes(settings: Settings, chosen: list[Node]) -> None:
         list(pool.map(lambda c: kafka.format_storage(libs, *c, cluster_id), unformatted))
     for n in chosen:
         props, log4j = configs[n.node_id]
-        argv = kafka.java_command(libs, kafka.BROKER_MAIN, str(props), log4j=log4j)
-        spawn(settings.state_dir, n.name, argv)
+        spawn(settings.state_dir, n.name, kafka.broker_command(libs, props, log4j))
 
 
 def _cluster_id(settings: Settings) -> str:
