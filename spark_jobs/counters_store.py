@@ -6,13 +6,19 @@ analytics.song_daily_listeners) are replaced as a whole; analytics.song_daily_st
 catalog.songs.plays_cumulative are then re-derived from the ledger for every (day, song)
 touched. Both play_counters (one interval) and trending_resync (drifted intervals) write
 through here, inside one transaction each.
+
+Each interval's ledger row also keeps two checksums: the lake rows it was counted from
+(``LakeChecksum``, computed by the Spark job) and the ledger rows written for it
+(``LEDGER_CHECKSUMS``, computed here in PostgreSQL), so trending_resync can tell which
+intervals may have drifted without counting them again.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +36,33 @@ class IntervalTotals:
     completes: int
     skips: int
     seconds_heard: int
+
+
+@dataclass(frozen=True)
+class LakeChecksum:
+    """An interval's lake rows (copies included) and the sum of a hash of each."""
+
+    rows: int
+    checksum: Decimal
+
+
+NO_LAKE_ROWS = LakeChecksum(0, Decimal(0))
+
+# Per interval of %(starts)s: its ledger rows' checksum (the sum of a 60-bit fingerprint of
+# each row, so any changed, added or removed row changes it) and totals. Intervals without
+# rows are absent.
+LEDGER_CHECKSUMS = """
+    select s.interval_start,
+           sum(('x' || substr(md5(concat_ws('|', s.event_date::text, s.song_id,
+               s.events::text, s.plays::text, s.completes::text, s.skips::text,
+               s.listeners::text, s.seconds_heard::text, s.playbacks::text)),
+               1, 15))::bit(60)::bigint::numeric) as checksum,
+           sum(s.events) as events, sum(s.plays) as plays, sum(s.completes) as completes,
+           sum(s.skips) as skips, sum(s.seconds_heard) as seconds_heard
+    from analytics.song_interval_stats as s
+    where s.interval_start = any(%(starts)s)
+    group by s.interval_start
+"""
 
 
 def totals(stats: pa.Table) -> IntervalTotals:
@@ -59,10 +92,16 @@ def begin(conn) -> None:
 
 
 def replace_interval(
-    conn, start: datetime, end: datetime, stats: pa.Table, pairs: pa.Table
+    conn,
+    start: datetime,
+    end: datetime,
+    stats: pa.Table,
+    pairs: pa.Table,
+    lake: LakeChecksum,
 ) -> IntervalTotals:
     """Replace everything the interval [start, end) contributed with ``stats`` (columns
-    STATS_SCHEMA) and ``pairs`` (PAIRS_SCHEMA). Call between ``begin`` and ``rederive``."""
+    STATS_SCHEMA) and ``pairs`` (PAIRS_SCHEMA), counted from the lake rows ``lake`` sums
+    up. Call between ``begin`` and ``rederive``."""
     interval_totals = totals(stats)
     conn.execute(
         "insert into touched select event_date, song_id from analytics.song_interval_stats"
@@ -113,66 +152,99 @@ def replace_interval(
         " where interval_start = %s",
         (start,),
     )
+    record_checksums(conn, start, lake)
     return interval_totals
 
 
-def rederive(conn) -> tuple[int, int]:
-    """song_daily_stats and plays_cumulative for every touched (day, song), from the ledger.
+def record_checksums(conn, start: datetime, lake: LakeChecksum) -> None:
+    """Keep the interval's lake checksum and its ledger rows' checksum as they are now."""
+    conn.execute(
+        f"""
+        update analytics.counter_runs as r
+        set lake_rows = %(rows)s, lake_checksum = %(checksum)s,
+            ledger_checksum = coalesce(
+                (select l.checksum from ({LEDGER_CHECKSUMS}) as l), 0)
+        where r.interval_start = %(start)s
+        """,
+        {"rows": lake.rows, "checksum": lake.checksum, "start": start, "starts": [start]},
+    )
+
+
+# song_daily_stats re-derived from the ledger for the (day, song) keys matching {keys} (a
+# condition on event_date and song_id), writing only the rows that differ.
+DERIVE_DAILY = """
+    with sums as (
+        select event_date, song_id, sum(events)::bigint as events,
+               sum(plays)::bigint as plays, sum(completes)::bigint as completes,
+               sum(skips)::bigint as skips, sum(seconds_heard)::bigint as seconds_heard,
+               sum(playbacks)::bigint as playbacks
+        from analytics.song_interval_stats
+        where {keys}
+        group by event_date, song_id
+    ),
+    listeners as (
+        select event_date, song_id, count(*) as listeners
+        from analytics.song_daily_listeners
+        where {keys}
+        group by event_date, song_id
+    ),
+    current as (select * from analytics.song_daily_stats where {keys}),
+    derived as (
+        select event_date, song_id, coalesce(s.events, 0) as events,
+               coalesce(s.plays, 0) as plays, coalesce(s.completes, 0) as completes,
+               coalesce(s.skips, 0) as skips, coalesce(n.listeners, 0) as listeners,
+               coalesce(s.seconds_heard, 0) as seconds_heard,
+               coalesce(s.playbacks, 0) as playbacks,
+               (c.events, c.plays, c.completes, c.skips, c.listeners, c.seconds_heard,
+                c.playbacks) as stored
+        from sums as s
+        full join current as c using (event_date, song_id)
+        left join listeners as n using (event_date, song_id)
+    )
+    insert into analytics.song_daily_stats as d
+        (event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
+         playbacks, updated_at)
+    select event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
+           playbacks, now()
+    from derived
+    where stored is distinct from
+        (events, plays, completes, skips, listeners, seconds_heard, playbacks)
+    on conflict (event_date, song_id) do update set
+        events = excluded.events, plays = excluded.plays, completes = excluded.completes,
+        skips = excluded.skips, listeners = excluded.listeners,
+        seconds_heard = excluded.seconds_heard, playbacks = excluded.playbacks,
+        updated_at = excluded.updated_at
+"""
+TOUCHED_KEYS = "(event_date, song_id) in (select event_date, song_id from touched)"
+DAYS_KEYS = "event_date between %(first)s and %(last)s"
+
+
+def rederive(conn, days: tuple[date, date] | None = None) -> tuple[int, int]:
+    """song_daily_stats and plays_cumulative from the ledger, for every touched (day, song)
+    and, given ``days`` (first, last), every (day, song) of those days.
 
     Returns how many daily rows and songs actually changed (zero when nothing drifted).
     """
     conn.execute("analyze touched")  # temp tables are never analysed automatically
-    daily = conn.execute(
-        """
-        with keys as (select distinct event_date, song_id from touched),
-        sums as (
-            select k.event_date, k.song_id,
-                   coalesce(sum(s.events), 0) as events, coalesce(sum(s.plays), 0) as plays,
-                   coalesce(sum(s.completes), 0) as completes,
-                   coalesce(sum(s.skips), 0) as skips,
-                   coalesce(sum(s.seconds_heard), 0) as seconds_heard,
-                   coalesce(sum(s.playbacks), 0) as playbacks
-            from keys as k
-            left join analytics.song_interval_stats as s
-                on s.event_date = k.event_date and s.song_id = k.song_id
-            group by k.event_date, k.song_id
-        ),
-        derived as (
-            select sums.*,
-                   (select count(*) from analytics.song_daily_listeners as l
-                    where l.event_date = sums.event_date and l.song_id = sums.song_id)
-                       as listeners
-            from sums
-        )
-        insert into analytics.song_daily_stats as d
-            (event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
-             playbacks, updated_at)
-        select event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
-               playbacks, now()
-        from derived
-        on conflict (event_date, song_id) do update set
-            events = excluded.events, plays = excluded.plays, completes = excluded.completes,
-            skips = excluded.skips, listeners = excluded.listeners,
-            seconds_heard = excluded.seconds_heard, playbacks = excluded.playbacks,
-            updated_at = excluded.updated_at
-        where (d.events, d.plays, d.completes, d.skips, d.listeners, d.seconds_heard,
-               d.playbacks)
-            is distinct from (excluded.events, excluded.plays, excluded.completes,
-                              excluded.skips, excluded.listeners, excluded.seconds_heard,
-                              excluded.playbacks)
-        """
-    ).rowcount
+    conn.execute("set local work_mem = '64MB'")  # a night's keys aggregate in memory
+    daily = conn.execute(DERIVE_DAILY.format(keys=TOUCHED_KEYS)).rowcount
+    songs_touched, params = "select song_id from touched", {}
+    if days is not None:
+        params = {"first": days[0], "last": days[1]}
+        daily += conn.execute(DERIVE_DAILY.format(keys=DAYS_KEYS), params).rowcount
+        songs_touched += f" union select song_id from analytics.song_daily_stats where {DAYS_KEYS}"
     songs = conn.execute(
-        """
+        f"""
         update catalog.songs as songs
         set plays_cumulative = totals.plays, updated_at = now()
         from (
             select d.song_id, sum(d.plays) as plays
             from analytics.song_daily_stats as d
-            where d.song_id in (select song_id from touched)
+            where d.song_id in ({songs_touched})
             group by d.song_id
         ) as totals
         where songs.id = totals.song_id and songs.plays_cumulative <> totals.plays
-        """
+        """,
+        params,
     ).rowcount
     return daily, songs

@@ -1,7 +1,8 @@
 """Count one data interval of the listening log into the warehouse's play counters.
 
 Reads:  the lake's events whose Kafka append time lies in [--start, --end).
-Writes: in one PostgreSQL transaction, the interval's row in analytics.counter_runs, its
+Writes: in one PostgreSQL transaction, the interval's row in analytics.counter_runs (with
+        the checksums of the lake rows it counted and of the ledger rows it wrote), its
         analytics.song_interval_stats (per event day and song), the day's listeners in
         analytics.song_daily_listeners, then re-derives analytics.song_daily_stats and
         catalog.songs.plays_cumulative for every (day, song) the interval touches.
@@ -30,6 +31,12 @@ from spark_jobs import lake
 from spark_jobs.session import spark_session
 
 
+def appended(events: DataFrame, start: datetime, end: datetime) -> DataFrame:
+    """The lake rows the broker appended in [start, end), copies included."""
+    ts = F.col("kafka_timestamp")
+    return events.where((ts >= F.lit(start)) & (ts < F.lit(end)))
+
+
 def interval_events(events: DataFrame, start: datetime, end: datetime) -> DataFrame:
     """Events the broker appended in [start, end), each event_id once, partitioned by song.
 
@@ -37,11 +44,20 @@ def interval_events(events: DataFrame, start: datetime, end: datetime) -> DataFr
     per event_id, and the per-song aggregates that follow need no further shuffle.
     """
     return (
-        events.where(
-            (F.col("kafka_timestamp") >= F.lit(start)) & (F.col("kafka_timestamp") < F.lit(end))
-        )
+        appended(events, start, end)
         .repartition("track_id")
         .dropDuplicates(["track_id", "event_id"])
+    )
+
+
+def lake_checksums(rows: DataFrame, by: tuple = ()) -> DataFrame:
+    """Per ``by`` group of lake rows (copies included): ``lake_rows`` and ``lake_checksum``,
+    the sum of a 64-bit hash of each row's fields, which changes when a row is added,
+    removed or rewritten (counters_store.LakeChecksum)."""
+    row_hash = F.xxhash64(*lake.LAKE_SCHEMA.fieldNames())
+    return rows.groupBy(*by).agg(
+        F.count(F.lit(1)).alias("lake_rows"),
+        F.coalesce(F.sum(row_hash.cast("decimal(38,0)")), F.lit(0)).alias("lake_checksum"),
     )
 
 
@@ -93,12 +109,17 @@ def daily_listener_pairs(events: DataFrame, play_min_seconds: int, by: tuple = (
 
 
 def write_interval(
-    settings: Settings, start: datetime, end: datetime, stats: pa.Table, pairs: pa.Table
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    stats: pa.Table,
+    pairs: pa.Table,
+    lake_rows: store.LakeChecksum,
 ) -> store.IntervalTotals:
     """Replace the interval's counters and re-derive what depends on them, atomically."""
     with db.connect(settings) as conn, conn.transaction():
         store.begin(conn)
-        totals = store.replace_interval(conn, start, end, stats, pairs)
+        totals = store.replace_interval(conn, start, end, stats, pairs, lake_rows)
         store.rederive(conn)
     return totals
 
@@ -106,11 +127,14 @@ def write_interval(
 def count_interval(
     spark, settings: Settings, start: datetime, end: datetime
 ) -> store.IntervalTotals:
-    events = interval_events(lake.read_events(spark, settings.lake_uri), start, end).cache()
+    rows = lake.read_events(spark, settings.lake_uri)
+    checksum = lake_checksums(appended(rows, start, end)).first()
+    events = interval_events(rows, start, end).cache()
     stats = song_interval_stats(events, settings.play_min_seconds).toArrow()
     pairs = daily_listener_pairs(events, settings.play_min_seconds).toArrow()
     events.unpersist()
-    return write_interval(settings, start, end, stats, pairs)
+    lake_rows = store.LakeChecksum(checksum["lake_rows"], checksum["lake_checksum"])
+    return write_interval(settings, start, end, stats, pairs, lake_rows)
 
 
 def _timestamp(text: str) -> datetime:

@@ -1,11 +1,16 @@
 """Nightly trending resync for one day D: plays_7d from the lake, the day's ranked snapshot,
 and the 15-minute counters checked against the lake (drift corrected).
 
-Reads:  once, the lake's events of event days [D - window, D] (today's window and
-        yesterday's) and those appended in the counted intervals that started in those days
-        or counted any of their events;
-        analytics.counter_runs and
-        analytics.song_interval_stats of those intervals; catalog.songs.
+Reads:  the lake's events of event days [D - window, D] (today's window and yesterday's),
+        and those appended in the counted intervals that started in those days or counted
+        any of their events, in one Spark query;
+        analytics.counter_runs and analytics.song_interval_stats of those intervals;
+        catalog.songs.
+Checks: each counted interval by its checksums: the lake rows appended in it, and its
+        ledger rows, against those play_counters recorded. An interval whose checksums
+        differ (a late file landed in it, a ledger row was changed, or it was counted before
+        checksums were kept), or every interval with ``--full-check``, is counted again
+        from the lake and compared row by row; one that differs has drifted.
 Writes, in one PostgreSQL transaction:
         analytics.trending_history (D's snapshot, replaced), catalog.songs.plays_7d (when D
         is the newest snapshot), drifted intervals' counters (re-counted from the lake, as
@@ -15,7 +20,7 @@ Writes, in one PostgreSQL transaction:
 Everything is computed from the lake and the ledger, never from the time of the run, so a
 re-run or a backfill of D in any order gives identical tables.
 
-    spark-submit spark_jobs/trending_resync.py --day 2026-11-20
+    spark-submit spark_jobs/trending_resync.py --day 2026-11-20 [--full-check]
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
@@ -35,7 +40,12 @@ from recsys import db
 from recsys.settings import Settings, load_settings
 from spark_jobs import counters_store as store
 from spark_jobs import lake
-from spark_jobs.play_counters import daily_listener_pairs, is_play, song_interval_stats
+from spark_jobs.play_counters import (
+    daily_listener_pairs,
+    is_play,
+    lake_checksums,
+    song_interval_stats,
+)
 from spark_jobs.session import spark_session
 
 # A day's row in analytics.trending_history, after its snapshot_date.
@@ -69,58 +79,38 @@ def interval_buckets(intervals: list[tuple]) -> list[tuple]:
     ]
 
 
-def resync_rows(events: DataFrame, first: date, last: date, intervals: list[tuple]):
-    """The lake rows a resync reads, read once: those of event days [first, last] and
-    those appended during the counted ``intervals`` ([start, end) pairs, not overlapping),
-    each tagged with the interval that counted it (``interval_start``, null for none).
-
-    Partitioned by song, so every aggregate over them (per song, or per interval, day and
-    song) runs without another shuffle; duplicates of an event share its song.
-    """
-    in_days = F.col("date").between(first, last)
-    if not intervals:
-        rows = events.where(in_days).withColumn("interval_start", F.lit(None).cast("timestamp"))
-    else:
-        ts = F.col("kafka_timestamp")
-        low, high = min(s for s, _ in intervals), max(e for _, e in intervals)
-        buckets = events.sparkSession.createDataFrame(
-            interval_buckets(intervals),
-            "interval_start timestamp, interval_end timestamp, interval_bucket long",
+def interval_rows(events: DataFrame, intervals: list[tuple]) -> DataFrame:
+    """The lake rows appended during the counted ``intervals`` ([start, end) pairs, not
+    overlapping), copies included, each tagged with its ``interval_start``. One scan: the
+    files of other times are skipped by their kafka_timestamp statistics."""
+    ts = F.col("kafka_timestamp")
+    low, high = min(s for s, _ in intervals), max(e for _, e in intervals)
+    buckets = events.sparkSession.createDataFrame(
+        interval_buckets(intervals),
+        "interval_start timestamp, interval_end timestamp, interval_bucket long",
+    )
+    return (
+        events.where((ts >= low) & (ts < high))
+        .join(
+            F.broadcast(buckets),
+            (F.floor(ts.cast("double") / BUCKET_SECONDS) == F.col("interval_bucket"))
+            & (ts >= F.col("interval_start"))
+            & (ts < F.col("interval_end")),
         )
-        # two scans, not one with an OR, so the event days' partitions are pruned; the
-        # other days' files are skipped by their kafka_timestamp statistics
-        appended = ~in_days & (ts >= low) & (ts < high)
-        rows = (
-            events.where(in_days)
-            .unionByName(events.where(appended))
-            .join(
-                F.broadcast(buckets),
-                (F.floor(ts.cast("double") / BUCKET_SECONDS) == F.col("interval_bucket"))
-                & (ts >= F.col("interval_start"))
-                & (ts < F.col("interval_end")),
-                "left",
-            )
-        )
-    return rows.select(
-        "event_id",
-        "user_id",
-        "track_id",
-        "action",
-        "duration",
-        "playback_id",
-        "date",
-        "interval_start",
-    ).repartition("track_id")
+        .drop("interval_end", "interval_bucket")
+    )
 
 
 def play_events(events: DataFrame, first: date, last: date, play_min_seconds: int) -> DataFrame:
-    """The plays of event days [first, last], each event_id once: (song_id, date, user_id).
+    """The plays of event days [first, last], each event_id once: (song_id, date, user_id),
+    partitioned by song.
 
     An event's copies share its song, so deduplicating per (song, event_id) is deduplicating
-    per event_id, without a shuffle when ``events`` are partitioned by song.
+    per event_id, and the per-song aggregates that follow need no further shuffle.
     """
     return (
         events.where(F.col("date").between(first, last))
+        .repartition("track_id")
         .dropDuplicates(["track_id", "event_id"])
         .where(is_play(play_min_seconds))
         .select(F.col("track_id").alias("song_id"), "date", "user_id")
@@ -179,12 +169,35 @@ def snapshot(stats: pa.Table, catalogue: dict, size: int) -> pa.Table:
     )
 
 
-def counted_events(rows: DataFrame) -> DataFrame:
-    """The ``resync_rows`` a counted interval holds, each event_id once per interval (as
-    play_counters counts them)."""
-    return rows.where(F.col("interval_start").isNotNull()).dropDuplicates(
-        ["interval_start", "track_id", "event_id"]
+def lake_summary(
+    events: DataFrame, day: date, days: int, play_min: int, intervals: list[tuple]
+) -> tuple[pa.Table, dict]:
+    """``song_window_stats`` of the days [day - days, day], as Arrow, and the lake checksum
+    of each counted interval ({interval_start: LakeChecksum}), from one Spark query, so its
+    two scans and aggregations share the cores."""
+    window = song_window_stats(
+        play_events(events, day - timedelta(days=days), day, play_min), day, days
+    ).withColumn("part", F.lit("window"))
+    if intervals:
+        sums = lake_checksums(interval_rows(events, intervals), by=("interval_start",))
+        window = window.unionByName(
+            sums.withColumn("part", F.lit("interval")), allowMissingColumns=True
+        )
+    table = window.toArrow()
+    in_window = pc.equal(table["part"], "window")
+    stats = table.filter(in_window).select(
+        ["song_id", "plays_7d", "listeners_7d", "previous_plays", "previous_listeners"]
     )
+    checksums = {
+        r["interval_start"]: store.LakeChecksum(r["lake_rows"], r["lake_checksum"])
+        for r in table.filter(pc.invert(in_window)).to_pylist()
+    }
+    return stats, checksums
+
+
+def counted_events(rows: DataFrame) -> DataFrame:
+    """``interval_rows`` each event_id once per interval (as play_counters counts them)."""
+    return rows.dropDuplicates(["interval_start", "track_id", "event_id"])
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,7 @@ class ResyncReport:
     songs_ranked: int
     plays_7d_total: int
     intervals_checked: int
+    intervals_rechecked: int
     intervals_corrected: int
     events_corrected: int
     plays_corrected: int
@@ -223,137 +237,95 @@ def _read_songs(settings: Settings) -> list[tuple]:
         return conn.execute("select id, artist_id from catalog.songs").fetchall()
 
 
-def resync(spark, settings: Settings, day: date) -> ResyncReport:
+def resync(spark, settings: Settings, day: date, full_check: bool = False) -> ResyncReport:
+    """Resync day ``day``; ``full_check`` counts every interval again and compares it with
+    its ledger, instead of only those whose checksums changed."""
     days = settings.trending_window_days
     first = day - timedelta(days=days - 1)
     catalogue = dict(_read_songs(settings))
     size, play_min = settings.trending_snapshot_size, settings.play_min_seconds
     intervals = _read_intervals(settings, first, day)
-    # one read of the lake serves today's window, yesterday's and the drift check
-    before = first - timedelta(days=1)
-    rows = resync_rows(lake.read_events(spark, settings.lake_uri), before, day, intervals).cache()
-
-    stats = song_window_stats(play_events(rows, before, day, play_min), day, days).toArrow()
+    events = lake.read_events(spark, settings.lake_uri)
+    stats, lake_sums = lake_summary(events, day, days, play_min, intervals)
     ranked = snapshot(stats, catalogue, size)
     plays_7d = stats.filter(pc.greater(stats["plays_7d"], 0))
-
-    tagged = lake_stats = None
-    if intervals:
-        tagged = counted_events(rows)
-        lake_stats = song_interval_stats(tagged, play_min, by=("interval_start",)).cache()
+    starts = [start for start, _ in intervals]
 
     with db.connect(settings) as conn, conn.transaction():
         store.begin(conn)
-        suspects = _suspect_intervals(conn, lake_stats, [start for start, _ in intervals])
-        suspect_stats = _collect_intervals(lake_stats, suspects)
+        suspects = starts if full_check else _suspect_intervals(conn, lake_sums, starts)
+        counted = None
+        if suspects:  # count them again from the lake, with the same files the summary read
+            counted = counted_events(
+                interval_rows(events, intervals).where(F.col("interval_start").isin(suspects))
+            )
+        suspect_stats = _interval_stats(counted, play_min)
         drift = _drift(conn, suspect_stats, suspects)
-        _recount(conn, drift.intervals, dict(intervals), suspect_stats, tagged, play_min)
-        conn.execute(
-            "insert into touched select event_date, song_id from analytics.song_daily_stats"
-            " where event_date between %s and %s"
-            " union select event_date, song_id from analytics.song_interval_stats"
-            " where event_date between %s and %s",
-            (first, day, first, day),
-        )
-        daily_fixed, songs_fixed = store.rederive(conn)
+        ends = dict(intervals)
+        for start in suspects:
+            lake_rows = lake_sums.get(start, store.NO_LAKE_ROWS)
+            if start in drift.intervals:
+                _recount(conn, (start, ends[start]), suspect_stats, counted, play_min, lake_rows)
+            else:  # counted right: keep its checksums as they are now
+                store.record_checksums(conn, start, lake_rows)
+        daily_fixed, songs_fixed = store.rederive(conn, days=(first, day))
         _write_snapshot(conn, day, ranked, plays_7d)
         report = ResyncReport(
-            day,
-            ranked.num_rows,
-            int(pc.sum(plays_7d["plays_7d"]).as_py() or 0),
-            len(intervals),
-            len(drift.intervals),
-            drift.events,
-            drift.plays,
-            daily_fixed,
-            songs_fixed,
+            day=day,
+            songs_ranked=ranked.num_rows,
+            plays_7d_total=int(pc.sum(plays_7d["plays_7d"]).as_py() or 0),
+            intervals_checked=len(intervals),
+            intervals_rechecked=len(suspects),
+            intervals_corrected=len(drift.intervals),
+            events_corrected=drift.events,
+            plays_corrected=drift.plays,
+            daily_rows_corrected=daily_fixed,
+            songs_corrected=songs_fixed,
         )
         _record(conn, report, first)
-    for cached in (rows, lake_stats):
-        if cached is not None:
-            cached.unpersist()
     return report
 
 
-def _row_fingerprint():
-    """A 60-bit number per ledger row, computed identically here and in PostgreSQL."""
-    text = F.concat_ws(
-        "|",
-        F.col("event_date").cast("string"),
-        "song_id",
-        *[F.col(c).cast("string") for c in store.STAT_COLUMNS],
-    )
-    return F.conv(F.substring(F.md5(text), 1, 15), 16, 10).cast("decimal(38,0)")
-
-
-PG_FINGERPRINTS = """
-    select s.interval_start, count(*) as rows,
-           sum(('x' || substr(md5(concat_ws('|', s.event_date::text, s.song_id,
-               s.events::text, s.plays::text, s.completes::text, s.skips::text,
-               s.listeners::text, s.seconds_heard::text, s.playbacks::text)),
-               1, 15))::bit(60)::bigint::numeric)
-    from analytics.song_interval_stats as s
-    where s.interval_start = any(%(starts)s)
-    group by s.interval_start
-"""
-
-
-def _suspect_intervals(conn, lake_stats, starts: list) -> list:
-    """Intervals whose ledger may differ from the lake: row fingerprints or totals disagree.
-
-    Comparing sums of per-row fingerprints first keeps the row-by-row diff (and its copy of
-    lake rows into PostgreSQL) to the intervals that need it.
-    """
+def _suspect_intervals(conn, lake_sums: dict, starts: list) -> list:
+    """Counted intervals that may differ from the lake: the lake rows appended in them, or
+    their ledger rows, are not those play_counters recorded, or their ledger row's totals
+    are not its rows' sums."""
     if not starts:
         return []
-    lake = {
-        r["interval_start"].replace(tzinfo=UTC): (
-            r["rows"],
-            int(r["fingerprint"]),
-            r["events"],
-            r["plays"],
-            r["completes"],
-            r["skips"],
-            r["seconds_heard"],
-        )
-        for r in lake_stats.groupBy("interval_start")
-        .agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.sum(_row_fingerprint()).alias("fingerprint"),
-            *[
-                F.sum(c).alias(c)
-                for c in ("events", "plays", "completes", "skips", "seconds_heard")
-            ],
-        )
-        .collect()
-    }
-    rows = dict(
-        (r[0], (r[1], int(r[2]))) for r in conn.execute(PG_FINGERPRINTS, {"starts": starts})
-    )
-    totals = {
-        r[0]: tuple(r[1:])
-        for r in conn.execute(
-            "select interval_start, events, plays, completes, skips, seconds_heard"
-            " from analytics.counter_runs where interval_start = any(%s)",
-            (starts,),
+    recorded = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            f"""
+            select r.interval_start, r.lake_rows, r.lake_checksum,
+                   r.ledger_checksum is not null
+                   and (r.ledger_checksum, r.events, r.plays, r.completes, r.skips,
+                        r.seconds_heard)
+                       = (coalesce(l.checksum, 0), coalesce(l.events, 0),
+                          coalesce(l.plays, 0), coalesce(l.completes, 0),
+                          coalesce(l.skips, 0), coalesce(l.seconds_heard, 0))
+            from analytics.counter_runs as r
+            left join ({store.LEDGER_CHECKSUMS}) as l using (interval_start)
+            where r.interval_start = any(%(starts)s)
+            """,
+            {"starts": starts},
         )
     }
     suspects = []
     for start in starts:
-        lake_row = lake.get(start, (0, 0, 0, 0, 0, 0, 0))
-        if rows.get(start, (0, 0)) != lake_row[:2] or totals.get(start) != lake_row[2:]:
+        rows, checksum, ledger_intact = recorded[start]
+        lake_rows = lake_sums.get(start, store.NO_LAKE_ROWS)
+        if (rows, checksum) != (lake_rows.rows, lake_rows.checksum) or not ledger_intact:
             suspects.append(start)
     return suspects
 
 
-def _collect_intervals(lake_stats, starts: list) -> pa.Table:
-    """The lake's per-(interval, day, song) stats of the given intervals, as Arrow."""
-    empty = pa.table(
-        {c: pa.array([], pa.string()) for c in ("interval_start", *store.STATS_SCHEMA)}
-    )
-    if not starts:
-        return empty
-    return lake_stats.where(F.col("interval_start").isin(starts)).toArrow()
+def _interval_stats(counted, play_min: int) -> pa.Table:
+    """The lake's per-(interval, day, song) stats of the ``counted_events``, as Arrow."""
+    if counted is None:
+        return pa.table(
+            {c: pa.array([], pa.string()) for c in ("interval_start", *store.STATS_SCHEMA)}
+        )
+    return song_interval_stats(counted, play_min, by=("interval_start",)).toArrow()
 
 
 @dataclass(frozen=True)
@@ -428,16 +400,17 @@ def _drift(conn, lake_stats: pa.Table, starts: list) -> Drift:
     return Drift([r[0] for r in rows], sum(int(r[1]) for r in rows), sum(int(r[2]) for r in rows))
 
 
-def _recount(conn, drifted: list, ends: dict, lake_stats: pa.Table, tagged, play_min) -> None:
-    """Re-count each drifted interval from the lake through the play counters' own writer."""
-    for start in drifted:
-        stats = lake_stats.filter(
-            pc.equal(lake_stats["interval_start"], pa.scalar(start, pa.timestamp("us", "UTC")))
-        )
-        pairs = daily_listener_pairs(
-            tagged.where(F.col("interval_start") == F.lit(start)), play_min
-        ).toArrow()
-        store.replace_interval(conn, start, ends[start], stats, pairs)
+def _recount(conn, interval: tuple, lake_stats: pa.Table, counted, play_min, lake_rows) -> None:
+    """Re-count the drifted interval (start, end) from the lake through the play counters'
+    own writer."""
+    start, end = interval
+    stats = lake_stats.filter(
+        pc.equal(lake_stats["interval_start"], pa.scalar(start, pa.timestamp("us", "UTC")))
+    )
+    pairs = daily_listener_pairs(
+        counted.where(F.col("interval_start") == F.lit(start)), play_min
+    ).toArrow()
+    store.replace_interval(conn, start, end, stats, pairs, lake_rows)
 
 
 def _write_snapshot(conn, day: date, ranked: pa.Table, plays_7d: pa.Table) -> None:
@@ -475,34 +448,15 @@ def _write_snapshot(conn, day: date, ranked: pa.Table, plays_7d: pa.Table) -> No
 
 
 def _record(conn, report: ResyncReport, first: date) -> None:
+    columns = [f.name for f in fields(ResyncReport)][1:]
     conn.execute(
-        """
-        insert into analytics.resync_runs (snapshot_date, window_start, songs_ranked,
-            plays_7d_total, intervals_checked, intervals_corrected, events_corrected,
-            plays_corrected, daily_rows_corrected, songs_corrected)
-        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-        on conflict (snapshot_date) do update set
-            window_start = excluded.window_start, songs_ranked = excluded.songs_ranked,
-            plays_7d_total = excluded.plays_7d_total,
-            intervals_checked = excluded.intervals_checked,
-            intervals_corrected = excluded.intervals_corrected,
-            events_corrected = excluded.events_corrected,
-            plays_corrected = excluded.plays_corrected,
-            daily_rows_corrected = excluded.daily_rows_corrected,
-            songs_corrected = excluded.songs_corrected, computed_at = now()
+        f"""
+        insert into analytics.resync_runs (snapshot_date, window_start, {", ".join(columns)})
+        values (%(day)s, %(first)s, {", ".join(f"%({c})s" for c in columns)})
+        on conflict (snapshot_date) do update set window_start = excluded.window_start,
+            {", ".join(f"{c} = excluded.{c}" for c in columns)}, computed_at = now()
         """,
-        (
-            report.day,
-            first,
-            report.songs_ranked,
-            report.plays_7d_total,
-            report.intervals_checked,
-            report.intervals_corrected,
-            report.events_corrected,
-            report.plays_corrected,
-            report.daily_rows_corrected,
-            report.songs_corrected,
-        ),
+        {**asdict(report), "first": first},
     )
 
 
@@ -514,6 +468,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         required=True,
         help="the snapshot's day, YYYY-MM-DD (the last event day counted)",
     )
+    parser.add_argument(
+        "--full-check",
+        action="store_true",
+        help="count every interval of the window again and compare it with its ledger, not"
+        " only those whose checksums changed",
+    )
     return parser.parse_args(argv)
 
 
@@ -521,7 +481,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings()
     spark = spark_session("trending_resync", settings)
-    print(resync(spark, settings, args.day))
+    print(resync(spark, settings, args.day, full_check=args.full_check))
 
 
 if __name__ == "__main__":

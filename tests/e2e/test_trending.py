@@ -3,6 +3,7 @@ PostgreSQL. The job's functions run in the test's Spark session; the DAG itself 
 test_trending_dag.py."""
 
 import datetime as dt
+import time
 import uuid
 from collections import Counter, defaultdict
 
@@ -93,6 +94,20 @@ def test_rerun_and_out_of_order_backfill_are_identical(spark, settings, history)
     assert warehouse_state(settings) == again
 
 
+def complete(world, song, day):
+    """A listener's complete of ``song`` at noon on ``day``: one play."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "user_id": world.users[0]["id"],
+        "track_id": song["id"],
+        "timestamp": int(dt.datetime.combine(day, dt.time(12), UTC).timestamp() * 1000),
+        "action": "complete",
+        "duration": song["duration_s"],
+        "total_duration": song["duration_s"],
+        "source": "real_user",
+    }
+
+
 def test_late_event_counts_in_its_own_day(spark, settings, history, world):
     trending_resync.resync(spark, settings, history)
     late_day = history - dt.timedelta(days=2)
@@ -100,17 +115,7 @@ def test_late_event_counts_in_its_own_day(spark, settings, history, world):
     before_day = daily_plays(settings, late_day, song["id"])
     before_7d = song_plays_7d(settings, song["id"])
     sent_at = dt.datetime.now(UTC)
-    event = {
-        "event_id": str(uuid.uuid4()),
-        "user_id": world.users[0]["id"],
-        "track_id": song["id"],
-        "timestamp": int(dt.datetime.combine(late_day, dt.time(12), UTC).timestamp() * 1000),
-        "action": "complete",
-        "duration": song["duration_s"],
-        "total_duration": song["duration_s"],
-        "source": "real_user",
-    }
-    simulator.send_history(settings, [event], progress=False)
+    simulator.send_history(settings, [complete(world, song, late_day)], progress=False)
     land(spark, settings)
     count_now(spark, settings, sent_at)
     assert daily_plays(settings, late_day, song["id"]) == before_day + 1
@@ -211,7 +216,7 @@ def test_drift_is_detected_corrected_and_recorded(spark, settings, history):
         )
     assert warehouse_state(settings) != clean
     report = trending_resync.resync(spark, settings, history)
-    assert report.intervals_corrected == 1
+    assert (report.intervals_rechecked, report.intervals_corrected) == (1, 1)
     assert (report.events_corrected, report.plays_corrected) == (5, 5)
     assert report.daily_rows_corrected >= 1 and report.songs_corrected >= 1
     assert warehouse_state(settings) == clean
@@ -223,3 +228,75 @@ def test_drift_is_detected_corrected_and_recorded(spark, settings, history):
         ).fetchone()
     assert recorded == (1, 5)
     assert trending_resync.resync(spark, settings, history).intervals_corrected == 0
+
+
+def away_from_an_interval_boundary(seconds=90):
+    """Wait, if need be, until the open 15-minute interval has ``seconds`` left, so what a
+    test sends next is appended in the interval it has just counted."""
+    now = dt.datetime.now(UTC)
+    left = 900 - (now.minute % 15 * 60 + now.second)
+    if left < seconds:
+        time.sleep(left + 1)
+
+
+def resync_runs_row(settings, day):
+    with db.connect(settings) as conn:
+        return conn.execute(
+            "select intervals_rechecked, intervals_corrected, events_corrected"
+            " from analytics.resync_runs where snapshot_date = %s",
+            (day,),
+        ).fetchone()
+
+
+def test_rows_landed_in_a_counted_interval_are_found_by_its_checksum(
+    spark, settings, history, world
+):
+    """The streaming job can land a file after the interval it was appended in was counted:
+    the interval's lake checksum no longer matches, so the resync counts it again."""
+    settle(spark, settings)
+    assert trending_resync.resync(spark, settings, history).intervals_rechecked == 0
+    song = world.songs[-2]
+    away_from_an_interval_boundary()
+    sent_at = dt.datetime.now(UTC)
+    counted = complete(world, song, history - dt.timedelta(days=1))
+    simulator.send_history(settings, [counted], progress=False)
+    land(spark, settings)
+    count_now(spark, settings, sent_at)  # counts the open interval, with `counted` in it
+    before = daily_plays(settings, history, song["id"]), song_plays_7d(settings, song["id"])
+
+    simulator.send_history(settings, [complete(world, song, history)], progress=False)
+    land(spark, settings)  # appended in the interval already counted
+    report = trending_resync.resync(spark, settings, history)
+
+    assert (report.intervals_rechecked, report.intervals_corrected) == (1, 1)
+    assert (report.events_corrected, report.plays_corrected) == (1, 1)
+    assert daily_plays(settings, history, song["id"]) == before[0] + 1
+    assert song_plays_7d(settings, song["id"]) == before[1] + 2, "both new plays are in 7 days"
+    assert resync_runs_row(settings, history) == (1, 1, 1)
+    again = trending_resync.resync(spark, settings, history)
+    assert (again.intervals_rechecked, again.intervals_corrected) == (0, 0)
+
+
+def test_a_full_check_counts_every_interval_again(spark, settings, history):
+    """``--full-check`` compares every interval with the lake row by row, whatever its
+    checksums say; intervals counted before checksums were kept are checked in full once."""
+    settle(spark, settings)
+    trending_resync.resync(spark, settings, history)
+    clean = warehouse_state(settings)
+    report = trending_resync.resync(spark, settings, history, full_check=True)
+    assert report.intervals_checked > 0
+    assert (report.intervals_rechecked, report.intervals_corrected) == (
+        report.intervals_checked,
+        0,
+    )
+    assert warehouse_state(settings) == clean
+
+    with db.connect(settings) as conn:
+        conn.execute(
+            "update analytics.counter_runs"
+            " set lake_rows = null, lake_checksum = null, ledger_checksum = null"
+        )
+    first = trending_resync.resync(spark, settings, history)
+    assert (first.intervals_rechecked, first.intervals_corrected) == (report.intervals_checked, 0)
+    assert trending_resync.resync(spark, settings, history).intervals_rechecked == 0
+    assert warehouse_state(settings) == clean

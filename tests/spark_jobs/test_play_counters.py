@@ -79,3 +79,25 @@ def test_a_players_playback_is_one_play_and_its_seconds_count_once(spark, make_l
         "skips long, listeners long, seconds_heard long, playbacks long",
     )
     assertDataFrameEqual(stats, expected)
+
+
+def lake_checksum(make_lake, rows):
+    total = play_counters.lake_checksums(make_lake(rows)).first()
+    return total.lake_rows, total.lake_checksum
+
+
+def test_the_lake_checksum_counts_every_row_and_changes_with_any_of_them(make_lake):
+    rows = [
+        lake_row("e1", "u1", "s1", "listen", 30, 1),
+        lake_row("e2", "u1", "s1", "complete", 200, 2),
+        lake_row("e2", "u1", "s1", "complete", 200, 3),  # a copy, appended again
+    ]
+    rows_now, checksum = lake_checksum(make_lake, rows)
+    assert rows_now == 3, "copies are rows of the lake too"
+    assert lake_checksum(make_lake, rows[::-1]) == (3, checksum), "order does not matter"
+    assert lake_checksum(make_lake, rows[:2])[1] != checksum, "a row removed"
+    landed_late = lake_row("e3", "u2", "s2", "skip", 4, 4)
+    assert lake_checksum(make_lake, [*rows, landed_late])[1] != checksum, "a row added"
+    rewritten = lake_row("e1", "u1", "s1", "listen", 31, 1)
+    assert lake_checksum(make_lake, [rewritten, *rows[1:]])[1] != checksum, "a row changed"
+    assert lake_checksum(make_lake, []) == (0, 0)
