@@ -53,12 +53,18 @@ def interval_events(events: DataFrame, start: datetime, end: datetime) -> DataFr
 def lake_checksums(rows: DataFrame, by: tuple = ()) -> DataFrame:
     """Per ``by`` group of lake rows (copies included): ``lake_rows`` and ``lake_checksum``,
     the sum of a 64-bit hash of each row's fields, which changes when a row is added,
-    removed or rewritten (counters_store.LakeChecksum)."""
+    removed or rewritten (counters_store.LakeChecksum).
+
+    The hashes' high and low 32 bits are summed apart, as longs (no overflow below 2**31
+    rows), and put together once per group: summing 64-bit values as decimals is slower."""
     row_hash = F.xxhash64(*lake.LAKE_SCHEMA.fieldNames())
-    return rows.groupBy(*by).agg(
+    sums = rows.groupBy(*by).agg(
         F.count(F.lit(1)).alias("lake_rows"),
-        F.coalesce(F.sum(row_hash.cast("decimal(38,0)")), F.lit(0)).alias("lake_checksum"),
+        F.coalesce(F.sum(F.shiftright(row_hash, 32)), F.lit(0)).alias("high"),
+        F.coalesce(F.sum(row_hash.bitwiseAND(F.lit(0xFFFFFFFF))), F.lit(0)).alias("low"),
     )
+    checksum = F.col("high").cast("decimal(38,0)") * F.lit(2**32) + F.col("low")
+    return sums.select(*by, "lake_rows", checksum.cast("decimal(38,0)").alias("lake_checksum"))
 
 
 def is_play(play_min_seconds: int):

@@ -105,15 +105,16 @@ def play_events(events: DataFrame, first: date, last: date, play_min_seconds: in
     """The plays of event days [first, last], each event_id once: (song_id, date, user_id),
     partitioned by song.
 
-    An event's copies share its song, so deduplicating per (song, event_id) is deduplicating
-    per event_id, and the per-song aggregates that follow need no further shuffle.
+    An event's copies share its song, listener, day and play, so the distinct (song,
+    event_id, user, day) of the plays are the distinct plays: one hash aggregation, with no
+    sort, and the per-song aggregates that follow need no further shuffle.
     """
     return (
-        events.where(F.col("date").between(first, last))
-        .repartition("track_id")
-        .dropDuplicates(["track_id", "event_id"])
-        .where(is_play(play_min_seconds))
-        .select(F.col("track_id").alias("song_id"), "date", "user_id")
+        events.where(F.col("date").between(first, last) & is_play(play_min_seconds))
+        .select(F.col("track_id").alias("song_id"), "event_id", "user_id", "date")
+        .repartition("song_id")
+        .distinct()
+        .drop("event_id")
     )
 
 

@@ -15,8 +15,7 @@ comment on column analytics.counter_runs.lake_rows is
 comment on column analytics.counter_runs.lake_checksum is
     'Sum of a 64-bit hash of each of those lake rows: changes when a row is added or removed.';
 comment on column analytics.counter_runs.ledger_checksum is
-    'Sum of a 60-bit fingerprint of each of the interval''s rows in song_interval_stats, as '
-    'written.';
+    'Sum of a 64-bit hash of each of the interval''s rows in song_interval_stats, as written.';
 
 alter table analytics.resync_runs
     add column intervals_rechecked integer not null default 0;
