@@ -69,7 +69,7 @@ def write_lake(
     pq.write_to_dataset(table, lake.events_path(lake_uri), partition_cols=["date"])
 
 
-ROUNDS = 3
+ROUNDS = 5
 
 
 def timed(fn):

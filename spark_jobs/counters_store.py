@@ -171,7 +171,8 @@ def record_checksums(conn, start: datetime, lake: LakeChecksum) -> None:
 
 
 # song_daily_stats re-derived from the ledger for the (day, song) keys matching {keys} (a
-# condition on event_date and song_id), writing only the rows that differ.
+# condition on event_date and song_id), writing only the rows that differ; their keys are
+# added to ``touched``, so their songs' plays_cumulative is derived again too.
 DERIVE_DAILY = """
     with sums as (
         select event_date, song_id, sum(events)::bigint as events,
@@ -200,51 +201,56 @@ DERIVE_DAILY = """
         from sums as s
         full join current as c using (event_date, song_id)
         left join listeners as n using (event_date, song_id)
+    ),
+    written as (
+        insert into analytics.song_daily_stats as d
+            (event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
+             playbacks, updated_at)
+        select event_date, song_id, events, plays, completes, skips, listeners,
+               seconds_heard, playbacks, now()
+        from derived
+        where stored is distinct from
+            (events, plays, completes, skips, listeners, seconds_heard, playbacks)
+        on conflict (event_date, song_id) do update set
+            events = excluded.events, plays = excluded.plays,
+            completes = excluded.completes, skips = excluded.skips,
+            listeners = excluded.listeners, seconds_heard = excluded.seconds_heard,
+            playbacks = excluded.playbacks, updated_at = excluded.updated_at
+        returning event_date, song_id
     )
-    insert into analytics.song_daily_stats as d
-        (event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
-         playbacks, updated_at)
-    select event_date, song_id, events, plays, completes, skips, listeners, seconds_heard,
-           playbacks, now()
-    from derived
-    where stored is distinct from
-        (events, plays, completes, skips, listeners, seconds_heard, playbacks)
-    on conflict (event_date, song_id) do update set
-        events = excluded.events, plays = excluded.plays, completes = excluded.completes,
-        skips = excluded.skips, listeners = excluded.listeners,
-        seconds_heard = excluded.seconds_heard, playbacks = excluded.playbacks,
-        updated_at = excluded.updated_at
+    insert into touched select event_date, song_id from written
 """
 TOUCHED_KEYS = "(event_date, song_id) in (select event_date, song_id from touched)"
 DAYS_KEYS = "event_date between %(first)s and %(last)s"
 
 
-def rederive(conn, days: tuple[date, date] | None = None) -> tuple[int, int]:
-    """song_daily_stats and plays_cumulative from the ledger, for every touched (day, song)
-    and, given ``days`` (first, last), every (day, song) of those days.
+def rederive(
+    conn, days: tuple[date, date] | None = None, every_song: bool = False
+) -> tuple[int, int]:
+    """song_daily_stats from the ledger for every touched (day, song) and, given ``days``
+    (first, last), every (day, song) of those days; then plays_cumulative of the songs
+    touched or whose daily rows changed (of every song with ``every_song``).
 
     Returns how many daily rows and songs actually changed (zero when nothing drifted).
     """
     conn.execute("analyze touched")  # temp tables are never analysed automatically
     conn.execute("set local work_mem = '64MB'")  # a night's keys aggregate in memory
     daily = conn.execute(DERIVE_DAILY.format(keys=TOUCHED_KEYS)).rowcount
-    songs_touched, params = "select song_id from touched", {}
     if days is not None:
         params = {"first": days[0], "last": days[1]}
         daily += conn.execute(DERIVE_DAILY.format(keys=DAYS_KEYS), params).rowcount
-        songs_touched += f" union select song_id from analytics.song_daily_stats where {DAYS_KEYS}"
-    songs = conn.execute(
+    songs = "select id from catalog.songs" if every_song else "select song_id from touched"
+    songs_fixed = conn.execute(
         f"""
         update catalog.songs as songs
         set plays_cumulative = totals.plays, updated_at = now()
         from (
             select d.song_id, sum(d.plays) as plays
             from analytics.song_daily_stats as d
-            where d.song_id in ({songs_touched})
+            where d.song_id in ({songs})
             group by d.song_id
         ) as totals
         where songs.id = totals.song_id and songs.plays_cumulative <> totals.plays
-        """,
-        params,
+        """
     ).rowcount
-    return daily, songs
+    return daily, songs_fixed

@@ -14,8 +14,9 @@ Checks: each counted interval by its checksums: the lake rows appended in it, an
 Writes, in one PostgreSQL transaction:
         analytics.trending_history (D's snapshot, replaced), catalog.songs.plays_7d (when D
         is the newest snapshot), drifted intervals' counters (re-counted from the lake, as
-        play_counters would), analytics.song_daily_stats and plays_cumulative re-derived for
-        the window's days, and D's row in analytics.resync_runs.
+        play_counters would), analytics.song_daily_stats re-derived for the window's days
+        (rows that differ), plays_cumulative of the songs whose daily stats changed (of
+        every song with ``--full-check``), and D's row in analytics.resync_runs.
 
 Everything is computed from the lake and the ledger, never from the time of the run, so a
 re-run or a backfill of D in any order gives identical tables.
@@ -240,7 +241,8 @@ def _read_songs(settings: Settings) -> list[tuple]:
 
 def resync(spark, settings: Settings, day: date, full_check: bool = False) -> ResyncReport:
     """Resync day ``day``; ``full_check`` counts every interval again and compares it with
-    its ledger, instead of only those whose checksums changed."""
+    its ledger, instead of only those whose checksums changed, and derives every song's
+    plays_cumulative again, instead of only those whose daily stats changed."""
     days = settings.trending_window_days
     first = day - timedelta(days=days - 1)
     catalogue = dict(_read_songs(settings))
@@ -269,7 +271,7 @@ def resync(spark, settings: Settings, day: date, full_check: bool = False) -> Re
                 _recount(conn, (start, ends[start]), suspect_stats, counted, play_min, lake_rows)
             else:  # counted right: keep its checksums as they are now
                 store.record_checksums(conn, start, lake_rows)
-        daily_fixed, songs_fixed = store.rederive(conn, days=(first, day))
+        daily_fixed, songs_fixed = store.rederive(conn, (first, day), every_song=full_check)
         _write_snapshot(conn, day, ranked, plays_7d)
         report = ResyncReport(
             day=day,

@@ -279,16 +279,23 @@ def test_rows_landed_in_a_counted_interval_are_found_by_its_checksum(
 
 def test_a_full_check_counts_every_interval_again(spark, settings, history):
     """``--full-check`` compares every interval with the lake row by row, whatever its
-    checksums say; intervals counted before checksums were kept are checked in full once."""
+    checksums say, and derives every song's plays_cumulative again; intervals counted
+    before checksums were kept are checked in full once."""
     settle(spark, settings)
     trending_resync.resync(spark, settings, history)
     clean = warehouse_state(settings)
+    with db.connect(settings) as conn:  # a total only a full check derives again
+        conn.execute(
+            "update catalog.songs set plays_cumulative = plays_cumulative + 3"
+            " where id = (select min(song_id) from analytics.song_daily_stats)"
+        )
     report = trending_resync.resync(spark, settings, history, full_check=True)
     assert report.intervals_checked > 0
     assert (report.intervals_rechecked, report.intervals_corrected) == (
         report.intervals_checked,
         0,
     )
+    assert report.songs_corrected == 1
     assert warehouse_state(settings) == clean
 
     with db.connect(settings) as conn:
