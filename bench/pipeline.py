@@ -167,7 +167,7 @@ def main(argv=None) -> None:
             f"(about {cold_s / scan_window:.2f}x the floor)"
         )
         print(
-            f"  with --full-check (every interval counted again and compared): {full_s:.1f} s "
+            f"  with --check full (every interval counted again and compared): {full_s:.1f} s "
             f"({full_s / scan_window:.2f}x the floor)"
         )
         print(

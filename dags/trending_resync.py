@@ -10,6 +10,11 @@ For the day D that just ended (the run's data interval):
    snapshot), checks the 15-minute counters of the window against the lake and re-counts any
    interval that drifted. What it found is in `analytics.resync_runs` (normally zero drift).
 
+**The check**: each counted interval is verified by its checksums (the lake rows appended in
+it and its ledger rows, as play_counters recorded them); only an interval whose checksums
+changed is counted again from the lake and compared row by row. To count every interval of
+the window again, trigger the DAG with the `full_check` param on (Trigger DAG, with config).
+
 **Idempotent**: everything is recomputed from the lake and the ledger, so a re-run or a
 backfill of any day, in any order, gives identical tables. A late event is counted in its
 event day at the next resync.
@@ -21,7 +26,7 @@ event day at the next resync.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag
+from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
 from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
 
@@ -37,11 +42,26 @@ from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
     user_defined_macros=USER_DEFINED_MACROS,
     doc_md=__doc__,
     tags=["trending", "spark", "nightly"],
+    params={
+        "full_check": Param(
+            False,
+            type="boolean",
+            description="Count every interval of the window again and compare it with its"
+            " ledger, not only those whose checksums changed (slower).",
+        )
+    },
 )
 def trending_resync():
     land = spark_job("land_events", "land_events")
     resync = spark_job(
-        "resync", "trending_resync", application_args=["--day", "{{ data_interval_start | ds }}"]
+        "resync",
+        "trending_resync",
+        application_args=[
+            "--day",
+            "{{ data_interval_start | ds }}",
+            "--check",
+            "{{ 'full' if params.full_check else 'changed' }}",
+        ],
     )
     land >> resync
 

@@ -9,19 +9,19 @@ Reads:  the lake's events of event days [D - window, D] (today's window and yest
 Checks: each counted interval by its checksums: the lake rows appended in it, and its
         ledger rows, against those play_counters recorded. An interval whose checksums
         differ (a late file landed in it, a ledger row was changed, or it was counted before
-        checksums were kept), or every interval with ``--full-check``, is counted again
+        checksums were kept), or every interval with ``--check full``, is counted again
         from the lake and compared row by row; one that differs has drifted.
 Writes, in one PostgreSQL transaction:
         analytics.trending_history (D's snapshot, replaced), catalog.songs.plays_7d (when D
         is the newest snapshot), drifted intervals' counters (re-counted from the lake, as
         play_counters would), analytics.song_daily_stats re-derived for the window's days
         (rows that differ), plays_cumulative of the songs whose daily stats changed (of
-        every song with ``--full-check``), and D's row in analytics.resync_runs.
+        every song with ``--check full``), and D's row in analytics.resync_runs.
 
 Everything is computed from the lake and the ledger, never from the time of the run, so a
 re-run or a backfill of D in any order gives identical tables.
 
-    spark-submit spark_jobs/trending_resync.py --day 2026-11-20 [--full-check]
+    spark-submit spark_jobs/trending_resync.py --day 2026-11-20 [--check full]
 """
 
 from __future__ import annotations
@@ -472,10 +472,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="the snapshot's day, YYYY-MM-DD (the last event day counted)",
     )
     parser.add_argument(
-        "--full-check",
-        action="store_true",
-        help="count every interval of the window again and compare it with its ledger, not"
-        " only those whose checksums changed",
+        "--check",
+        choices=("changed", "full"),
+        default="changed",
+        help="which counted intervals to count again and compare with their ledger: those"
+        " whose checksums changed (the default), or every one of the window (full, which"
+        " also derives every song's plays_cumulative again)",
     )
     return parser.parse_args(argv)
 
@@ -484,7 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings()
     spark = spark_session("trending_resync", settings)
-    print(resync(spark, settings, args.day, full_check=args.full_check))
+    print(resync(spark, settings, args.day, full_check=args.check == "full"))
 
 
 if __name__ == "__main__":
