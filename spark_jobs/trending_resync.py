@@ -315,7 +315,7 @@ def _suspect_intervals(conn, lake_sums: dict, starts: list) -> list:
     }
     suspects = []
     for start in starts:
-        rows, checksum, ledger_intact = recorded[start]
+        rows, checksum, ledger_intact = recorded.get(start, (None, None, False))
         lake_rows = lake_sums.get(start, store.NO_LAKE_ROWS)
         if (rows, checksum) != (lake_rows.rows, lake_rows.checksum) or not ledger_intact:
             suspects.append(start)
