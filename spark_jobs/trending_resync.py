@@ -172,16 +172,17 @@ def snapshot(stats: pa.Table, catalogue: dict, size: int) -> pa.Table:
 
 
 def lake_summary(
-    events: DataFrame, day: date, days: int, play_min: int, intervals: list[tuple]
+    events: DataFrame, day: date, days: int, play_min: int, counted_rows: DataFrame | None
 ) -> tuple[pa.Table, dict]:
     """``song_window_stats`` of the days [day - days, day], as Arrow, and the lake checksum
-    of each counted interval ({interval_start: LakeChecksum}), from one Spark query, so its
-    two scans and aggregations share the cores."""
+    of each counted interval in ``counted_rows`` (``interval_rows``, None for no interval)
+    as {interval_start: LakeChecksum}, from one Spark query, so its two scans and
+    aggregations share the cores."""
     window = song_window_stats(
         play_events(events, day - timedelta(days=days), day, play_min), day, days
     ).withColumn("part", F.lit("window"))
-    if intervals:
-        sums = lake_checksums(interval_rows(events, intervals), by=("interval_start",))
+    if counted_rows is not None:
+        sums = lake_checksums(counted_rows, by=("interval_start",))
         window = window.unionByName(
             sums.withColumn("part", F.lit("interval")), allowMissingColumns=True
         )
@@ -249,7 +250,9 @@ def resync(spark, settings: Settings, day: date, full_check: bool = False) -> Re
     size, play_min = settings.trending_snapshot_size, settings.play_min_seconds
     intervals = _read_intervals(settings, first, day)
     events = lake.read_events(spark, settings.lake_uri)
-    stats, lake_sums = lake_summary(events, day, days, play_min, intervals)
+    # the counted intervals' rows, read with the same file listing for both uses below
+    counted_rows = interval_rows(events, intervals) if intervals else None
+    stats, lake_sums = lake_summary(events, day, days, play_min, counted_rows)
     ranked = snapshot(stats, catalogue, size)
     plays_7d = stats.filter(pc.greater(stats["plays_7d"], 0))
     starts = [start for start, _ in intervals]
@@ -258,10 +261,8 @@ def resync(spark, settings: Settings, day: date, full_check: bool = False) -> Re
         store.begin(conn)
         suspects = starts if full_check else _suspect_intervals(conn, lake_sums, starts)
         counted = None
-        if suspects:  # count them again from the lake, with the same files the summary read
-            counted = counted_events(
-                interval_rows(events, intervals).where(F.col("interval_start").isin(suspects))
-            )
+        if suspects:  # count them again from the lake
+            counted = counted_events(counted_rows.where(F.col("interval_start").isin(suspects)))
         suspect_stats = _interval_stats(counted, play_min)
         drift = _drift(conn, suspect_stats, suspects)
         ends = dict(intervals)

@@ -181,6 +181,17 @@ def song_plays_7d(settings, song_id):
         ).fetchone()[0]
 
 
+def resync_runs_row(settings, day):
+    """What the resync of ``day`` recorded: intervals re-checked and corrected, events and
+    plays corrected."""
+    with db.connect(settings) as conn:
+        return conn.execute(
+            "select intervals_rechecked, intervals_corrected, events_corrected,"
+            " plays_corrected from analytics.resync_runs where snapshot_date = %s",
+            (day,),
+        ).fetchone()
+
+
 def test_drift_is_detected_corrected_and_recorded(spark, settings, history):
     trending_resync.resync(spark, settings, history)
     clean = warehouse_state(settings)
@@ -220,13 +231,7 @@ def test_drift_is_detected_corrected_and_recorded(spark, settings, history):
     assert (report.events_corrected, report.plays_corrected) == (5, 5)
     assert report.daily_rows_corrected >= 1 and report.songs_corrected >= 1
     assert warehouse_state(settings) == clean
-    with db.connect(settings) as conn:
-        recorded = conn.execute(
-            "select intervals_corrected, plays_corrected from"
-            " analytics.resync_runs where snapshot_date = %s",
-            (history,),
-        ).fetchone()
-    assert recorded == (1, 5)
+    assert resync_runs_row(settings, history) == (1, 1, 5, 5)
     assert trending_resync.resync(spark, settings, history).intervals_corrected == 0
 
 
@@ -237,15 +242,6 @@ def away_from_an_interval_boundary(seconds=90):
     left = 900 - (now.minute % 15 * 60 + now.second)
     if left < seconds:
         time.sleep(left + 1)
-
-
-def resync_runs_row(settings, day):
-    with db.connect(settings) as conn:
-        return conn.execute(
-            "select intervals_rechecked, intervals_corrected, events_corrected"
-            " from analytics.resync_runs where snapshot_date = %s",
-            (day,),
-        ).fetchone()
 
 
 def test_rows_landed_in_a_counted_interval_are_found_by_its_checksum(
@@ -272,7 +268,7 @@ def test_rows_landed_in_a_counted_interval_are_found_by_its_checksum(
     assert (report.events_corrected, report.plays_corrected) == (1, 1)
     assert daily_plays(settings, history, song["id"]) == before[0] + 1
     assert song_plays_7d(settings, song["id"]) == before[1] + 2, "both new plays are in 7 days"
-    assert resync_runs_row(settings, history) == (1, 1, 1)
+    assert resync_runs_row(settings, history) == (1, 1, 1, 1)
     again = trending_resync.resync(spark, settings, history)
     assert (again.intervals_rechecked, again.intervals_corrected) == (0, 0)
 
