@@ -49,16 +49,16 @@ venv: native-blas  ## create or reuse the cached virtual environment, linked as 
 	@ln -sfn "$(VENV)" .venv
 
 up: venv  ## set up and start every service, load the demo data, run the pipeline once
-	$(PY) -m recsys up
+	$(PY) -m recsysctl up
 
 down:  ## stop every service (all data is kept)
-	$(PY) -m recsys down
+	$(PY) -m recsysctl down
 
 status:  ## each service and whether it is healthy
-	$(PY) -m recsys status
+	$(PY) -m recsysctl status
 
 simulate: venv  ## live listening traffic through the API (COUNT=, RATE=)
-	$(PY) -m recsys simulate --count $(or $(COUNT),5000) $(if $(RATE),--rate $(RATE))
+	$(PY) -m recsysctl simulate --count $(or $(COUNT),5000) $(if $(RATE),--rate $(RATE))
 
 test: venv browser  ## the test suite against real services the tests start themselves
 	$(PY) -m pytest
@@ -78,7 +78,7 @@ format: venv  ## apply ruff's formatting and fixes
 	$(PY) -m ruff check --fix .
 
 evaluate: venv  ## the project's ALS on MovieLens-100K (Recommenders' protocol), search printed
-	$(PY) -m recsys evaluate-movielens
+	$(PY) -m evaluation.als_movielens
 
 bench: venv  ## benchmarks (bench/), printed as ratios against a baseline of the same run
 	$(PY) -m bench

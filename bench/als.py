@@ -48,9 +48,9 @@ import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from recsys import demo
 from recsys.ranking_metrics import RankingMetrics
 from recsys.settings import Settings, load_settings
+from recsysctl import demo
 from spark_jobs import lake
 from spark_jobs.als_training import (
     AlsParams,

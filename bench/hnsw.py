@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from bench.stack import throwaway_stack
-from recsys import db, demo
+from recsys import db
 from recsys import model_registry as registry
 from recsys.ranking_metrics import top_k
+from recsysctl import demo
 
 EF_SEARCH = (10, 20, 40, 64, 100, 200, 400)
 K = 10

@@ -16,7 +16,7 @@ import time
 from bench.loadgen import LoadResult, in_processes, post_all
 from bench.stack import throwaway_stack
 from recsys import events
-from recsys.stack import kafka, redis, webapp
+from recsysctl.stack import kafka, redis, webapp
 from webapp.resources import make_producer
 
 TARGETS = {"batch": 20_000, "single": 1_500}

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from recsys.simulator import Pacer
+from recsysctl.simulator import Pacer
 
 
 @dataclass

@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bench.stack import throwaway_stack
-from recsys import demo
+from recsysctl import demo
 from spark_jobs import lake, play_counters, trending_resync
 from spark_jobs.session import spark_session
 

@@ -50,9 +50,10 @@ from bench import loadgen
 from bench.serving import request_paths, serve_model, start_sessions
 from bench.soak_report import report
 from bench.stack import memory_snapshot, throwaway_stack
-from recsys import demo, model_admin, simulator
+from recsys import model_admin
 from recsys.airflow_client import TERMINAL_STATES, AirflowClient
-from recsys.stack import airflow, kafka, redis, webapp
+from recsysctl import demo, simulator
+from recsysctl.stack import airflow, kafka, redis, webapp
 
 ADMIN = "admin"
 RETRAIN_DAG = model_admin.ON_DEMAND["retrain"]

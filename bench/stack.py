@@ -14,11 +14,12 @@ from pathlib import Path
 
 import psutil
 
-from recsys import db, demo
+from recsys import db
 from recsys.settings import load_settings
-from recsys.stack import postgres
-from recsys.stack.isolated import isolated_environment, stop_all
-from recsys.stack.process import read_pid
+from recsysctl import demo
+from recsysctl.stack import postgres
+from recsysctl.stack.isolated import isolated_environment, stop_all
+from recsysctl.stack.process import read_pid
 
 
 @contextmanager

@@ -1,5 +1,5 @@
 """
-### als_training — nightly, and on demand (admin page, API, `python -m recsys models retrain`)
+### als_training — nightly, and on demand (admin page, API, `python -m recsysctl models retrain`)
 
 Trains the collaborative-filtering model on the last `RECSYS_ALS_WINDOW_DAYS` (90) event days
 before the run's end and serves it only if it is good enough:
@@ -18,7 +18,7 @@ duration): the admin page's model history. A rejected model is not a failure: th
 succeeds, the old model keeps serving, and the reason is in `model.als_runs.reason`.
 
 **Re-runs** train the same window with the same seed and record a new, equivalent version.
-**Rollback**: `python -m recsys models activate <version>` or the admin page.
+**Rollback**: `python -m recsysctl models activate <version>` or the admin page.
 """
 
 from __future__ import annotations

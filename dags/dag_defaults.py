@@ -35,8 +35,8 @@ DEFAULT_ARGS = {
 
 def spark_jars() -> str:
     """Connector jars for --jars, resolved when a task runs (fetched once into the cache)."""
+    from recsys.jars import spark_jars as resolve
     from recsys.settings import load_settings
-    from recsys.stack.jars import spark_jars as resolve
 
     return ",".join(resolve(load_settings()))
 

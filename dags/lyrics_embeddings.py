@@ -9,7 +9,7 @@ and each run adds a row to `model.embedding_runs`: songs embedded, unchanged, wi
 (skipped) and embeddings removed (their song lost its lyrics).
 
 **Idempotent**: a re-run embeds nothing new, so trigger it by hand whenever the catalog changes
-(`python -m recsys airflow dags trigger lyrics_embeddings`). The work depends on the catalog,
+(`python -m recsysctl airflow dags trigger lyrics_embeddings`). The work depends on the catalog,
 not on the data interval, so there is nothing to backfill.
 
 Updates the asset `lyrics_embeddings`, for DAGs that read the vectors.

@@ -19,7 +19,7 @@ the window again, trigger the DAG with the `full_check` param on (Trigger DAG, w
 backfill of any day, in any order, gives identical tables. A late event is counted in its
 event day at the next resync.
 
-**Backfill**: `python -m recsys airflow backfill create --dag-id trending_resync
+**Backfill**: `python -m recsysctl airflow backfill create --dag-id trending_resync
 --from-date 2026-10-01 --to-date 2026-10-31 --reprocess-behavior completed`.
 """
 

@@ -10,7 +10,7 @@
 # Spark's Kafka source and the PostgreSQL JDBC driver, resolved from the project's own pom
 # while building, so that no task fetches jars at run time.
 FROM maven:3.9.11-eclipse-temurin-17 AS connector-jars
-COPY recsys/stack/maven/spark-connectors.pom.xml /build/pom.xml
+COPY recsys/maven/spark-connectors.pom.xml /build/pom.xml
 RUN mvn -q -B -f /build/pom.xml dependency:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory=/build/jars
 
@@ -40,10 +40,10 @@ RUN pip install --no-cache-dir -r /opt/musicrec/requirements.txt
 
 COPY recsys/ /opt/musicrec/recsys/
 
-# Put the jars where the DAGs look for them (recsys.stack.jars.jar_dir, keyed by the pom's
+# Put the jars where the DAGs look for them (recsys.jars.jar_dir, keyed by the pom's
 # hash) and mark the folder complete, exactly as a local fetch would.
 COPY --from=connector-jars --chown=airflow:0 /build/jars /tmp/spark-connectors
-RUN target="$(python -c 'from recsys.settings import load_settings; from recsys.stack import jars; print(jars.jar_dir(load_settings(), jars.SPARK_CONNECTORS))')" \
+RUN target="$(python -c 'from recsys.settings import load_settings; from recsys import jars; print(jars.jar_dir(load_settings(), jars.SPARK_CONNECTORS))')" \
  && mkdir -p "$(dirname "$target")" \
  && mv /tmp/spark-connectors "$target" \
  && touch "$target/.complete"

@@ -1,5 +1,5 @@
 # The web app (Flask under gunicorn, gthread workers) and the one-shot schema migration
-# (`python -m recsys migrate`): both need the shared package, the app and the SQL files.
+# (`python -m recsysctl migrate`): both need the shared package, the app and the SQL files.
 #
 # Build from the repository root:  docker build -f docker/webapp.Dockerfile .
 # Only recsys/, webapp/ and sql/ are copied, so nothing of the clone's .env or .state ends up
@@ -38,7 +38,7 @@ ENV PYTHONPATH=/opt/musicrec \
 USER musicrec
 EXPOSE 5000
 
-# The same gunicorn command line as the local stack (recsys/stack/webapp.py); exec keeps
+# The same gunicorn command line as the local stack (recsysctl/stack/webapp.py); exec keeps
 # gunicorn as PID 1 so it receives the container's SIGTERM and shuts down gracefully. The
 # workers' Prometheus samples (webapp/metrics.py) start from an empty folder on each start.
 CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn webapp.wsgi:app --bind \"$RECSYS_WEBAPP_HOST:$RECSYS_WEBAPP_PORT\" --workers \"$RECSYS_WEBAPP_WORKERS\" --threads \"$RECSYS_WEBAPP_THREADS\" --worker-class gthread --timeout 60 --graceful-timeout 20 --config python:webapp.gunicorn_conf ${RECSYS_WEBAPP_ACCESS_LOG:+--access-logfile \"$RECSYS_WEBAPP_ACCESS_LOG\"}"]

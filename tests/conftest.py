@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from recsys.settings import load_settings
-from recsys.stack.isolated import isolated_environment, stop_all
+from recsysctl.stack.isolated import isolated_environment, stop_all
 
 _BASE = Path(tempfile.mkdtemp(prefix="recsys-test-"))
 
@@ -39,7 +39,7 @@ def _session_environment() -> dict[str, str]:
 
 def pytest_configure(config):
     os.environ.update(_session_environment())
-    from recsys.stack.airflow import airflow_env
+    from recsysctl.stack.airflow import airflow_env
 
     os.environ.update(airflow_env(load_settings()))
     os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
@@ -61,7 +61,7 @@ def settings():
 @pytest.fixture(scope="session")
 def postgres(settings):
     from recsys import db
-    from recsys.stack import postgres as service
+    from recsysctl.stack import postgres as service
 
     service.start(settings)
     db.migrate(settings)
@@ -70,7 +70,7 @@ def postgres(settings):
 
 @pytest.fixture(scope="session")
 def kafka(settings):
-    from recsys.stack import kafka as service
+    from recsysctl.stack import kafka as service
 
     service.start(settings)
     return settings
@@ -78,7 +78,7 @@ def kafka(settings):
 
 @pytest.fixture(scope="session")
 def redis_server(settings):
-    from recsys.stack import redis as service
+    from recsysctl.stack import redis as service
 
     service.start(settings)
     return settings
@@ -86,7 +86,7 @@ def redis_server(settings):
 
 @pytest.fixture(scope="session")
 def airflow_db(postgres):
-    from recsys.stack import airflow
+    from recsysctl.stack import airflow
 
     airflow.prepare(postgres)
     return postgres
@@ -95,7 +95,8 @@ def airflow_db(postgres):
 @pytest.fixture(scope="session")
 def world(postgres):
     """The small demo world, loaded into the test catalog."""
-    from recsys import db, demo
+    from recsys import db
+    from recsysctl import demo
 
     world = demo.generate_world("small", seed=11)
     with db.connect(postgres) as conn:
@@ -105,7 +106,7 @@ def world(postgres):
 
 @pytest.fixture(scope="session")
 def webapp_server(world, kafka, redis_server, settings):
-    from recsys.stack import webapp
+    from recsysctl.stack import webapp
 
     webapp.start(settings)
     return settings
@@ -114,7 +115,7 @@ def webapp_server(world, kafka, redis_server, settings):
 @pytest.fixture(scope="session")
 def spark(settings):
     """One local SparkSession for the whole run, with the Kafka connector on its classpath."""
-    from recsys.stack import jars
+    from recsys import jars
     from spark_jobs.session import spark_session
 
     session = spark_session(
@@ -128,7 +129,7 @@ def spark(settings):
 def history(spark, settings, world, kafka):
     """Two weeks of the small world's listening, sent to Kafka, landed and counted; returns
     the last complete event day."""
-    from recsys import demo, simulator
+    from recsysctl import demo, simulator
     from tests.pipeline_helpers import UTC, count_now, land
 
     sent_at = dt.datetime.now(UTC)
@@ -217,7 +218,7 @@ def als_model(settings, write_model_version):
 @pytest.fixture(scope="session")
 def airflow_started(airflow_db, settings):
     """The real Airflow: api-server, scheduler, dag-processor, triggerer."""
-    from recsys.stack import airflow as airflow_service
+    from recsysctl.stack import airflow as airflow_service
 
     airflow_service.start(settings)
     return settings

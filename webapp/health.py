@@ -6,9 +6,10 @@ missing model only degrade serving and are reported without failing the check.
 
 from __future__ import annotations
 
+import socket
+
 from flask import Blueprint, jsonify
 
-from recsys.stack.process import port_open
 from webapp.resources import resources
 
 health = Blueprint("health", __name__)
@@ -43,11 +44,19 @@ def _kafka(res) -> dict:
         if not partitions:
             return {"status": "down", "detail": f"topic {res.settings.kafka_topic} not found"}
         brokers = res.settings.kafka_bootstrap_servers.split(",")
-        if not any(port_open(*_host_port(b)) for b in brokers):
+        if not any(_accepts(*_host_port(b)) for b in brokers):
             return {"status": "down", "detail": "no broker accepts connections"}
         return {"status": "ok", "partitions": len(partitions)}
     except Exception as err:
         return {"status": "down", "detail": str(err)[:200]}
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
 
 def _host_port(address: str) -> tuple[str, int]:

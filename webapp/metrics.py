@@ -2,7 +2,7 @@
 Kafka errors, and the pipeline's key numbers read from the warehouse at each scrape.
 
 Under gunicorn every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
-(set by recsys/stack/webapp.py and the compose file) and a scrape of any worker adds them
+(set by recsysctl/stack/webapp.py and the compose file) and a scrape of any worker adds them
 up; without that variable (tests, ``flask run``) the process's own registry is served.
 
 The pipeline's numbers come from the tables its DAGs write (analytics.counter_runs,

@@ -7,8 +7,8 @@ import psutil
 import pytest
 
 from recsys import db
-from recsys.stack import airflow, postgres
-from recsys.stack.process import read_pid
+from recsysctl.stack import airflow, postgres
+from recsysctl.stack.process import read_pid
 from webapp import create_app
 
 pytestmark = pytest.mark.integration

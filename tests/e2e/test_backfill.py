@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from recsys.stack import airflow as airflow_service
-from recsys.stack.process import log_path
+from recsysctl.stack import airflow as airflow_service
+from recsysctl.stack.process import log_path
 from tests.pipeline_helpers import warehouse_state
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from recsys.stack import kafka as kafka_service
+from recsysctl.stack import kafka as kafka_service
 from spark_jobs import lake, land_events
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from recsys import simulator
+from recsysctl import simulator
 from tests.pipeline_helpers import (
     assert_counters_equal_the_lake,
     counter_tables,

@@ -9,8 +9,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from recsys import db, simulator
+from recsys import db
 from recsys.events import is_play
+from recsysctl import simulator
 from spark_jobs import lake, trending_resync
 from tests.pipeline_helpers import count_now, land, settle, warehouse_state
 

@@ -19,7 +19,7 @@ def test_pyspark_python_files_match_the_pinned_version():
 
 
 def test_spark_connector_pom_matches_pyspark():
-    pom = (PROJECT_ROOT / "recsys/stack/maven/spark-connectors.pom.xml").read_text()
+    pom = (PROJECT_ROOT / "recsys/maven/spark-connectors.pom.xml").read_text()
     kafka_connector = re.search(
         r"<artifactId>spark-sql-kafka-0-10_2.13</artifactId>\s*<version>([^<]+)</version>", pom
     )

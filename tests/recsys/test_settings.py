@@ -2,7 +2,6 @@
 
 import pytest
 
-from recsys.envfile import ensure_env_file, render_example
 from recsys.settings import (
     PROJECT_ROOT,
     SettingsError,
@@ -11,6 +10,7 @@ from recsys.settings import (
     read_env_file,
     require,
 )
+from recsysctl.envfile import ensure_env_file, render_example
 
 
 def test_environment_overrides_env_file_over_defaults(tmp_path):
@@ -51,7 +51,7 @@ def test_secrets_have_no_defaults():
 
 def test_env_example_documents_every_setting_exactly():
     committed = (PROJECT_ROOT / ".env.example").read_text()
-    assert committed == render_example(), "regenerate .env.example from recsys.envfile"
+    assert committed == render_example(), "regenerate .env.example from recsysctl.envfile"
 
 
 def test_ensure_env_file_generates_secrets_once(tmp_path):

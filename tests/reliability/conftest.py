@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from recsys.settings import Settings, env_name
-from recsys.stack import spark_cluster
-from recsys.stack.isolated import free_port_pair
+from recsysctl.stack import spark_cluster
+from recsysctl.stack.isolated import free_port_pair
 
 
 def override(settings: Settings, **fields) -> tuple[Settings, dict[str, str]]:
@@ -53,7 +53,7 @@ def override_settings():
 def kafka_cluster(settings, tmp_path_factory):
     """Three KRaft nodes (broker+controller each) and the topic with 3 replicas, min ISR 2.
     Yields (settings, env overrides) pointing at them."""
-    from recsys.stack import kafka_cluster as service
+    from recsysctl.stack import kafka_cluster as service
 
     base = tmp_path_factory.mktemp("kafka-cluster")
     *brokers, webapp_port = _distinct_port_pairs(service.NODE_COUNT + 1)
@@ -76,7 +76,7 @@ def kafka_cluster(settings, tmp_path_factory):
 def cluster_webapp(kafka_cluster, world, redis_server):
     """The real web app under gunicorn, its producer bootstrapped with all three brokers;
     the session's catalog and Redis."""
-    from recsys.stack import webapp
+    from recsysctl.stack import webapp
 
     cluster_settings, env = kafka_cluster
     try:

@@ -17,12 +17,13 @@ import uuid
 import psycopg
 import pytest
 
-from recsys import db, demo, simulator
+from recsys import db
 from recsys.airflow_client import AirflowClient
-from recsys.stack import airflow as airflow_service
-from recsys.stack import kafka as kafka_service
-from recsys.stack.isolated import free_port_pair
-from recsys.stack.process import log_path
+from recsysctl import demo, simulator
+from recsysctl.stack import airflow as airflow_service
+from recsysctl.stack import kafka as kafka_service
+from recsysctl.stack.isolated import free_port_pair
+from recsysctl.stack.process import log_path
 from tests.pipeline_helpers import assert_counters_equal_the_lake, counter_tables, lake_rows
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]

@@ -7,7 +7,7 @@
   counters' advisory lock (as a concurrent counter writer, trending_resync, would) until
   the job waits on it, then restarts PostgreSQL with the stack's own stop and start.
   Airflow's dag-processor and triggerer (sometimes the scheduler too) exit when their
-  database goes away; the stack's supervisor (``recsys.stack.supervise``) starts them
+  database goes away; the stack's supervisor (``recsysctl.stack.supervise``) starts them
   again, and the test prints each restart it logged.
 - Redis stopped for some seconds under HTTP load through gunicorn: recommendations degrade
   to the long-term vector, events are still accepted and stored, nothing hangs, and
@@ -29,13 +29,14 @@ import psycopg
 import pytest
 import requests
 
-from recsys import db, demo, simulator
+from recsys import db
 from recsys import model_registry as registry
 from recsys.airflow_client import DAG_IDS, AirflowClient, AirflowError
-from recsys.stack import airflow as airflow_service
-from recsys.stack import postgres as postgres_service
-from recsys.stack import redis as redis_service
-from recsys.stack.process import log_path
+from recsysctl import demo, simulator
+from recsysctl.stack import airflow as airflow_service
+from recsysctl.stack import postgres as postgres_service
+from recsysctl.stack import redis as redis_service
+from recsysctl.stack.process import log_path
 from spark_jobs import counters_store
 from tests.kafka_helpers import end_offsets, records_since
 from tests.pipeline_helpers import (

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from recsys.stack import kafka_cluster
+from recsysctl.stack import kafka_cluster
 from tests.kafka_helpers import completed_playback, end_offsets, records_since
 from tests.reliability.http_load import wait_for
 

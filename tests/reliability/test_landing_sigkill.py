@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from recsys import simulator
-from recsys.stack import kafka as kafka_service
-from recsys.stack.spark_cluster import job_path
+from recsysctl import simulator
+from recsysctl.stack import kafka as kafka_service
+from recsysctl.stack.spark_cluster import job_path
 from spark_jobs import lake
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]

@@ -19,9 +19,10 @@ import pytest
 import requests
 from pyspark.testing import assertDataFrameEqual
 
-from recsys import db, demo, simulator
-from recsys.stack import kafka as kafka_service
-from recsys.stack.spark_cluster import job_path
+from recsys import db
+from recsysctl import demo, simulator
+from recsysctl.stack import kafka as kafka_service
+from recsysctl.stack.spark_cluster import job_path
 from spark_jobs import lake
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]

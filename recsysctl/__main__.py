@@ -1,0 +1,3 @@
+from recsysctl.cli import main
+
+main()
