@@ -1,9 +1,12 @@
 """Pipeline alerts: failed tasks recorded in ops.alerts, where operators and the admin page
-look, besides the task log. Written by the DAGs' failure callback."""
+look, besides the task log. Written by the DAGs' failure callback; read by the admin page.
+Every read and write of ops.alerts goes through this module."""
 
 from __future__ import annotations
 
 import logging
+
+from psycopg.rows import dict_row
 
 from recsys import db
 from recsys.settings import Settings, load_settings
@@ -31,15 +34,14 @@ def record_alert(
     return row[0]
 
 
-def recent_alerts(settings: Settings, limit: int = 50) -> list[dict]:
-    with db.connect(settings) as conn:
-        cur = conn.execute(
+def recent_alerts(conn, limit: int = 50) -> list[dict]:
+    """The newest alerts first, each as a dict of its columns."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
             "select id, occurred_at, dag_id, task_id, run_id, try_number, severity, message,"
             " log_url from ops.alerts order by occurred_at desc, id desc limit %s",
             (limit,),
-        )
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        ).fetchall()
 
 
 def on_task_failure(context) -> None:

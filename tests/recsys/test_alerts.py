@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from recsys import alerts
+from recsys import alerts, db
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,8 @@ def test_failure_callback_records_an_alert(postgres):
         log_url="http://airflow/log",
     )
     alerts.on_task_failure({"ti": ti, "exception": RuntimeError("lake unreachable")})
-    latest = alerts.recent_alerts(postgres, limit=1)[0]
+    with db.connect(postgres) as conn:
+        latest = alerts.recent_alerts(conn, limit=1)[0]
     assert (latest["dag_id"], latest["task_id"], latest["run_id"], latest["try_number"]) == (
         "play_counters",
         "count_plays",

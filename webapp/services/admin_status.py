@@ -1,7 +1,8 @@
 """What the admin page shows about the pipeline: how fresh the warehouse is, recent alerts and
 recent DAG runs.
 
-Reads analytics.counter_runs, analytics.resync_runs, model.embedding_runs, ops.alerts and,
+Reads analytics.counter_runs, analytics.resync_runs, model.embedding_runs, ops.alerts (through
+recsys.alerts) and,
 through Airflow's REST API, the runs of the pipeline's DAGs. Writes nothing.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 import logging
 
 import requests
+from psycopg.rows import dict_row
 
+from recsys import alerts
 from recsys.airflow_client import DAG_IDS, AirflowClient, AirflowError
 
 log = logging.getLogger(__name__)
@@ -41,18 +44,10 @@ LATEST_EMBEDDING_RUN_SQL = """
     limit 1
 """
 
-RECENT_ALERTS_SQL = """
-    select id, occurred_at, dag_id, task_id, run_id, try_number, severity, message, log_url
-    from ops.alerts
-    order by occurred_at desc, id desc
-    limit %s
-"""
-
 
 def _one(conn, query: str) -> dict | None:
-    cur = conn.execute(query)
-    row = cur.fetchone()
-    return dict(zip([c.name for c in cur.description], row, strict=True)) if row else None
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query).fetchone()
 
 
 def freshness(conn) -> dict:
@@ -70,12 +65,6 @@ def freshness(conn) -> dict:
         "resync": _one(conn, LATEST_RESYNC_RUN_SQL),
         "embeddings": _one(conn, LATEST_EMBEDDING_RUN_SQL),
     }
-
-
-def recent_alerts(conn, limit: int = ALERTS_SHOWN) -> list[dict]:
-    cur = conn.execute(RECENT_ALERTS_SQL, (limit,))
-    names = [c.name for c in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _run_summary(run: dict) -> dict:
@@ -98,7 +87,7 @@ def dag_runs(client: AirflowClient, limit: int = RUNS_SHOWN_PER_DAG) -> dict[str
 
 
 def warehouse(conn) -> dict:
-    return {"freshness": freshness(conn), "alerts": recent_alerts(conn)}
+    return {"freshness": freshness(conn), "alerts": alerts.recent_alerts(conn, ALERTS_SHOWN)}
 
 
 def airflow(client: AirflowClient) -> dict:

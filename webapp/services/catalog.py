@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import secrets
 
+from psycopg.rows import dict_row
+
 SONG_COLUMNS = """
     s.id, s.title, s.artist_id, a.name as artist, s.album, s.genre, s.duration_s,
     s.release_date, s.image_url, s.audio_url, s.plays_7d
@@ -42,9 +44,9 @@ SEARCH_ARTISTS_SQL = """
 """
 
 
-def _rows(cur) -> list[dict]:
-    names = [c.name for c in cur.description]
-    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+def _rows(conn, query: str, params) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query, params).fetchall()
     for row in rows:
         if row.get("release_date") is not None:
             row["release_date"] = row["release_date"].isoformat()
@@ -58,18 +60,17 @@ def search(conn, q: str, limit: int) -> dict:
     params = {"q": q.lower(), "limit": limit}
     return {
         "q": q,
-        "songs": _rows(conn.execute(SEARCH_SONGS_SQL, params)),
-        "artists": _rows(conn.execute(SEARCH_ARTISTS_SQL, params)),
+        "songs": _rows(conn, SEARCH_SONGS_SQL, params),
+        "artists": _rows(conn, SEARCH_ARTISTS_SQL, params),
     }
 
 
 def song(conn, song_id: str) -> dict | None:
     rows = _rows(
-        conn.execute(
-            f"select {SONG_COLUMNS} from catalog.songs as s"
-            " join catalog.artists as a on a.id = s.artist_id where s.id = %s",
-            (song_id,),
-        )
+        conn,
+        f"select {SONG_COLUMNS} from catalog.songs as s"
+        " join catalog.artists as a on a.id = s.artist_id where s.id = %s",
+        (song_id,),
     )
     return rows[0] if rows else None
 
@@ -84,38 +85,32 @@ USER_COLUMNS = "id, display_name, onboarding_genres"
 def users(conn, limit: int, offset: int) -> dict:
     total = conn.execute("select count(*) from catalog.users").fetchone()[0]
     items = _rows(
-        conn.execute(
-            f"select {USER_COLUMNS} from catalog.users order by id limit %s offset %s",
-            (limit, offset),
-        )
+        conn,
+        f"select {USER_COLUMNS} from catalog.users order by id limit %s offset %s",
+        (limit, offset),
     )
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
 def user(conn, user_id: str) -> dict | None:
-    rows = _rows(
-        conn.execute(f"select {USER_COLUMNS} from catalog.users where id = %s", (user_id,))
-    )
+    rows = _rows(conn, f"select {USER_COLUMNS} from catalog.users where id = %s", (user_id,))
     return rows[0] if rows else None
 
 
 def create_user(conn, display_name: str, onboarding_genres: list[str]) -> dict:
     user_id = f"listener-{secrets.token_hex(5)}"
     return _rows(
-        conn.execute(
-            f"insert into catalog.users (id, display_name, onboarding_genres)"
-            f" values (%s, %s, %s) returning {USER_COLUMNS}",
-            (user_id, display_name, onboarding_genres),
-        )
+        conn,
+        f"insert into catalog.users (id, display_name, onboarding_genres)"
+        f" values (%s, %s, %s) returning {USER_COLUMNS}",
+        (user_id, display_name, onboarding_genres),
     )[0]
 
 
 def set_genres(conn, user_id: str, onboarding_genres: list[str]) -> dict | None:
     rows = _rows(
-        conn.execute(
-            f"update catalog.users set onboarding_genres = %s where id = %s"
-            f" returning {USER_COLUMNS}",
-            (onboarding_genres, user_id),
-        )
+        conn,
+        f"update catalog.users set onboarding_genres = %s where id = %s returning {USER_COLUMNS}",
+        (onboarding_genres, user_id),
     )
     return rows[0] if rows else None

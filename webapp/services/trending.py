@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from psycopg.rows import dict_row
+
 SNAPSHOT_SQL = """
     select t.rank, t.song_id, s.title, a.name as artist, s.genre, t.plays_7d, t.listeners_7d,
            t.previous_rank, t.rank_change
@@ -22,9 +24,9 @@ HISTORY_SQL = """
 """
 
 
-def _rows(cur) -> list[dict]:
-    names = [c.name for c in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+def _rows(conn, query: str, params: dict) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
 
 
 def current_snapshot(conn, limit: int, offset: int) -> dict:
@@ -35,7 +37,7 @@ def current_snapshot(conn, limit: int, offset: int) -> dict:
     ).fetchone() or (None, 0)
     items = []
     if day is not None:
-        items = _rows(conn.execute(SNAPSHOT_SQL, {"day": day, "limit": limit, "offset": offset}))
+        items = _rows(conn, SNAPSHOT_SQL, {"day": day, "limit": limit, "offset": offset})
     return {
         "snapshot_date": day.isoformat() if day else None,
         "total": total,
@@ -52,7 +54,7 @@ def song_history(conn, song_id: str, limit: int, offset: int) -> dict | None:
     total = conn.execute(
         "select count(*) from analytics.trending_history where song_id = %s", (song_id,)
     ).fetchone()[0]
-    items = _rows(conn.execute(HISTORY_SQL, {"song_id": song_id, "limit": limit, "offset": offset}))
+    items = _rows(conn, HISTORY_SQL, {"song_id": song_id, "limit": limit, "offset": offset})
     for item in items:
         item["snapshot_date"] = item["snapshot_date"].isoformat()
     return {"song_id": song_id, "total": total, "limit": limit, "offset": offset, "items": items}
