@@ -42,9 +42,9 @@ class Steps:
 
 
 def cmd_up(args) -> int:
-    from recsys import db
+    from recsys import db, jars
     from recsysctl.envfile import ensure_env_file
-    from recsysctl.stack import airflow, jars, kafka, postgres, redis, status, webapp
+    from recsysctl.stack import airflow, kafka, postgres, redis, status, webapp
 
     steps = Steps(11 if args.with_demo else 8)
     added = ensure_env_file()
@@ -211,7 +211,7 @@ def train_models(settings) -> None:
 
 
 def cmd_down(args) -> int:
-    from recsysctl.stack import services
+    from recsysctl.stack.services import services
 
     settings = load_settings()
     for service in reversed(services(settings)):

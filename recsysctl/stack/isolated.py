@@ -53,7 +53,7 @@ def isolated_environment(base: Path) -> dict[str, str]:
 
 def stop_all(settings) -> None:
     """Stop every service of the stack, reporting (not raising) failures."""
-    from recsysctl.stack import services
+    from recsysctl.stack.services import services
 
     for service in reversed(services(settings)):
         try:

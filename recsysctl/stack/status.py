@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recsys.settings import Settings
-from recsysctl.stack import services
+from recsysctl.stack.services import services
 
 
 def status_rows(settings: Settings) -> list[tuple[str, str, str, str]]:

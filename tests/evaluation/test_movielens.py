@@ -88,7 +88,7 @@ def test_read_ratings_refuses_another_file(tmp_path):
 
 @pytest.mark.integration
 def test_the_chosen_spark_als_reaches_the_target_on_movielens(spark, settings):
-    from spark_jobs import evaluate_movielens as evaluation
+    from evaluation import als_movielens as evaluation
 
     ratings = movielens.load_ratings(settings.cache_dir)
     assert len(ratings) == 100_000
