@@ -1,5 +1,5 @@
 # The web app (Flask under gunicorn, gthread workers) and the one-shot schema migration
-# (`python -m recsysctl migrate`): both need the shared package, the app and the SQL files.
+# (`python -m recsys.migrate`): both need the shared package, the app and the SQL files.
 #
 # Build from the repository root:  docker build -f docker/webapp.Dockerfile .
 # Only recsys/, webapp/ and sql/ are copied, so nothing of the clone's .env or .state ends up

@@ -53,3 +53,12 @@ def ensure_analyst_login(settings: Settings) -> None:
                 sql.Identifier(user)
             )
         )
+
+
+def ensure_databases(settings: Settings) -> None:
+    """Create the warehouse's and Airflow's databases on the server when missing."""
+    with psycopg.connect(settings.dsn_for("postgres"), autocommit=True) as conn:
+        for name in (settings.postgres_db, settings.airflow_db):
+            exists = conn.execute("select 1 from pg_database where datname = %s", (name,))
+            if not exists.fetchone():
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))

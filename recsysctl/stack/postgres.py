@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from recsys import db
 from recsys.settings import Settings
 from recsysctl.stack.process import ServiceError, log_path, port_open, wait_until
 
@@ -137,15 +138,7 @@ def start(settings: Settings) -> None:
     if result.returncode != 0:
         raise ServiceError(f"PostgreSQL did not start: {result.stderr.strip()}; see {log}")
     wait_until(lambda: healthy(settings), "PostgreSQL", 30, log)
-    ensure_databases(settings)
-
-
-def ensure_databases(settings: Settings) -> None:
-    with psycopg.connect(settings.dsn_for("postgres"), autocommit=True) as conn:
-        for db in (settings.postgres_db, settings.airflow_db):
-            exists = conn.execute("select 1 from pg_database where datname = %s", (db,)).fetchone()
-            if not exists:
-                conn.execute(f'create database "{db}"')
+    db.ensure_databases(settings)
 
 
 def postmaster_pid(settings: Settings) -> int | None:
