@@ -31,6 +31,7 @@ from recsysctl.stack.process import (
     wait_until,
 )
 
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKER = "celery-worker"
 COMMANDS = {CELERY_WORKER: ["celery", "worker"]}  # the airflow subcommand, when not the name
@@ -113,7 +114,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(spark_conn),
         "PYTHONPATH": str(PROJECT_ROOT),
         "PYSPARK_PYTHON": sys.executable,
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        # sbin too: the PostgreSQL launcher creates its system user with useradd
+        "PATH": f"{Path(sys.executable).parent}:{SYSTEM_PATH}",
     }
 
 
