@@ -23,10 +23,9 @@ succeeds, the old model keeps serving, and the reason is in `model.als_runs.reas
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
-from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
+from dags.dag_defaults import DAG_ARGS, spark_job
 
 ALS_MODEL = Asset(name="als_model")
 
@@ -37,14 +36,9 @@ WINDOW_END = "{{ (dag_run.data_interval_end or dag_run.run_after) | ds }}"
 @dag(
     dag_id="als_training",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    # Each run activates the model it trains: two at once would race for the pointer.
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    user_defined_macros=USER_DEFINED_MACROS,
-    doc_md=__doc__,
     tags=["models", "spark", "nightly"],
+    doc_md=__doc__,
+    **DAG_ARGS,
 )
 def als_training():
     land = spark_job("land_events", "land_events")
@@ -61,20 +55,18 @@ def als_training():
         from airflow.exceptions import AirflowSkipException
 
         from recsys import db
+        from recsys.model_registry import run_of_dag_run
         from recsys.settings import load_settings
 
         with db.connect(load_settings()) as conn:
-            row = conn.execute(
-                "select version, status, reason from model.als_runs where dag_run_id = %s"
-                " order by version desc limit 1",
-                (run_id,),
-            ).fetchone()
-        if row is None:
+            run = run_of_dag_run(conn, run_id)
+        if run is None:
             raise RuntimeError(f"no training recorded for run {run_id}")
-        version, status, reason = row
-        if status != "passed":
-            raise AirflowSkipException(f"model version {version} was {status}: {reason}")
-        return version
+        if run["status"] != "passed":
+            raise AirflowSkipException(
+                f"model version {run['version']} was {run['status']}: {run['reason']}"
+            )
+        return run["version"]
 
     land >> train >> publish()
 

@@ -1,7 +1,8 @@
-"""Defaults every DAG of the warehouse shares: ownership, retries, timeouts, the Spark pool,
-and how Spark jobs are submitted. DAG files import it as ``dags.dag_defaults`` (the project
-root is on PYTHONPATH); it holds no DAG itself. Nothing here does I/O at import: the
-scheduler parses DAG files constantly."""
+"""Defaults every DAG of the warehouse shares: the ``@dag`` arguments (``DAG_ARGS``: start
+date, catchup, one run at a time, ownership, retries, timeouts, macros), the Spark pool, and
+how Spark jobs are submitted. DAG files import it as ``dags.dag_defaults`` (the project root
+is on PYTHONPATH); it holds no DAG itself. Nothing here does I/O at import: the scheduler
+parses DAG files constantly."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,17 @@ def spark_jars() -> str:
 
 
 USER_DEFINED_MACROS = {"spark_jars": spark_jars}
+
+# What every ``@dag(...)`` shares; a DAG file adds its dag_id, schedule, tags, doc_md, params.
+DAG_ARGS = {
+    "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+    "catchup": False,
+    # One run of a DAG at a time: als_training's runs each activate the model they train
+    # (two at once would race for the pointer), and one at a time keeps the Spark pool fair.
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+    "user_defined_macros": USER_DEFINED_MACROS,
+}
 
 
 def spark_job(

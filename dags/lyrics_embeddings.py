@@ -17,22 +17,17 @@ Updates the asset `lyrics_embeddings`, for DAGs that read the vectors.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag
 
-from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
+from dags.dag_defaults import DAG_ARGS, spark_job
 
 
 @dag(
     dag_id="lyrics_embeddings",
     schedule=CronDataIntervalTimetable("0 3 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    user_defined_macros=USER_DEFINED_MACROS,
-    doc_md=__doc__,
     tags=["models", "spark", "daily"],
+    doc_md=__doc__,
+    **DAG_ARGS,
 )
 def lyrics_embeddings():
     spark_job(

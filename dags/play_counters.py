@@ -17,22 +17,17 @@ timestamps) count in the interval they arrived in, under their own event day.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag
 
-from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
+from dags.dag_defaults import DAG_ARGS, spark_job
 
 
 @dag(
     dag_id="play_counters",
     schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    user_defined_macros=USER_DEFINED_MACROS,
-    doc_md=__doc__,
     tags=["counters", "spark", "15min"],
+    doc_md=__doc__,
+    **DAG_ARGS,
 )
 def play_counters():
     land = spark_job("land_events", "land_events")

@@ -25,23 +25,16 @@ event day at the next resync.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
-from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
+from dags.dag_defaults import DAG_ARGS, spark_job
 
 
 @dag(
     dag_id="trending_resync",
     schedule=CronDataIntervalTimetable("30 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    # Days may be recomputed in any order, but one at a time keeps the Spark pool fair.
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    user_defined_macros=USER_DEFINED_MACROS,
-    doc_md=__doc__,
     tags=["trending", "spark", "nightly"],
+    doc_md=__doc__,
     params={
         "full_check": Param(
             False,
@@ -50,6 +43,7 @@ from dags.dag_defaults import DEFAULT_ARGS, USER_DEFINED_MACROS, spark_job
             " ledger, not only those whose checksums changed (slower).",
         )
     },
+    **DAG_ARGS,
 )
 def trending_resync():
     land = spark_job("land_events", "land_events")

@@ -65,12 +65,8 @@ def follow(client: AirflowClient, conn, run_id: str, dag_id: str | None = None) 
         "dag_paused": _paused(client, dag_id),
     }
     if dag_id == "als_training":
-        row = conn.execute(
-            "select version from model.als_runs where dag_run_id = %s order by version desc"
-            " limit 1",
-            (run_id,),
-        ).fetchone()
-        result["model"] = registry.get_version(conn, row[0]).as_dict() if row else None
+        run = registry.run_of_dag_run(conn, run_id)
+        result["model"] = registry.get_version(conn, run["version"]).as_dict() if run else None
     else:
         row = conn.execute(
             "select songs_total, songs_without_lyrics, songs_unchanged, songs_embedded,"

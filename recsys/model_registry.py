@@ -97,6 +97,17 @@ def finish_run(conn, version: int, status: str, reason: str | None = None, **fie
     )
 
 
+def run_of_dag_run(conn, dag_run_id: str) -> dict | None:
+    """The newest training run the Airflow run ``dag_run_id`` recorded, as {version, status,
+    reason}; None when it recorded none (yet)."""
+    row = conn.execute(
+        "select version, status, reason from model.als_runs where dag_run_id = %s"
+        " order by version desc limit 1",
+        (dag_run_id,),
+    ).fetchone()
+    return None if row is None else dict(zip(("version", "status", "reason"), row, strict=True))
+
+
 def vector_text(kind: str, ids, matrix: np.ndarray) -> bytes:
     """COPY text rows ``kind<TAB>id<TAB>[f1,f2,...]`` (pgvector's input format)."""
     out = io.StringIO()
