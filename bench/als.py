@@ -51,7 +51,6 @@ from pyspark.sql import functions as F
 from recsys.ranking_metrics import RankingMetrics
 from recsys.settings import Settings, load_settings
 from recsysctl import demo
-from spark_jobs import lake
 from spark_jobs.als_training import (
     AlsParams,
     Holdout,
@@ -63,7 +62,8 @@ from spark_jobs.als_training import (
     index_ids,
     train_als,
 )
-from spark_jobs.session import spark_session
+from spark_jobs.common import lake
+from spark_jobs.common.session import spark_session
 
 ITERATIONS = (2, 10)
 K = 10

@@ -25,7 +25,7 @@ from bench.stack import throwaway_stack
 from recsys import db
 from recsys.embedding_model import load_model
 from spark_jobs import lyrics_embeddings
-from spark_jobs.session import spark_session
+from spark_jobs.common.session import spark_session
 
 TARGET = 0.7
 

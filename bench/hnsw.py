@@ -34,8 +34,9 @@ def train_factors(world, days: int, rank: int):
     from pyspark.sql import functions as F
 
     from recsys.settings import load_settings
-    from spark_jobs import als_training, lake
-    from spark_jobs.session import spark_session
+    from spark_jobs import als_training
+    from spark_jobs.common import lake
+    from spark_jobs.common.session import spark_session
 
     end = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     events = pd.DataFrame(demo.generate_history(world, end, days=days, seed=7))

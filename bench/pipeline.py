@@ -30,11 +30,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bench.stack import throwaway_stack
+from recsys.lake import events_path
 from recsysctl import demo
-from spark_jobs import lake, play_counters, trending_resync
-from spark_jobs.session import spark_session
+from spark_jobs import play_counters, trending_resync
+from spark_jobs.common import lake
+from spark_jobs.common.session import spark_session
 
-# The contract's fields with the lake's types (spark_jobs.lake.EVENT_SCHEMA).
+# The contract's fields with the lake's types (spark_jobs.common.lake.EVENT_SCHEMA).
 EVENT_ARROW_SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),
@@ -66,7 +68,7 @@ def write_lake(
     )
     days = pa.array([date.fromtimestamp(e["timestamp"] / 1000) for e in events], pa.date32())
     table = table.append_column("date", days)
-    pq.write_to_dataset(table, lake.events_path(lake_uri), partition_cols=["date"])
+    pq.write_to_dataset(table, events_path(lake_uri), partition_cols=["date"])
 
 
 ROUNDS = 5

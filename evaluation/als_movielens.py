@@ -50,7 +50,7 @@ from spark_jobs.als_training import (
     holdout_task,
     train_als,
 )
-from spark_jobs.session import spark_session
+from spark_jobs.common.session import spark_session
 
 K = 10
 TARGET_NDCG = 0.46

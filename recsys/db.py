@@ -1,4 +1,5 @@
-"""Warehouse database access shared by every process: connections and migrations.
+"""Warehouse database access shared by every process: connections, bulk COPY of Arrow
+tables (the jobs' writers), and migrations.
 
 Migrations are the numbered SQL files in ``sql/migrations``, applied in order by yoyo
 (forward only; yoyo records what it applied in its own tables).
@@ -6,17 +7,40 @@ Migrations are the numbered SQL files in ``sql/migrations``, applied in order by
 
 from __future__ import annotations
 
+import io
+from typing import TYPE_CHECKING
+
 import psycopg
 from psycopg import sql
 from yoyo import get_backend, read_migrations
 
 from recsys.settings import PROJECT_ROOT, Settings
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
 
 
 def connect(settings: Settings, **kwargs) -> psycopg.Connection:
     return psycopg.connect(settings.postgres_dsn, connect_timeout=5, **kwargs)
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """``table``'s rows as CSV without a header, in its column order: ``copy_rows``' input."""
+    # Imported here: only the jobs' writers COPY, the web app never loads pyarrow for it.
+    import pyarrow.csv as pa_csv
+
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    return buffer.getvalue()
+
+
+def copy_rows(conn, table: str, columns: str, data: bytes) -> None:
+    """COPY CSV rows ``data`` (``csv_bytes``) into ``table`` (``columns``, comma-separated,
+    in the rows' order), inside the caller's transaction."""
+    with conn.cursor().copy(f"copy {table} ({columns}) from stdin (format csv)") as copy:
+        copy.write(data)
 
 
 def migrate(settings: Settings) -> list[str]:

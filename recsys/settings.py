@@ -221,10 +221,6 @@ class Settings:
     def webapp_url(self) -> str:
         return f"http://{self.webapp_host}:{self.webapp_port}"
 
-    @property
-    def lake_events_uri(self) -> str:
-        return f"{self.lake_uri.rstrip('/')}/raw/listen_events"
-
 
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()

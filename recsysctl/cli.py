@@ -20,6 +20,7 @@ from pathlib import Path
 
 from recsys.airflow_client import AirflowError
 from recsys.jars import JarFetchError
+from recsys.lake import events_path
 from recsys.settings import PROJECT_ROOT, SettingsError, load_settings, require
 from recsysctl.stack.process import ServiceError
 
@@ -85,7 +86,7 @@ Where to look
   web app + API     {settings.webapp_url}/healthz   (POST {settings.webapp_url}/api/v1/logs/event)
   Airflow UI        {settings.airflow_url}   login {settings.airflow_admin_user}, password in .env
   PostgreSQL        psql postgresql://{settings.postgres_user}:<.env>@{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}
-  Parquet lake      {settings.lake_events_uri}
+  Parquet lake      {events_path(settings.lake_uri)}
   service logs      {settings.state_dir}/logs
   live traffic      make simulate      stop everything: make down""")
 

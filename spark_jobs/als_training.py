@@ -43,8 +43,8 @@ from recsys import db
 from recsys import model_registry as registry
 from recsys.ranking_metrics import RankingMetrics, evaluate, popularity_top_k, top_k
 from recsys.settings import Settings, load_settings
-from spark_jobs import lake
-from spark_jobs.session import spark_session
+from spark_jobs.common.lake import read_events
+from spark_jobs.common.session import spark_session
 
 SEED = 42
 
@@ -284,7 +284,7 @@ def run(
 
 def _train_and_publish(spark, settings, conn, report, params, start, end, holdout_start):
     k = settings.als_eval_k
-    events = lake.read_events(spark, settings.lake_uri).where(
+    events = read_events(spark, settings.lake_uri).where(
         F.col("date").between(start, end - timedelta(days=1))
     )
     pairs = feedback(events, settings.play_min_seconds)

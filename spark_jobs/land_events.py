@@ -22,9 +22,10 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from recsys.events import ACTIONS, REQUIRED_FIELDS, SOURCES
+from recsys.lake import events_path, rejected_path
 from recsys.settings import Settings, load_settings
-from spark_jobs import lake
-from spark_jobs.session import spark_session
+from spark_jobs.common.lake import EVENT_SCHEMA
+from spark_jobs.common.session import spark_session
 
 # The stateful de-duplication's partitioning is fixed by the first checkpoint; changing it
 # needs a new checkpoint folder.
@@ -34,7 +35,7 @@ STATE_PARTITIONS = "4"
 def parse_kafka_records(records: DataFrame) -> DataFrame:
     """Kafka rows -> contract fields plus Kafka coordinates, ``raw_value`` and ``is_valid``."""
     value = F.col("value").cast("string")
-    parsed = F.from_json(value, lake.EVENT_SCHEMA)
+    parsed = F.from_json(value, EVENT_SCHEMA)
     return records.select(
         parsed.alias("e"),
         value.alias("raw_value"),
@@ -73,7 +74,7 @@ def to_lake_rows(parsed: DataFrame) -> DataFrame:
     """Valid events in the lake's schema, with their UTC event day."""
     day = F.to_date(F.timestamp_millis(F.col("timestamp")))
     return parsed.where("is_valid").select(
-        *[F.col(f.name) for f in lake.EVENT_SCHEMA.fields],
+        *[F.col(f.name) for f in EVENT_SCHEMA.fields],
         "kafka_partition",
         "kafka_offset",
         "kafka_timestamp",
@@ -114,7 +115,7 @@ def start_queries(spark: SparkSession, settings: Settings, args) -> list:
     landed = (
         events.writeStream.format("parquet")
         .partitionBy("date")
-        .option("path", lake.events_path(settings.lake_uri))
+        .option("path", events_path(settings.lake_uri))
         .option("checkpointLocation", f"{checkpoints}/land_events")
         .trigger(**trigger)
         .queryName("land_events")
@@ -124,7 +125,7 @@ def start_queries(spark: SparkSession, settings: Settings, args) -> list:
         to_rejected_rows(parsed)
         .writeStream.format("parquet")
         .partitionBy("date")
-        .option("path", lake.rejected_path(settings.lake_uri))
+        .option("path", rejected_path(settings.lake_uri))
         .option("checkpointLocation", f"{checkpoints}/land_rejected_events")
         .trigger(**trigger)
         .queryName("land_rejected_events")

@@ -36,8 +36,7 @@ from pyspark.sql import DataFrame
 from recsys import db
 from recsys.embedding_model import DIMENSION, MODEL_NAME
 from recsys.settings import Settings, load_settings
-from spark_jobs.counters_store import copy_rows, csv_bytes
-from spark_jobs.session import spark_session
+from spark_jobs.common.session import spark_session
 
 EMBEDDED_SCHEMA = "song_id string, lyrics_md5 string, embedding array<float>"
 # Below this many songs per partition a second model load costs more than it saves.
@@ -180,11 +179,13 @@ def _write(conn, embedded: pa.Table) -> int:
         f" embedding vector({DIMENSION})) on commit drop"
     )
     literals = vector_literals(embedded.column("embedding"))
-    copy_rows(
+    db.copy_rows(
         conn,
         "new_lyrics_embeddings",
         "song_id, lyrics_md5, embedding",
-        csv_bytes(embedded.select(["song_id", "lyrics_md5"]).append_column("embedding", literals)),
+        db.csv_bytes(
+            embedded.select(["song_id", "lyrics_md5"]).append_column("embedding", literals)
+        ),
     )
     return conn.execute(
         """

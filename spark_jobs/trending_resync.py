@@ -37,31 +37,17 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+import spark_jobs.common.warehouse_store as store
 from recsys import db
 from recsys.settings import Settings, load_settings
-from spark_jobs import counters_store as store
-from spark_jobs import lake
-from spark_jobs.play_counters import (
+from spark_jobs.common.lake import read_events
+from spark_jobs.common.play_stats import (
     daily_listener_pairs,
     is_play,
     lake_checksums,
     song_interval_stats,
 )
-from spark_jobs.session import spark_session
-
-# A day's row in analytics.trending_history, after its snapshot_date.
-SNAPSHOT_SCHEMA = pa.schema(
-    [
-        ("rank", pa.int64()),
-        ("song_id", pa.string()),
-        ("artist_id", pa.string()),
-        ("plays_7d", pa.int64()),
-        ("listeners_7d", pa.int64()),
-        ("previous_rank", pa.int64()),
-        ("rank_change", pa.int64()),
-    ]
-)
-
+from spark_jobs.common.session import spark_session
 
 # The width of the buckets the interval join matches on: one counter interval.
 BUCKET_SECONDS = 900
@@ -167,7 +153,8 @@ def snapshot(stats: pa.Table, catalogue: dict, size: int) -> pa.Table:
         change = None if before is None else before - rank
         rows.append((rank, song, catalogue[song], plays[i], listeners[i], before, change))
     return pa.Table.from_pylist(
-        [dict(zip(SNAPSHOT_SCHEMA.names, row, strict=True)) for row in rows], SNAPSHOT_SCHEMA
+        [dict(zip(store.SNAPSHOT_SCHEMA.names, row, strict=True)) for row in rows],
+        store.SNAPSHOT_SCHEMA,
     )
 
 
@@ -249,7 +236,7 @@ def resync(spark, settings: Settings, day: date, full_check: bool = False) -> Re
     catalogue = dict(_read_songs(settings))
     size, play_min = settings.trending_snapshot_size, settings.play_min_seconds
     intervals = _read_intervals(settings, first, day)
-    events = lake.read_events(spark, settings.lake_uri)
+    events = read_events(spark, settings.lake_uri)
     # the counted intervals' rows, read with the same file listing for both uses below
     counted_rows = interval_rows(events, intervals) if intervals else None
     stats, lake_sums = lake_summary(events, day, days, play_min, counted_rows)
@@ -273,7 +260,7 @@ def resync(spark, settings: Settings, day: date, full_check: bool = False) -> Re
             else:  # counted right: keep its checksums as they are now
                 store.record_checksums(conn, start, lake_rows)
         daily_fixed, songs_fixed = store.rederive(conn, (first, day), every_song=full_check)
-        _write_snapshot(conn, day, ranked, plays_7d)
+        store.write_snapshot(conn, day, ranked, plays_7d)
         report = ResyncReport(
             day=day,
             songs_ranked=ranked.num_rows,
@@ -348,11 +335,11 @@ def _drift(conn, lake_stats: pa.Table, starts: list) -> Drift:
         " song_id text, events bigint, plays bigint, completes bigint, skips bigint,"
         " listeners bigint, seconds_heard bigint, playbacks bigint) on commit drop"
     )
-    store.copy_rows(
+    db.copy_rows(
         conn,
         "lake_interval_stats",
         "interval_start, " + ", ".join(store.STATS_SCHEMA),
-        store.csv_bytes(lake_stats),
+        db.csv_bytes(lake_stats),
     )
     rows = conn.execute(
         """
@@ -415,40 +402,6 @@ def _recount(conn, interval: tuple, lake_stats: pa.Table, counted, play_min, lak
         counted.where(F.col("interval_start") == F.lit(start)), play_min
     ).toArrow()
     store.replace_interval(conn, start, end, stats, pairs, lake_rows)
-
-
-def _write_snapshot(conn, day: date, ranked: pa.Table, plays_7d: pa.Table) -> None:
-    newest = conn.execute(
-        "select coalesce(max(snapshot_date) <= %s, true) from analytics.trending_history",
-        (day,),
-    ).fetchone()[0]
-    conn.execute("delete from analytics.trending_history where snapshot_date = %s", (day,))
-    day_column = pa.array([day] * ranked.num_rows, pa.date32())
-    store.copy_rows(
-        conn,
-        "analytics.trending_history",
-        "snapshot_date, " + ", ".join(SNAPSHOT_SCHEMA.names),
-        store.csv_bytes(ranked.add_column(0, "snapshot_date", day_column)),
-    )
-    if newest:  # a backfill of an older day must not overwrite the current plays_7d
-        conn.execute(
-            "create temp table new_plays_7d (song_id text, plays_7d bigint) on commit drop"
-        )
-        store.copy_rows(
-            conn,
-            "new_plays_7d",
-            "song_id, plays_7d",
-            store.csv_bytes(plays_7d.select(["song_id", "plays_7d"])),
-        )
-        conn.execute(
-            """
-            update catalog.songs as s
-            set plays_7d = coalesce(n.plays_7d, 0), updated_at = now()
-            from catalog.songs as c
-            left join new_plays_7d as n on n.song_id = c.id
-            where s.id = c.id and s.plays_7d <> coalesce(n.plays_7d, 0)
-            """
-        )
 
 
 def _record(conn, report: ResyncReport, first: date) -> None:

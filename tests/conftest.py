@@ -116,7 +116,7 @@ def webapp_server(world, kafka, redis_server, settings):
 def spark(settings):
     """One local SparkSession for the whole run, with the Kafka connector on its classpath."""
     from recsys import jars
-    from spark_jobs.session import spark_session
+    from spark_jobs.common.session import spark_session
 
     session = spark_session(
         "tests", settings, jars=jars.spark_jars(settings), **{"spark.sql.shuffle.partitions": "1"}
@@ -155,7 +155,7 @@ def als_factors(spark, settings, history):
     """A real Spark ALS model (rank 16) trained on the whole test history: (params, user ids,
     user factors, song ids, item factors). Trained once; ``als_model`` serves it."""
     from spark_jobs import als_training as job
-    from spark_jobs import lake
+    from spark_jobs.common import lake
 
     params = dataclasses.replace(job.AlsParams.from_settings(settings), rank=16)
     events = lake.read_events(spark, settings.lake_uri)

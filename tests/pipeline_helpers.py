@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 
 from recsys import db
 from recsys.events import is_play, is_progress
-from spark_jobs import lake, land_events, play_counters
+from spark_jobs import land_events, play_counters
+from spark_jobs.common import lake
 
 UTC = dt.UTC
 

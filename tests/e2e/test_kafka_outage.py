@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from recsysctl.stack import kafka as kafka_service
-from spark_jobs import lake, land_events
+from spark_jobs import land_events
+from spark_jobs.common import lake
 
 pytestmark = pytest.mark.integration
 

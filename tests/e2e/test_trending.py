@@ -12,7 +12,8 @@ import pytest
 from recsys import db
 from recsys.events import is_play
 from recsysctl import simulator
-from spark_jobs import lake, trending_resync
+from spark_jobs import trending_resync
+from spark_jobs.common import lake
 from tests.pipeline_helpers import count_now, land, settle, warehouse_state
 
 pytestmark = pytest.mark.integration

@@ -37,7 +37,7 @@ from recsysctl.stack import airflow as airflow_service
 from recsysctl.stack import postgres as postgres_service
 from recsysctl.stack import redis as redis_service
 from recsysctl.stack.process import log_path
-from spark_jobs import counters_store
+from spark_jobs.common import warehouse_store
 from tests.kafka_helpers import end_offsets, records_since
 from tests.pipeline_helpers import (
     assert_counters_equal_the_lake,
@@ -165,7 +165,7 @@ def _restart_postgres_mid_write(settings) -> tuple:
     seconds until it waited, when the stop began, seconds the stop and the start took)."""
     blocker = db.connect(settings)
     try:
-        counters_store.begin(blocker)  # as a concurrent counters writer would
+        warehouse_store.begin(blocker)  # as a concurrent counters writer would
         locked_at = time.monotonic()
         waiter = wait_for(
             lambda: _waiting_on_counters_lock(settings, blocker.info.backend_pid),

@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from recsys.lake import events_path, rejected_path
 from recsysctl import simulator
 from recsysctl.stack import kafka as kafka_service
 from recsysctl.stack.spark_cluster import job_path
-from spark_jobs import lake
+from spark_jobs.common import lake
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -108,7 +109,7 @@ def test_landing_killed_mid_batch_lands_every_event_once(
 
     args = ["--max-offsets-per-batch", str(PER_BATCH)]
     checkpoint = tmp_path / "checkpoints" / "land_events"
-    lake_events = Path(lake.events_path(job_settings.lake_uri))
+    lake_events = Path(events_path(job_settings.lake_uri))
     first = spark_submit.start(job_path("land_events"), args, "local[2]", env)
     deadline = time.monotonic() + 150
     # Kill while a planned batch is writing its files: some on disk, not yet in the sink log.
@@ -134,7 +135,7 @@ def test_landing_killed_mid_batch_lands_every_event_once(
     missing = [e for e in sent if e not in counts]
     duplicates = {e: n for e, n in counts.items() if n > 1}
     unknown = [e for e in counts if e not in sent]
-    _, rejected_files = _files(Path(lake.rejected_path(job_settings.lake_uri)))
+    _, rejected_files = _files(Path(rejected_path(job_settings.lake_uri)))
     batches = _batch_ids(checkpoint / "commits")
     print(
         f"\nsent {EVENTS} events to {topic}, acknowledged {acknowledged}; "

@@ -23,7 +23,7 @@ from recsys import db
 from recsysctl import demo, simulator
 from recsysctl.stack import kafka as kafka_service
 from recsysctl.stack.spark_cluster import job_path
-from spark_jobs import lake
+from spark_jobs.common import lake
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from spark_jobs import lake
+from spark_jobs.common import lake
 
 DAY = dt.date(2026, 3, 1)
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

@@ -15,7 +15,8 @@ import pytest
 from recsys import db
 from recsys import model_registry as registry
 from recsys.ranking_metrics import RankingMetrics, top_k
-from spark_jobs import als_training, lake
+from spark_jobs import als_training
+from spark_jobs.common import lake
 
 pytestmark = pytest.mark.integration
 

@@ -1,9 +1,16 @@
-"""The Parquet lake's layout and schema: the one place jobs learn where events live."""
+"""The Parquet lake as Spark sees it: the events' schema on Kafka and in the lake, and the
+reader of the landed events.
+
+Reads:  the landed events under ``recsys.lake.events_path`` (the lake's layout is there).
+Writes: nothing.
+"""
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
+
+from recsys.lake import events_path
 
 # The contract's fields as they arrive on Kafka (JSON).
 EVENT_SCHEMA = T.StructType(
@@ -31,14 +38,6 @@ LAKE_SCHEMA = T.StructType(
         T.StructField("date", T.DateType()),
     ]
 )
-
-
-def events_path(lake_uri: str) -> str:
-    return f"{lake_uri.rstrip('/')}/raw/listen_events"
-
-
-def rejected_path(lake_uri: str) -> str:
-    return f"{lake_uri.rstrip('/')}/raw/rejected_events"
 
 
 def read_events(spark: SparkSession, lake_uri: str) -> DataFrame:

@@ -1,6 +1,7 @@
-"""The play counters' tables in PostgreSQL, written by the jobs' drivers.
+"""The warehouse tables the counting jobs write, from their drivers (Arrow tables in,
+PostgreSQL out; no Spark here).
 
-An interval's rows (the ledger row in analytics.counter_runs, its
+The play counters: an interval's rows (the ledger row in analytics.counter_runs, its
 analytics.song_interval_stats, the listeners it first saw in
 analytics.song_daily_listeners) are replaced as a whole; analytics.song_daily_stats and
 catalog.songs.plays_cumulative are then re-derived from the ledger for every (day, song)
@@ -11,22 +12,39 @@ Each interval's ledger row also keeps two checksums: the lake rows it was counte
 (``LakeChecksum``, computed by the Spark job) and the ledger rows written for it
 (``LEDGER_CHECKSUMS``, computed here in PostgreSQL), so trending_resync can tell which
 intervals may have drifted without counting them again.
+
+The trending snapshot: a day's ranking replaces that day's rows of
+analytics.trending_history, and sets catalog.songs.plays_7d when the day is the newest
+snapshot (``write_snapshot``, in trending_resync's transaction).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
+
+from recsys.db import copy_rows, csv_bytes
 
 STAT_COLUMNS = ("events", "plays", "completes", "skips", "listeners", "seconds_heard", "playbacks")
 STATS_SCHEMA = ("event_date", "song_id", *STAT_COLUMNS)
 PAIRS_SCHEMA = ("event_date", "song_id", "user_id")
+
+# A day's row in analytics.trending_history, after its snapshot_date.
+SNAPSHOT_SCHEMA = pa.schema(
+    [
+        ("rank", pa.int64()),
+        ("song_id", pa.string()),
+        ("artist_id", pa.string()),
+        ("plays_7d", pa.int64()),
+        ("listeners_7d", pa.int64()),
+        ("previous_rank", pa.int64()),
+        ("rank_change", pa.int64()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -70,17 +88,6 @@ def totals(stats: pa.Table) -> IntervalTotals:
     return IntervalTotals(
         sums["events"], sums["plays"], sums["completes"], sums["skips"], sums["seconds_heard"]
     )
-
-
-def csv_bytes(table: pa.Table) -> bytes:
-    buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
-    return buffer.getvalue()
-
-
-def copy_rows(conn, table: str, columns: str, data: bytes) -> None:
-    with conn.cursor().copy(f"copy {table} ({columns}) from stdin (format csv)") as copy:
-        copy.write(data)
 
 
 def begin(conn) -> None:
@@ -254,3 +261,41 @@ def rederive(
         """
     ).rowcount
     return daily, songs_fixed
+
+
+def write_snapshot(conn, day: date, ranked: pa.Table, plays_7d: pa.Table) -> None:
+    """Day ``day``'s ranking ``ranked`` (SNAPSHOT_SCHEMA) replaces its rows of
+    analytics.trending_history; when ``day`` is the newest snapshot, ``plays_7d`` (song_id,
+    plays_7d) becomes catalog.songs.plays_7d, every song absent from it set to 0. Run inside
+    the caller's transaction."""
+    newest = conn.execute(
+        "select coalesce(max(snapshot_date) <= %s, true) from analytics.trending_history",
+        (day,),
+    ).fetchone()[0]
+    conn.execute("delete from analytics.trending_history where snapshot_date = %s", (day,))
+    day_column = pa.array([day] * ranked.num_rows, pa.date32())
+    copy_rows(
+        conn,
+        "analytics.trending_history",
+        "snapshot_date, " + ", ".join(SNAPSHOT_SCHEMA.names),
+        csv_bytes(ranked.add_column(0, "snapshot_date", day_column)),
+    )
+    if newest:  # a backfill of an older day must not overwrite the current plays_7d
+        conn.execute(
+            "create temp table new_plays_7d (song_id text, plays_7d bigint) on commit drop"
+        )
+        copy_rows(
+            conn,
+            "new_plays_7d",
+            "song_id, plays_7d",
+            csv_bytes(plays_7d.select(["song_id", "plays_7d"])),
+        )
+        conn.execute(
+            """
+            update catalog.songs as s
+            set plays_7d = coalesce(n.plays_7d, 0), updated_at = now()
+            from catalog.songs as c
+            left join new_plays_7d as n on n.song_id = c.id
+            where s.id = c.id and s.plays_7d <> coalesce(n.plays_7d, 0)
+            """
+        )

@@ -1,4 +1,4 @@
-"""play_counters: the pure transforms on tiny frames, and the load against real PostgreSQL."""
+"""play_stats: the counting transforms play_counters and trending_resync share, on tiny frames."""
 
 import datetime as dt
 
@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs import lake, play_counters
+from spark_jobs.common import lake, play_stats
 from tests.spark_jobs.conftest import DAY, T0, lake_row
 
 pytestmark = pytest.mark.integration
@@ -30,13 +30,13 @@ def events(make_lake):
 
 
 def test_interval_is_half_open_on_append_time_and_deduplicated(events):
-    selected = play_counters.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
+    selected = play_stats.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
     assert sorted(r.event_id for r in selected.collect()) == ["e1", "e2", "e3", "e4", "e5"]
 
 
 def test_song_interval_stats_counts_by_event_day(spark, events):
-    selected = play_counters.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
-    stats = play_counters.song_interval_stats(selected, play_min_seconds=30)
+    selected = play_stats.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
+    stats = play_stats.song_interval_stats(selected, play_min_seconds=30)
     expected = spark.createDataFrame(
         [
             (DAY, "s1", 3, 2, 1, 0, 1, 259, 3),
@@ -50,8 +50,8 @@ def test_song_interval_stats_counts_by_event_day(spark, events):
 
 
 def test_listener_pairs_are_users_with_a_play(spark, events):
-    selected = play_counters.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
-    pairs = play_counters.daily_listener_pairs(selected, play_min_seconds=30)
+    selected = play_stats.interval_events(events, T0, T0 + dt.timedelta(minutes=15))
+    pairs = play_stats.daily_listener_pairs(selected, play_min_seconds=30)
     expected = spark.createDataFrame(
         [(DAY, "s1", "u1"), (LATE_DAY, "s1", "u3")],
         "event_date date, song_id string, user_id string",
@@ -73,7 +73,7 @@ def test_a_players_playback_is_one_play_and_its_seconds_count_once(spark, make_l
             lake_row("p6", "u2", "s1", "skip", 95, 7, playback_id="pb-3"),
         ]
     )
-    stats = play_counters.song_interval_stats(events, play_min_seconds=30)
+    stats = play_stats.song_interval_stats(events, play_min_seconds=30)
     expected = spark.createDataFrame(
         [(DAY, "s1", 4, 2, 1, 1, 2, 295, 2), (DAY, "s2", 2, 1, 1, 0, 1, 20, 1)],
         "event_date date, song_id string, events long, plays long, completes long, "
@@ -83,7 +83,7 @@ def test_a_players_playback_is_one_play_and_its_seconds_count_once(spark, make_l
 
 
 def lake_checksum(make_lake, rows):
-    total = play_counters.lake_checksums(make_lake(rows)).first()
+    total = play_stats.lake_checksums(make_lake(rows)).first()
     return total.lake_rows, total.lake_checksum
 
 
