@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
+VIEWS_DIR = PROJECT_ROOT / "sql" / "views"
 
 
 def connect(settings: Settings, **kwargs) -> psycopg.Connection:
@@ -44,8 +45,12 @@ def copy_rows(conn, table: str, columns: str, data: bytes) -> None:
 
 
 def migrate(settings: Settings) -> list[str]:
-    """Apply every pending migration, then re-create the analyst views (yoyo's post-apply
-    step, run every time so a view edit needs no migration) and the analyst login.
+    """Apply every pending migration, then re-create the analyst views and the analyst login.
+
+    The views are the files of ``sql/views``, one view each, run in file-name order (a view
+    that reads another is numbered after it) on every call, so a view edit needs no
+    migration. They run in one transaction under yoyo's lock: a failing file leaves every
+    view as it was, and two migrate runs never interleave.
 
     Returns the ids of the migrations applied now (empty when up to date).
     """
@@ -54,7 +59,9 @@ def migrate(settings: Settings) -> list[str]:
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations_only(pending)
-        backend.run_post_apply(migrations)
+        with connect(settings) as conn:  # commits on leaving, rolls back on an error
+            for view_file in sorted(VIEWS_DIR.glob("*.sql")):
+                conn.execute(view_file.read_text())
     if settings.analyst_password:
         ensure_analyst_login(settings)
     return [m.id for m in pending]
