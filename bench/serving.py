@@ -27,8 +27,8 @@ from bench.hnsw import train_factors
 from bench.stack import throwaway_stack
 from recsys import db
 from recsys import model_registry as registry
+from recsys.model_registry.vectors import vector_literal
 from recsysctl.stack import kafka, redis, webapp
-from webapp.services.vectors import vector_literal
 
 CLIENTS = 32
 PAGE = 20

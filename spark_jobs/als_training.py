@@ -238,14 +238,6 @@ def gate(model: RankingMetrics, popularity: RankingMetrics, active: dict | None,
     return ""
 
 
-def _active_metrics(conn) -> dict | None:
-    row = conn.execute(
-        "select r.metrics -> 'model' from model.active_model a"
-        " join model.als_runs r using (version)"
-    ).fetchone()
-    return row[0] if row else None
-
-
 def run(
     spark,
     settings: Settings,
@@ -309,7 +301,7 @@ def _train_and_publish(spark, settings, conn, report, params, start, end, holdou
         k,
     )
     popularity = evaluate_popularity(task, k)
-    active = _active_metrics(conn)
+    active = registry.active_metrics(conn)
     report.metrics = {
         "model": metrics.as_dict(),
         "popularity": popularity.as_dict(),
@@ -348,9 +340,7 @@ def fit_and_publish(settings, conn, report, params, events, users, items) -> Non
     full.unpersist()
     with conn.transaction():
         registry.write_factors(conn, report.version, user_ids, user_factors, item_ids, item_factors)
-        conn.execute(
-            "update model.als_runs set status = 'passed' where version = %s", (report.version,)
-        )
+        registry.mark_passed(conn, report.version)
     report.status = "passed"
     registry.activate(conn, report.version, by=f"als_training {report.version}")
     registry.prune(conn, settings.model_versions_kept)

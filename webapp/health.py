@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import socket
 
+import psycopg
 from flask import Blueprint, jsonify
 
+from recsys import model_registry as registry
 from webapp.resources import resources
 
 health = Blueprint("health", __name__)
@@ -19,11 +21,11 @@ def _postgres(res) -> tuple[dict, dict]:
     try:
         with res.pool.connection(timeout=2) as conn:
             conn.execute("select 1")
-            model = conn.execute("select to_regclass('model.active_model')").fetchone()[0]
-            if model is None:
+            try:
+                version = registry.active_version(conn)
+            except psycopg.errors.UndefinedTable:
                 return {"status": "ok"}, {"status": "absent", "detail": "no model trained yet"}
-            row = conn.execute("select version from model.active_model").fetchone()
-        model_state = {"status": "ok", "version": row[0]} if row else {"status": "absent"}
+        model_state = {"status": "ok", "version": version} if version else {"status": "absent"}
         return {"status": "ok"}, model_state
     except Exception as err:
         return {"status": "down", "detail": str(err)[:200]}, {"status": "unknown"}

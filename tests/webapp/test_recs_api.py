@@ -14,8 +14,8 @@ import pytest
 
 from recsys import db
 from recsys import model_registry as registry
+from recsys.model_registry import vectors
 from webapp import create_app
-from webapp.services import vectors
 from webapp.services.scoring import cap_per_artist, strongest_contributor
 
 pytestmark = pytest.mark.integration

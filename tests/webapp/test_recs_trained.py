@@ -11,7 +11,6 @@ import pytest
 from recsys import db
 from recsys import model_registry as registry
 from webapp import create_app
-from webapp.services import vectors
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +50,7 @@ def test_an_activation_waits_for_a_next_song_answer_in_flight(als_model, setting
             target=registry.activate, args=(swapper, als_model), kwargs={"by": "test"}
         )
         with db.connect(settings, autocommit=True) as reader, reader.transaction():
-            vectors.hold_active_model(reader)
+            registry.hold_active_model(reader)
             activation.start()
             activation.join(timeout=2)
             assert activation.is_alive(), "the swap went ahead during a next-song read"

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recsys import model_registry as registry
+from recsys.model_registry import vectors
 from recsys.settings import Settings
-from webapp.services import vectors
 from webapp.services.scoring import (
     cap_per_artist,
     hybrid_scores,
@@ -81,7 +82,7 @@ SONG_SQL = """
 SONG_DETAILS_SQL = SONG_SQL.format(factors="", join="")
 SONG_DETAILS_AND_VECTORS_SQL = SONG_SQL.format(
     factors=", f.factors::text",
-    join=" left join model.active_factors as f on f.kind = 'item' and f.id = s.id",
+    join=vectors.ITEM_FACTORS_JOIN,
 )
 SONG_FIELDS = ("song_id", "title", "artist_id", "artist", "genre", "duration_s", "image_url",
                "audio_url")  # fmt: skip
@@ -145,7 +146,7 @@ class Recommender:
     def _listener(self, conn, user_id: str) -> tuple[list[str], int | None]:
         """(onboarding genres, the active model version) in one round trip."""
         row = conn.execute(
-            "select u.onboarding_genres, (select version from model.active_model)"
+            f"select u.onboarding_genres, {registry.ACTIVE_VERSION_SQL}"
             " from catalog.users as u where u.id = %s",
             (user_id,),
         ).fetchone()
@@ -158,7 +159,7 @@ class Recommender:
         trip; the listener is checked first."""
         row = conn.execute(
             "select u.id is not null, u.onboarding_genres,"
-            " (select version from model.active_model), s.id is not null, s.genre"
+            f" {registry.ACTIVE_VERSION_SQL}, s.id is not null, s.genre"
             " from (select) as one"
             " left join catalog.users as u on u.id = %s"
             " left join catalog.songs as s on s.id = %s",
@@ -272,7 +273,7 @@ class Recommender:
         nearest = vectors.nearest_items(
             conn, version, query, session.recent, s.recs_candidate_pool, s.hnsw_ef_search
         )
-        if not nearest and not swapped and vectors.active_version(conn) != version:
+        if not nearest and not swapped and registry.active_version(conn) != version:
             # another version went live since the listener was read: answer with that one
             return self.home(conn, user_id, swapped=True)
         ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
@@ -285,7 +286,7 @@ class Recommender:
         rule. The reads share one transaction holding the served model, so a swap cannot
         mix two models' candidates and scores in one answer."""
         with conn.transaction():
-            vectors.hold_active_model(conn)
+            registry.hold_active_model(conn)
             return self._next_songs(conn, user_id, song_id)
 
     def _next_songs(self, conn, user_id: str, song_id: str) -> Answer:

@@ -31,9 +31,10 @@ import numpy as np
 import orjson
 import redis
 
+from recsys import model_registry as registry
 from recsys.events import is_play
+from recsys.model_registry import vectors
 from recsys.settings import Settings
-from webapp.services import vectors
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ def record_accepted(store: SessionStore, pool, events: list[dict]) -> dict[str, 
     if qualifying:
         try:
             with pool.connection() as conn:
-                version = vectors.active_version(conn)
+                version = registry.active_version(conn)
                 if version is not None:
                     version, song_vectors = vectors.item_vectors(conn, qualifying)
         except Exception as err:  # the warehouse being slow or down must not fail the events

@@ -145,9 +145,37 @@ def write_factors(conn, version: int, user_ids, users: np.ndarray, item_ids, ite
     conn.execute(sql.SQL("analyze {}").format(table))
 
 
+# The active version as a scalar subquery, for statements that read it together with other
+# rows in one snapshot (the listener and the version in one round trip).
+ACTIVE_VERSION_SQL = "(select version from model.active_model)"
+
+
 def active_version(conn) -> int | None:
-    row = conn.execute("select version from model.active_model").fetchone()
+    """The served version; None before any model was activated."""
+    row = conn.execute(f"select {ACTIVE_VERSION_SQL}").fetchone()
+    return row[0]
+
+
+def hold_active_model(conn) -> None:
+    """Keep the served model for the rest of the current transaction: an activation (which
+    locks model.active_model in EXCLUSIVE mode before it swaps the view) waits until the
+    transaction ends, so every read in it comes from one model. Readers do not block each
+    other (ROW SHARE)."""
+    conn.execute("lock table model.active_model in row share mode")
+
+
+def active_metrics(conn) -> dict | None:
+    """The offline metrics of the served model (its run's ``metrics -> 'model'``)."""
+    row = conn.execute(
+        "select r.metrics -> 'model' from model.active_model a"
+        " join model.als_runs r using (version)"
+    ).fetchone()
     return row[0] if row else None
+
+
+def mark_passed(conn, version: int) -> None:
+    """The run passed its gate and its vectors are written: it may be activated."""
+    conn.execute("update model.als_runs set status = 'passed' where version = %s", (version,))
 
 
 def get_version(conn, version: int) -> ModelVersion:

@@ -16,17 +16,8 @@ def vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(map(repr, np.asarray(vector, dtype=np.float64).tolist())) + "]"
 
 
-def active_version(conn) -> int | None:
-    row = conn.execute("select version from model.active_model").fetchone()
-    return row[0] if row else None
-
-
-def hold_active_model(conn) -> None:
-    """Keep the served model for the rest of the current transaction: an activation (which
-    locks model.active_model in EXCLUSIVE mode before it swaps the view) waits until the
-    transaction ends, so every read in it comes from one model. Readers do not block each
-    other (ROW SHARE)."""
-    conn.execute("lock table model.active_model in row share mode")
+# Joined onto catalog.songs as ``s``: the active model's item vector of each song, if any.
+ITEM_FACTORS_JOIN = " left join model.active_factors as f on f.kind = 'item' and f.id = s.id"
 
 
 def _search(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple]:
