@@ -128,3 +128,35 @@ def test_playback_id_is_optional_and_must_be_a_uuid():
     assert reasons({**good(), "playback_id": 7}) == {"playback_id": "must be a UUID string"}
     event, _ = events.validate_event({**good(), "playback_id": None}, NOW)
     assert "playback_id" not in event and "playback_id" not in json.loads(events.encode(event))
+
+
+@pytest.mark.parametrize("field", ["user_id", "track_id"])
+@pytest.mark.parametrize("text", ["a\x00b", "\x00", "a\ud800b"])
+def test_an_id_postgresql_cannot_store_is_named(field, text):
+    """A NUL or a lone surrogate would fail the catalog lookup (503, retried forever)."""
+    assert set(reasons(good(**{field: text}))) == {field}
+
+
+def test_a_nul_in_a_uuid_or_source_is_named():
+    assert set(reasons(good(event_id="\x00", playback_id="\x00", source="real\x00user"))) == {
+        "event_id",
+        "playback_id",
+        "source",
+    }
+
+
+def test_every_field_of_the_contract_is_declared_once():
+    """The model, the field lists the Spark job reads and the wire order agree."""
+    assert set(events.Event.model_fields) == set(events.ALL_FIELDS)
+    schema = events.Event.model_json_schema()
+    assert set(schema["required"]) == set(events.REQUIRED_FIELDS)
+    assert schema["additionalProperties"] is False
+
+
+def test_assigned_event_ids_are_random_canonical_uuid4s():
+    ids = {events.new_event_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for event_id in ids:
+        parsed = uuid.UUID(event_id)
+        assert str(parsed) == event_id
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122

@@ -1,14 +1,21 @@
-"""The OpenAPI description matches the routes the app really has."""
+"""The OpenAPI description matches the routes the app really has, is built from their
+declarations, and every admin route carries @admin_required."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from flask import Blueprint, Flask
+from pydantic import BaseModel
 
-from webapp.api.openapi import spec
+from webapp.api import api
+from webapp.api.openapi import build, spec
+from webapp.api.params import Text, operation
 
-pytestmark = pytest.mark.integration
+
+class ThingPath(BaseModel):
+    thing_id: Text
 
 
 def routes(app) -> set[tuple[str, str]]:
@@ -21,6 +28,13 @@ def routes(app) -> set[tuple[str, str]]:
     return found
 
 
+def blueprint_app() -> Flask:
+    app = Flask(__name__)
+    app.register_blueprint(api)
+    return app
+
+
+@pytest.mark.integration
 def test_every_route_is_documented_and_nothing_else(client):
     served = client.get("/api/v1/openapi.json")
     assert served.status_code == 200
@@ -39,3 +53,75 @@ def test_every_reference_resolves():
         for part in ref.split("/"):
             node = node[part]
         assert node
+
+
+def test_every_api_route_declares_its_inputs():
+    app = blueprint_app()
+    undeclared = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in ("api.openapi", "static")
+        and not hasattr(app.view_functions[rule.endpoint], "operation")
+    ]
+    assert undeclared == []
+
+
+def sketch(with_undeclared_route: bool) -> Blueprint:
+    blueprint = Blueprint("sketch", __name__, url_prefix="/api/v1")
+
+    @blueprint.get("/declared/<thing_id>")
+    @operation("A thing.", path=ThingPath, answers={200: "The thing."})
+    def declared(thing_id: str):
+        return thing_id
+
+    if with_undeclared_route:
+
+        @blueprint.get("/undeclared")
+        def undeclared():
+            return ""
+
+    return blueprint
+
+
+def test_a_route_without_a_declaration_fails_the_document():
+    document = build(sketch(with_undeclared_route=False))
+    (parameter,) = document["paths"]["/api/v1/declared/{thing_id}"]["get"]["parameters"]
+    assert parameter["in"] == "path" and parameter["name"] == "thing_id"
+    with pytest.raises(TypeError, match="undeclared"):
+        build(sketch(with_undeclared_route=True))
+
+
+def test_every_admin_route_carries_admin_required_and_no_other_does():
+    app = blueprint_app()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        guarded = getattr(app.view_functions[rule.endpoint], "admin_required", False)
+        assert guarded == rule.rule.startswith("/api/v1/admin/"), rule.rule
+
+
+def test_the_document_marks_admin_routes_with_the_bearer_scheme_and_its_answers():
+    for path, operations in spec()["paths"].items():
+        for method, described in operations.items():
+            admin = path.startswith("/api/v1/admin/")
+            assert ("security" in described) == admin, (method, path)
+            if admin:
+                assert {"401", "403", "503"} <= described["responses"].keys(), (method, path)
+
+
+def test_declared_models_give_the_documented_parameters_and_bodies():
+    document = spec()
+    search = document["paths"]["/api/v1/search"]["get"]
+    q = next(p for p in search["parameters"] if p["name"] == "q")
+    assert q["required"] and q["schema"]["maxLength"] == 100
+    assert q["schema"]["pattern"] == r"^[^\x00]*$"
+    event = document["components"]["schemas"]["Event"]
+    assert event["additionalProperties"] is False
+    assert set(event["required"]) == {
+        "user_id", "track_id", "timestamp", "action", "duration", "total_duration"
+    }  # fmt: skip
+    genres = document["paths"]["/api/v1/users/{user_id}/genres"]["put"]
+    body = genres["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert document["components"]["schemas"][body.rsplit("/", 1)[1]]["required"] == [
+        "onboarding_genres"
+    ]

@@ -1,48 +1,25 @@
 """Admin endpoints: start retraining and re-embedding, follow runs, list and activate model
-versions, report the pipeline's status. Every one needs ``Authorization: Bearer
-<RECSYS_ADMIN_TOKEN>``: 401 without a token, 403 with a wrong one."""
+versions, report the pipeline's status. Each is ``@admin_required`` (webapp.api.auth):
+``Authorization: Bearer <RECSYS_ADMIN_TOKEN>``, 401 without a token, 403 with a wrong one."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, jsonify
+from pydantic import BaseModel
 
 from recsys import model_admin
 from recsys import model_registry as registry
 from recsys.airflow_client import AirflowClient, AirflowError
 from webapp.api import api
+from webapp.api.auth import admin_required
+from webapp.api.params import Text, int_param, operation
 from webapp.errors import ApiError
 from webapp.resources import resources
 from webapp.services import admin_status
 
 log = logging.getLogger(__name__)
-
-
-@api.before_request
-def _require_admin_token():
-    if not request.path.startswith("/api/v1/admin/"):
-        return
-    expected = current_app.config["RECSYS"].admin_token
-    if not expected:
-        raise ApiError(503, "admin_disabled", "no admin token is configured on the server")
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "admin endpoints need the header Authorization: Bearer <admin token>",
-            [{"field": "Authorization", "reason": "missing bearer token"}],
-        )
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        raise ApiError(
-            403,
-            "forbidden",
-            "the admin token is wrong",
-            [{"field": "Authorization", "reason": "wrong token"}],
-        )
-    g.admin = request.remote_addr or "admin"
 
 
 def _airflow() -> AirflowClient:
@@ -63,17 +40,45 @@ def _start(action: str):
     return jsonify(run), 202
 
 
+STARTED = (
+    "The run id, a link to follow it, and dag_paused (true: the run waits until the DAG is"
+    " unpaused in Airflow)."
+)
+
+
+class RunPath(BaseModel):
+    run_id: Text
+
+
+class VersionPath(BaseModel):
+    version: int_param(1, 2**63 - 1)
+
+
 @api.post("/admin/retrain")
+@admin_required
+@operation("Start an als_training run through Airflow.", answers={202: STARTED})
 def retrain():
     return _start("retrain")
 
 
 @api.post("/admin/embed")
+@admin_required
+@operation("Start a lyrics_embeddings run through Airflow.", answers={202: STARTED})
 def embed():
     return _start("embed")
 
 
 @api.get("/admin/runs/<run_id>")
+@admin_required
+@operation(
+    "Follow a run started by the admin endpoints.",
+    path=RunPath,
+    answers={
+        200: "The run's state, its tasks' states, and dag_paused (true: Airflow runs nothing"
+        " of the DAG until it is unpaused).",
+        404: "Not a run of the admin endpoints.",
+    },
+)
 def follow_run(run_id: str):
     unknown = ApiError(
         404, "unknown_run", f"no admin run {run_id!r}", [{"field": "run_id", "reason": "unknown"}]
@@ -93,6 +98,11 @@ def follow_run(run_id: str):
 
 
 @api.get("/admin/models")
+@admin_required
+@operation(
+    "Model versions with their metrics; which one is served.",
+    answers={200: "The versions, newest first."},
+)
 def list_models():
     with resources().pool.connection() as conn:
         versions = registry.list_versions(conn)
@@ -101,6 +111,11 @@ def list_models():
 
 
 @api.get("/admin/status")
+@admin_required
+@operation(
+    "Data freshness, recent DAG runs and alerts, for the admin page.",
+    answers={200: "Freshness, runs and alerts."},
+)
 def pipeline_status():
     with resources().pool.connection() as conn:
         warehouse = admin_status.warehouse(conn)
@@ -109,17 +124,20 @@ def pipeline_status():
 
 
 @api.post("/admin/models/<version>/activate")
-def activate_model(version: str):
-    if not version.isdigit():
-        raise ApiError(
-            400,
-            "invalid_parameter",
-            "version must be a model version number",
-            [{"field": "version", "reason": "not a number"}],
-        )
+@admin_required
+@operation(
+    "Serve a gate-passed version (roll back or forward).",
+    path=VersionPath,
+    answers={
+        200: "The version is served.",
+        404: "No such version.",
+        409: "The version did not pass its gate.",
+    },
+)
+def activate_model(version: int):
     with resources().pool.connection() as conn:
         try:
-            registry.activate(conn, int(version), by=f"admin API ({g.admin})")
+            registry.activate(conn, version, by=f"admin API ({g.admin})")
         except registry.ModelNotFound as err:
             raise ApiError(
                 404, "unknown_model", str(err), [{"field": "version", "reason": "unknown"}]
@@ -128,5 +146,5 @@ def activate_model(version: str):
             raise ApiError(
                 409, "not_activatable", str(err), [{"field": "version", "reason": "not servable"}]
             ) from err
-        current = registry.get_version(conn, int(version))
+        current = registry.get_version(conn, version)
     return jsonify({"active": current.version, "model": current.as_dict()})

@@ -3,10 +3,15 @@ GET /users/<id>, PUT /users/<id>/genres (onboarding)."""
 
 from __future__ import annotations
 
-from flask import jsonify
+from typing import Annotated
 
+from flask import jsonify
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from recsys.events import not_blank
 from webapp.api import api
-from webapp.api.params import int_param, json_body, page, required_param
+from webapp.api.answers import SearchAnswer, Song, User, Users
+from webapp.api.params import Body, Invalid, Page, Text, int_param, operation, validated
 from webapp.errors import ApiError, not_found
 from webapp.resources import resources
 from webapp.services import catalog
@@ -15,21 +20,47 @@ MAX_QUERY = 100
 MAX_NAME = 100
 MAX_GENRES = 20
 
+INVALID_USER = Invalid(422, "invalid_user", "the listener was not saved")
+Genres = Annotated[
+    list[Text], Field(max_length=MAX_GENRES, description="Genre names from GET /genres.")
+]
+
+
+class SearchQuery(BaseModel):
+    q: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=MAX_QUERY)]
+    limit: int_param(1, 50, 10)
+
+
+class SongPath(BaseModel):
+    song_id: Text
+
+
+class UserPath(BaseModel):
+    user_id: Text
+
+
+class NewListener(Body):
+    display_name: Annotated[Text, StringConstraints(max_length=MAX_NAME), AfterValidator(not_blank)]
+    onboarding_genres: Genres = []
+
+
+class GenresChange(Body):
+    onboarding_genres: Genres
+
 
 @api.get("/search")
-def search():
-    q = required_param("q")
-    if len(q) > MAX_QUERY:
-        raise ApiError(
-            400, "invalid_parameter", f"q is at most {MAX_QUERY} characters",
-            [{"field": "q", "reason": f"at most {MAX_QUERY} characters"}],
-        )  # fmt: skip
-    limit = int_param("limit", 10, 1, 50)
+@operation(
+    "Songs and artists by title or name, typo-tolerant.",
+    query=SearchQuery,
+    answers={200: ("Matches, best first.", SearchAnswer)},
+)
+def search(query: SearchQuery):
     with resources().pool.connection() as conn:
-        return jsonify(catalog.search(conn, q, limit))
+        return jsonify(catalog.search(conn, query.q, query.limit))
 
 
 @api.get("/songs/<song_id>")
+@operation("One song.", path=SongPath, answers={200: ("The song.", Song), 404: "No such song."})
 def get_song(song_id: str):
     with resources().pool.connection() as conn:
         found = catalog.song(conn, song_id)
@@ -39,19 +70,27 @@ def get_song(song_id: str):
 
 
 @api.get("/genres")
+@operation("The genres of the catalog (onboarding choices).", answers={200: "{items: [genre]}"})
 def list_genres():
     with resources().pool.connection() as conn:
         return jsonify({"items": catalog.genres(conn)})
 
 
 @api.get("/users")
-def list_users():
-    limit, offset = page()
+@operation(
+    "Listeners, for the player's user picker.",
+    query=Page,
+    answers={200: ("A page of listeners.", Users)},
+)
+def list_users(query: Page):
     with resources().pool.connection() as conn:
-        return jsonify(catalog.users(conn, limit, offset))
+        return jsonify(catalog.users(conn, query.limit, query.offset))
 
 
 @api.get("/users/<user_id>")
+@operation(
+    "One listener.", path=UserPath, answers={200: ("The listener.", User), 404: "No such user."}
+)
 def get_user(user_id: str):
     with resources().pool.connection() as conn:
         found = catalog.user(conn, user_id)
@@ -60,55 +99,48 @@ def get_user(user_id: str):
     return jsonify(found)
 
 
-def _checked_genres(conn, body: dict, errors: list[dict]) -> list[str]:
-    chosen = body.get("onboarding_genres", [])
-    if not isinstance(chosen, list) or not all(isinstance(g, str) for g in chosen):
-        errors.append({"field": "onboarding_genres", "reason": "must be a list of genre names"})
-        return []
-    if len(chosen) > MAX_GENRES:
-        errors.append({"field": "onboarding_genres", "reason": f"at most {MAX_GENRES} genres"})
-        return []
+def _known_genres(conn, chosen: list[str]) -> list[str]:
+    """The chosen genres once each, in order; 422 naming any the catalog does not have."""
     unknown = sorted(set(chosen) - set(catalog.genres(conn)))
     if unknown:
-        errors.append(
-            {"field": "onboarding_genres", "reason": f"unknown genres: {', '.join(unknown)}"}
+        raise ApiError(
+            INVALID_USER.status,
+            INVALID_USER.error,
+            INVALID_USER.message,
+            [{"field": "onboarding_genres", "reason": f"unknown genres: {', '.join(unknown)}"}],
         )
     return list(dict.fromkeys(chosen))
 
 
-def _invalid(errors: list[dict]) -> ApiError:
-    return ApiError(422, "invalid_user", "the listener was not saved", errors)
-
-
 @api.post("/users")
-def create_user():
-    body = json_body()
-    if not isinstance(body, dict):
-        raise _invalid([{"field": "body", "reason": "must be a JSON object"}])
-    errors: list[dict] = []
-    name = body.get("display_name")
-    if not isinstance(name, str) or not name.strip():
-        errors.append({"field": "display_name", "reason": "must be a non-empty string"})
-    elif len(name) > MAX_NAME:
-        errors.append({"field": "display_name", "reason": f"at most {MAX_NAME} characters"})
+@operation(
+    "A new listener, with the genres chosen at onboarding.",
+    body=NewListener,
+    invalid=INVALID_USER,
+    answers={201: ("Created.", User)},
+)
+def create_user(body: NewListener):
     with resources().pool.connection() as conn:
-        genres = _checked_genres(conn, body, errors)
-        if errors:
-            raise _invalid(errors)
-        created = catalog.create_user(conn, name.strip(), genres)
+        genres = _known_genres(conn, body.onboarding_genres)
+        created = catalog.create_user(conn, body.display_name.strip(), genres)
     return jsonify(created), 201
 
 
 @api.put("/users/<user_id>/genres")
-def set_user_genres(user_id: str):
-    body = json_body()
-    if not isinstance(body, dict):
-        raise _invalid([{"field": "body", "reason": "must be a JSON object"}])
-    errors: list[dict] = []
+@operation(
+    "Change a listener's onboarding genres.",
+    path=UserPath,
+    body=GenresChange,
+    check_body=False,  # an unknown listener is 404 whatever the body
+    invalid=INVALID_USER,
+    answers={200: ("The listener, updated.", User), 404: "No such user."},
+)
+def set_user_genres(user_id: str, body):
     with resources().pool.connection() as conn:
-        genres = _checked_genres(conn, body, errors)
-        if errors:
-            raise _invalid(errors)
+        if catalog.user(conn, user_id) is None:
+            raise not_found("user", "user_id", user_id)
+        change = validated(GenresChange, body, INVALID_USER)
+        genres = _known_genres(conn, change.onboarding_genres)
         updated = catalog.set_genres(conn, user_id, genres)
     if updated is None:
         raise not_found("user", "user_id", user_id)

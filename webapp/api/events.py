@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 from flask import current_app, jsonify
+from pydantic import SkipValidation, field_validator
+from pydantic_core import PydanticCustomError
 
+from recsys.events import Event
 from webapp import metrics
 from webapp.api import api
-from webapp.api.params import json_body
+from webapp.api.answers import BatchAnswer, EventAccepted
+from webapp.api.params import RATE_LIMITED, Body, Invalid, operation
 from webapp.errors import ApiError
 from webapp.ratelimit import limited
 from webapp.resources import resources
@@ -21,6 +25,32 @@ KAFKA_UNAVAILABLE = (
     "the event log did not confirm the event; retry later with the same event_id"
     " (duplicates of an event_id are counted once)"
 )
+
+
+INVALID_BATCH = Invalid(
+    400, "invalid_batch", "the body must be an object with an 'events' list", whole="events"
+)
+# The answers of both event routes besides their own.
+CAPTURE_ANSWERS = {
+    413: "The body is over 4 MB, or the batch over RECSYS_EVENT_BATCH_MAX events.",
+    422: "The event (every event of the batch) was rejected; the errors name the fields.",
+    429: RATE_LIMITED,
+    503: "The event log or the catalog did not answer; retry with the same event_id.",
+}
+
+
+class EventBatch(Body):
+    """A batch of events: each valid one is accepted, each other one reported by its index."""
+
+    # Each event is checked by EventSink.validate, so the list itself only has to be one.
+    events: SkipValidation[list[Event]]
+
+    @field_validator("events")
+    @classmethod
+    def _a_list(cls, events):
+        if not isinstance(events, list):
+            raise PydanticCustomError("not_a_list", "must be a list of events")
+        return events
 
 
 def _sink() -> EventSink:
@@ -55,8 +85,13 @@ def _validate_and_publish(raw_events: list):
 
 @api.post("/logs/event")
 @limited("events")
-def log_event():
-    body = json_body()
+@operation(
+    "Capture one listening event (stored in Kafka before 202).",
+    body=Event,
+    check_body=False,  # checked by the sink, with the catalog, like each event of a batch
+    answers={202: ("Accepted and acknowledged by the broker.", EventAccepted), **CAPTURE_ANSWERS},
+)
+def log_event(body):
     (outcome,), stale = _validate_and_publish([body])
     if outcome.status == "rejected":
         raise ApiError(
@@ -76,16 +111,14 @@ def log_event():
 
 @api.post("/logs/events")
 @limited("events")
-def log_events():
-    body = json_body()
-    raw_events = body.get("events") if isinstance(body, dict) else None
-    if not isinstance(raw_events, list):
-        raise ApiError(
-            400,
-            "invalid_batch",
-            "the body must be an object with an 'events' list",
-            [{"field": "events", "reason": "must be a list of events"}],
-        )
+@operation(
+    "Capture a batch of up to RECSYS_EVENT_BATCH_MAX (1,000) events; each gets its own outcome.",
+    body=EventBatch,
+    invalid=INVALID_BATCH,
+    answers={202: ("At least one event accepted; see results.", BatchAnswer), **CAPTURE_ANSWERS},
+)
+def log_events(body: EventBatch):
+    raw_events = body.events
     limit = current_app.config["RECSYS"].event_batch_max
     if not raw_events or len(raw_events) > limit:
         raise ApiError(
@@ -96,11 +129,11 @@ def log_events():
         )
     outcomes, _ = _validate_and_publish(raw_events)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "rejected", "failed")}
-    body = {**counts, "results": [o.as_dict() for o in outcomes]}
+    answer = {**counts, "results": [o.as_dict() for o in outcomes]}
     if counts["accepted"]:
-        return jsonify(body), 202
+        return jsonify(answer), 202
     if counts["failed"]:  # like every error, it names itself (and keeps the per-event results)
-        body |= {"error": "kafka_unavailable", "message": KAFKA_UNAVAILABLE}
-        return jsonify(body), 503
-    body |= {"error": "invalid_events", "message": "no event of the batch was accepted"}
-    return jsonify(body), 422
+        answer |= {"error": "kafka_unavailable", "message": KAFKA_UNAVAILABLE}
+        return jsonify(answer), 503
+    answer |= {"error": "invalid_events", "message": "no event of the batch was accepted"}
+    return jsonify(answer), 422

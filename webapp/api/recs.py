@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify
+from pydantic import BaseModel
 
 from webapp import metrics
 from webapp.api import api
-from webapp.api.params import int_param
-from webapp.errors import not_found
+from webapp.api.answers import Recommendations
+from webapp.api.params import RATE_LIMITED, Page, Text, operation
+from webapp.errors import ApiError, not_found
 from webapp.ratelimit import limited
 from webapp.resources import resources
 from webapp.services.recs import Answer, Recommender, UnknownSong, UnknownUser
@@ -22,9 +24,27 @@ def _recommender() -> Recommender:
     return recommender
 
 
-def _page_params() -> tuple[int, int]:
+class UserPath(BaseModel):
+    user_id: Text
+
+
+class UserSongPath(BaseModel):
+    user_id: Text
+    song_id: Text
+
+
+def _page(query: Page) -> tuple[int, int]:
+    """The page asked for; an offset past the candidate pool names nothing anyone ranked."""
     pool = current_app.config["RECSYS"].recs_candidate_pool
-    return int_param("limit", 20, 1, 100), int_param("offset", 0, 0, pool)
+    if query.offset > pool:
+        reason = f"must be an integer from 0 to {pool}"
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"offset {reason}",
+            [{"field": "offset", "reason": reason}],
+        )
+    return query.limit, query.offset
 
 
 def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: int, **ids):
@@ -45,8 +65,19 @@ def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: 
 
 @api.get("/recs/<user_id>")
 @limited("recs")
-def home_recommendations(user_id: str):
-    limit, offset = _page_params()
+@operation(
+    "Home page recommendations from the session vector (0.7 long-term + 0.3 short-term).",
+    path=UserPath,
+    query=Page,
+    answers={
+        200: ("A page of recommendations; pages never overlap.", Recommendations),
+        404: "No such user.",
+        429: RATE_LIMITED,
+    },
+    description="offset is at most RECSYS_RECS_CANDIDATE_POOL.",
+)
+def home_recommendations(user_id: str, query: Page):
+    limit, offset = _page(query)
     recommender = _recommender()
     with resources().pool.connection() as conn:
         try:
@@ -58,8 +89,19 @@ def home_recommendations(user_id: str):
 
 @api.get("/recs/<user_id>/<song_id>")
 @limited("recs")
-def next_song_recommendations(user_id: str, song_id: str):
-    limit, offset = _page_params()
+@operation(
+    "Next songs after song_id (0.6 ALS + 0.4 lyrics similarity).",
+    path=UserSongPath,
+    query=Page,
+    answers={
+        200: ("A page of next songs.", Recommendations),
+        404: "No such user or song.",
+        429: RATE_LIMITED,
+    },
+    description="offset is at most RECSYS_RECS_CANDIDATE_POOL.",
+)
+def next_song_recommendations(user_id: str, song_id: str, query: Page):
+    limit, offset = _page(query)
     recommender = _recommender()
     with resources().pool.connection() as conn:
         try:

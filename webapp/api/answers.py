@@ -1,0 +1,131 @@
+"""The API's answers as models, for the OpenAPI document only: the services build these
+bodies as dicts and nothing validates them on the way out (it would cost on every request).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class FieldProblem(BaseModel):
+    field: str
+    reason: str
+
+
+class Error(BaseModel):
+    """Every error the API answers (webapp.errors), naming the fields at fault."""
+
+    error: str
+    message: str
+    errors: list[FieldProblem] = []
+
+
+class Song(BaseModel):
+    id: str
+    title: str
+    artist_id: str
+    artist: str
+    album: str | None
+    genre: str
+    duration_s: int
+    release_date: str | None = Field(json_schema_extra={"format": "date"})
+    image_url: str | None
+    audio_url: str | None
+    plays_7d: int
+
+
+class ScoredSong(Song):
+    score: float
+
+
+class Artist(BaseModel):
+    id: str
+    name: str
+    genre: str | None
+    score: float
+
+
+class SearchAnswer(BaseModel):
+    q: str
+    songs: list[ScoredSong]
+    artists: list[Artist]
+
+
+class User(BaseModel):
+    id: str
+    display_name: str
+    onboarding_genres: list[str]
+
+
+class Users(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[User]
+
+
+class Reason(BaseModel):
+    kind: Literal["because_you_listened", "similar_lyrics", "trending", "taste"]
+    song_id: str | None = None
+    title: str | None = None
+    text: str | None = None
+
+
+class Recommendation(BaseModel):
+    rank: int
+    song_id: str
+    title: str
+    artist_id: str
+    artist: str
+    genre: str
+    duration_s: int
+    image_url: str | None
+    audio_url: str | None
+    score: float
+    als_score: float | None = Field(None, description="Next songs only; min-max normalised.")
+    content_score: float | None = Field(None, description="Next songs only; min-max normalised.")
+    reason: Reason
+
+
+class Recommendations(BaseModel):
+    user_id: str
+    song_id: str | None = Field(None, description="Next songs only.")
+    mode: Literal[
+        "session", "long_term", "short_term", "trending", "hybrid", "als_only", "content_only"
+    ]
+    degraded: list[Literal["sessions_unavailable", "no_active_model"]]
+    model_version: int | None
+    limit: int
+    offset: int
+    items: list[Recommendation]
+
+
+class EventAccepted(BaseModel):
+    status: Literal["accepted"]
+    event_id: str
+    queue_stale: bool | None = Field(
+        None,
+        description="The player should refresh Up Next (two quick skips). Absent when"
+        " sessions are unavailable.",
+    )
+
+
+class EventOutcome(BaseModel):
+    index: int
+    status: Literal["accepted", "rejected", "failed"]
+    event_id: str | None = None
+    errors: list[FieldProblem] = []
+
+
+class BatchAnswer(BaseModel):
+    """Each event's outcome by its index in the batch; ``error`` and ``message`` when no
+    event was accepted."""
+
+    accepted: int
+    rejected: int
+    failed: int
+    results: list[EventOutcome]
+    error: str | None = None
+    message: str | None = None
