@@ -56,9 +56,14 @@ def _imports(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
 
 
 def _is_job(module: str) -> bool:
-    """A spark-submit entry point: a module directly under spark_jobs/."""
+    """A spark-submit entry point: a file directly under spark_jobs/ (``common`` is the
+    shared package, not a job)."""
     parts = module.split(".")
-    return parts[0] == "spark_jobs" and len(parts) == 2
+    return (
+        parts[0] == "spark_jobs"
+        and len(parts) == 2
+        and (ROOT / "spark_jobs" / f"{parts[1]}.py").is_file()
+    )
 
 
 def arrows_out_of_room(room: str) -> list[str]:
@@ -92,6 +97,7 @@ def test_the_rule_catches_a_wrong_arrow(tmp_path, monkeypatch):
     ):
         (tmp_path / room).mkdir()
         (tmp_path / room / "bad.py").write_text(text)
+    (tmp_path / "spark_jobs" / "play_counters.py").write_text("def main():\n    pass\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert len(arrows_out_of_room("webapp")) == 1
     assert len(arrows_out_of_room("spark_jobs")) == 1
