@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from recsys import model_registry as registry
 from recsys.airflow_client import AirflowClient, AirflowError
+from recsys.model_registry import embeddings
 
 # action -> the DAG it runs on demand
 ON_DEMAND = {"retrain": "als_training", "embed": "lyrics_embeddings"}
@@ -68,13 +69,5 @@ def follow(client: AirflowClient, conn, run_id: str, dag_id: str | None = None) 
         run = registry.run_of_dag_run(conn, run_id)
         result["model"] = registry.get_version(conn, run["version"]).as_dict() if run else None
     else:
-        row = conn.execute(
-            "select songs_total, songs_without_lyrics, songs_unchanged, songs_embedded,"
-            " embeddings_removed, status, duration_s from model.embedding_runs"
-            " where dag_run_id = %s order by id desc limit 1",
-            (run_id,),
-        ).fetchone()
-        keys = ("songs_total", "songs_without_lyrics", "songs_unchanged", "songs_embedded",
-                "embeddings_removed", "status", "duration_s")  # fmt: skip
-        result["embedding"] = dict(zip(keys, row, strict=True)) if row else None
+        result["embedding"] = embeddings.run_of_dag_run(conn, run_id)
     return result

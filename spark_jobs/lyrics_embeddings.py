@@ -35,6 +35,7 @@ from pyspark.sql import DataFrame
 
 from recsys import db
 from recsys.embedding_model import DIMENSION, MODEL_NAME
+from recsys.model_registry import embeddings
 from recsys.settings import Settings, load_settings
 from spark_jobs.common.session import spark_session
 
@@ -132,9 +133,9 @@ def embed_lyrics(songs: DataFrame, batch_size: int, torch_threads: int) -> DataF
     )
 
 
-def vector_literals(embeddings: pa.ChunkedArray) -> pa.Array:
+def vector_literals(column: pa.ChunkedArray) -> pa.Array:
     """pgvector's text form '[f1,f2,...]' of each vector (shortest float32 round-trip digits)."""
-    vectors = embeddings.combine_chunks()
+    vectors = column.combine_chunks()
     values = pc.cast(vectors.flatten(), pa.string())
     offsets = pc.subtract(vectors.offsets, vectors.offsets[0])  # flatten() starts at 0
     joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), ",")
@@ -153,13 +154,6 @@ class EmbeddingReport:
     duration_s: float
 
 
-READ_SONGS = """
-    select s.id, s.lyrics, e.lyrics_md5
-    from catalog.songs as s
-    left join model.lyrics_embeddings as e on e.song_id = s.id
-"""
-
-
 def _encode(spark, settings: Settings, to_embed: list, layout: tuple | None) -> pa.Table:
     """The vectors of ``to_embed``, computed in Spark and collected to the driver."""
     cores = spark.sparkContext.defaultParallelism
@@ -173,70 +167,15 @@ def _encode(spark, settings: Settings, to_embed: list, layout: tuple | None) -> 
 
 
 def _write(conn, embedded: pa.Table) -> int:
-    """Upsert the vectors; a song deleted from the catalog meanwhile is left out."""
-    conn.execute(
-        f"create temp table new_lyrics_embeddings (song_id text, lyrics_md5 text,"
-        f" embedding vector({DIMENSION})) on commit drop"
-    )
+    """Upsert the vectors through the registry; returns the rows written."""
     literals = vector_literals(embedded.column("embedding"))
-    db.copy_rows(
-        conn,
-        "new_lyrics_embeddings",
-        "song_id, lyrics_md5, embedding",
-        db.csv_bytes(
-            embedded.select(["song_id", "lyrics_md5"]).append_column("embedding", literals)
-        ),
-    )
-    return conn.execute(
-        """
-        insert into model.lyrics_embeddings as e (song_id, lyrics_md5, embedding, embedded_at)
-        select n.song_id, n.lyrics_md5, n.embedding, now()
-        from new_lyrics_embeddings as n
-        join catalog.songs as s on s.id = n.song_id
-        on conflict (song_id) do update set
-            lyrics_md5 = excluded.lyrics_md5, embedding = excluded.embedding,
-            embedded_at = excluded.embedded_at
-        """
-    ).rowcount
-
-
-def _start_run(settings: Settings, dag_run_id: str | None) -> int:
-    with db.connect(settings) as conn:
-        return conn.execute(
-            "insert into model.embedding_runs (dag_run_id, model_name) values (%s, %s)"
-            " returning id",
-            (dag_run_id, MODEL_NAME),
-        ).fetchone()[0]
-
-
-def _finish_run(conn, report: EmbeddingReport) -> None:
-    conn.execute(
-        """
-        update model.embedding_runs set
-            songs_total = %s, songs_without_lyrics = %s, songs_unchanged = %s,
-            songs_embedded = %s, embeddings_removed = %s, status = 'succeeded',
-            finished_at = now(), duration_s = %s
-        where id = %s
-        """,
-        (
-            report.songs_total,
-            report.songs_without_lyrics,
-            report.songs_unchanged,
-            report.songs_embedded,
-            report.embeddings_removed,
-            report.duration_s,
-            report.run_id,
-        ),
-    )
+    rows = embedded.select(["song_id", "lyrics_md5"]).append_column("embedding", literals)
+    return embeddings.upsert(conn, DIMENSION, db.csv_bytes(rows))
 
 
 def _fail_run(settings: Settings, run_id: int, duration_s: float) -> None:
     with db.connect(settings) as conn:
-        conn.execute(
-            "update model.embedding_runs set status = 'failed', finished_at = now(),"
-            " duration_s = %s where id = %s",
-            (duration_s, run_id),
-        )
+        embeddings.fail_run(conn, run_id, duration_s)
 
 
 def run(
@@ -248,18 +187,16 @@ def run(
     choice; the benchmark compares layouts with it.
     """
     started = time.perf_counter()
-    run_id = _start_run(settings, dag_run_id)
+    with db.connect(settings) as conn:
+        run_id = embeddings.start_run(conn, dag_run_id, MODEL_NAME)
     try:
         with db.connect(settings) as conn:
-            work = plan(conn.execute(READ_SONGS))
+            work = plan(embeddings.songs_and_stored_md5(conn))
         embedded = _encode(spark, settings, work.to_embed, layout) if work.to_embed else None
         with db.connect(settings) as conn, conn.transaction():
-            # Runs started by hand may overlap a scheduled one; they write one at a time.
-            conn.execute("select pg_advisory_xact_lock(hashtext('model.lyrics_embeddings'))")
+            embeddings.lock_for_writing(conn)
             written = _write(conn, embedded) if embedded is not None else 0
-            removed = conn.execute(
-                "delete from model.lyrics_embeddings where song_id = any(%s)", (work.to_remove,)
-            ).rowcount
+            removed = embeddings.remove(conn, work.to_remove)
             report = EmbeddingReport(
                 run_id,
                 MODEL_NAME,
@@ -270,7 +207,8 @@ def run(
                 removed,
                 round(time.perf_counter() - started, 3),
             )
-            _finish_run(conn, report)
+            counts = {name: getattr(report, name) for name in embeddings.RUN_COUNTS}
+            embeddings.finish_run(conn, run_id, counts, report.duration_s)
     except BaseException:
         _fail_run(settings, run_id, round(time.perf_counter() - started, 3))
         raise

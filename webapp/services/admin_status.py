@@ -1,8 +1,8 @@
 """What the admin page shows about the pipeline: how fresh the warehouse is, recent alerts and
 recent DAG runs.
 
-Reads analytics.counter_runs, analytics.resync_runs, model.embedding_runs, ops.alerts (through
-recsys.alerts) and,
+Reads analytics.counter_runs, analytics.resync_runs, model.embedding_runs (through the model
+registry), ops.alerts (through recsys.alerts) and,
 through Airflow's REST API, the runs of the pipeline's DAGs. Writes nothing.
 """
 
@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from recsys import alerts
 from recsys.airflow_client import DAG_IDS, AirflowClient, AirflowError
+from recsys.model_registry import embeddings
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,6 @@ LATEST_RESYNC_RUN_SQL = """
            intervals_corrected, events_corrected, computed_at
     from analytics.resync_runs
     order by computed_at desc
-    limit 1
-"""
-
-LATEST_EMBEDDING_RUN_SQL = """
-    select id, dag_run_id, model_name, status, songs_total, songs_embedded, songs_unchanged,
-           songs_without_lyrics, started_at, finished_at, duration_s
-    from model.embedding_runs
-    order by started_at desc, id desc
     limit 1
 """
 
@@ -63,7 +56,7 @@ def freshness(conn) -> dict:
         "last_landed_event_at": counters["interval_end"] if counters else None,
         "counters": counters,
         "resync": _one(conn, LATEST_RESYNC_RUN_SQL),
-        "embeddings": _one(conn, LATEST_EMBEDDING_RUN_SQL),
+        "embeddings": embeddings.latest_run(conn),
     }
 
 
