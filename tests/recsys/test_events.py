@@ -160,3 +160,21 @@ def test_assigned_event_ids_are_random_canonical_uuid4s():
         parsed = uuid.UUID(event_id)
         assert str(parsed) == event_id
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_a_batch_is_checked_like_each_of_its_events():
+    eid = str(uuid.uuid4())
+    batch = [good(event_id=eid), good(action="pause"), 7, good(timestamp=NOW + 301_000)]
+    checked = events.validate_events(batch, NOW)
+    assert [(e is None, [x.field for x in errs]) for e, errs in checked] == [
+        (False, []),
+        (True, ["action"]),
+        (True, ["event"]),
+        (True, ["timestamp"]),
+    ]
+    assert checked[0][0]["event_id"] == eid
+    (only, errors), *_ = events.validate_events([good(playback_id=None)], NOW)
+    assert errors == [] and "playback_id" not in only and uuid.UUID(only["event_id"])
+    assert events.validate_events([good(duration=201)], NOW)[0][1] == [
+        events.FieldError("duration", "must not exceed total_duration")
+    ]

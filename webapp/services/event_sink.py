@@ -92,10 +92,7 @@ class EventSink:
     def validate(self, raw_events: list) -> tuple[list[dict | None], list[EventOutcome]]:
         """Contract checks, then catalog checks for the events that passed them."""
         now_ms = int(time.time() * 1000)
-        checked = [
-            contract.validate_event(raw, now_ms, self.settings.event_max_future_s)
-            for raw in raw_events
-        ]
+        checked = contract.validate_events(raw_events, now_ms, self.settings.event_max_future_s)
         valid = [event for event, _ in checked if event is not None]
         self._check_catalog(valid, checked)
         outcomes, events = [], []
