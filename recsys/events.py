@@ -62,6 +62,7 @@ Text = Annotated[StrictStr, StringConstraints(pattern=NO_NUL)]
 
 
 def not_blank(value: str) -> str:
+    """A string with more than white space in it."""
     if not value.strip():
         raise PydanticCustomError("blank", "must not be empty")
     return value
@@ -74,15 +75,10 @@ def _canonical_uuid(value: str) -> str:
         raise PydanticCustomError("uuid", "must be a UUID string") from None
 
 
-Id = Annotated[
-    StrictStr,
-    StringConstraints(max_length=MAX_ID_LENGTH, pattern=NO_NUL),
-    AfterValidator(not_blank),
-]
+Id = Annotated[Text, StringConstraints(max_length=MAX_ID_LENGTH), AfterValidator(not_blank)]
 UuidText = Annotated[
     StrictStr, AfterValidator(_canonical_uuid), Field(json_schema_extra={"format": "uuid"})
 ]
-Seconds = Annotated[StrictInt, Field(le=MAX_DURATION_S)]
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ REASONS = {
     "list_type": "must be a list",
     "string_type": "must be a string",
     "string_unicode": "must be valid UTF-8 text (no lone surrogates)",
-    "string_pattern_mismatch": "must not contain a NUL character",
+    "string_pattern_mismatch": "must not contain a NUL character",  # NO_NUL is the only pattern
     "string_too_long": "must be at most {max_length} characters",
     "string_too_short": "must be at least {min_length} characters",
     "too_long": "must hold at most {max_length} items",
@@ -148,7 +144,7 @@ class Event(BaseModel):
     """One listening event as a client sends it. Besides each field's own rule:
     ``timestamp`` at most RECSYS_EVENT_MAX_FUTURE_S (300) seconds ahead of the server's
     clock, ``duration`` at most ``total_duration``, and ``user_id`` and ``track_id`` known
-    to the catalog. A null field counts as absent.
+    to the catalog. A null field counts as absent (a null ``source`` is no source).
     """
 
     # The rules across fields or against the clock are validate_event's (_relative_errors).
@@ -292,3 +288,29 @@ def encode(event: dict) -> bytes:
 def key(event: dict) -> bytes:
     """The Kafka message key: user_id, so one listener's events stay in order."""
     return event["user_id"].encode()
+
+
+def producer_config(settings) -> dict:
+    """The settings of every producer of the log (``settings``: recsys.settings.Settings):
+    the web app's, the benchmark's bare producers and, with its own waits, the simulator's.
+
+    Durable: acks from every in-sync replica, idempotent (a retried batch is written once).
+    Every wait is bounded by RECSYS_KAFKA_SEND_TIMEOUT_S, so a request answers within it and
+    an event the request did not see acknowledged has also expired in the producer.
+    """
+    timeout_ms = int(settings.kafka_send_timeout_s * 1000)
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 1,
+        "batch_size": 256 * 1024,
+        "compression_type": None,
+        "max_block_ms": timeout_ms,
+        "request_timeout_ms": max(timeout_ms - 500, 1000),
+        "delivery_timeout_ms": timeout_ms,
+        "reconnect_backoff_max_ms": 1000,
+        "bootstrap_timeout_ms": min(timeout_ms, 2000),
+        # the client's own sensors cost every send and request some CPU, and nothing reads them
+        "metrics_enabled": False,
+    }

@@ -1,6 +1,9 @@
 """One JSON shape for every error the API answers, HTTP or validation.
 
 ``{"error": <code>, "message": <sentence>, "errors": [{"field": ..., "reason": ...}]}``
+
+Validation errors come from the routes' declared models (webapp.api.params), raised as
+ApiError; the OpenAPI document describes this shape as ``Error`` (webapp.api.answers).
 """
 
 from __future__ import annotations

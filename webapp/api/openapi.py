@@ -34,8 +34,9 @@ class Document:
 
     def ref(self, model: type[BaseModel], mode: str = "validation") -> dict:
         schema = model.model_json_schema(ref_template=REF, mode=mode)
-        self.schemas.update(schema.pop("$defs", {}))
-        self.schemas[model.__name__] = schema
+        for name, found in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+            if self.schemas.setdefault(name, found) != found:
+                raise TypeError(f"two different models are both named {name}")
         return {"$ref": REF.format(model=model.__name__)}
 
     def parameters(self, model: type[BaseModel] | None, where: str) -> list[dict]:
