@@ -21,6 +21,7 @@ REF = "#/components/schemas/{model}"
 ERROR_ANSWERS = {
     400: "A parameter or the JSON is malformed; the errors name the fields.",
     413: "The body is too large.",
+    414: "The URL is too long (the app's limit, for every route).",
     415: "The body is not sent as application/json.",
 }
 
@@ -72,6 +73,7 @@ class Document:
 
     def operation(self, op: Operation, admin: bool) -> dict:
         answers = dict(op.answers)
+        answers.setdefault(414, ERROR_ANSWERS[414])
         if op.path or op.query or op.body:
             answers.setdefault(400, ERROR_ANSWERS[400])
         if op.body:
