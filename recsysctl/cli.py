@@ -8,6 +8,8 @@ demo      generate the demo world and load it (catalog + listening history)
 simulate  send live listening traffic for the demo users
 pipeline  run the play_counters DAG once through Airflow and wait for it
 models    list model versions, activate one (roll back), retrain, re-embed lyrics
+import    bring your own music: `import catalog FILE` (docs/importing.md)
+catalog   take a song down, or restore it
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from recsys.airflow_client import AirflowError
 from recsys.jars import JarFetchError
 from recsys.lake import events_path
 from recsys.settings import PROJECT_ROOT, SettingsError, load_settings, require
+from recsysctl import catalog_commands
 from recsysctl.stack.process import ServiceError
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -315,6 +318,10 @@ def _show_changes():
     return show
 
 
+def cmd_import(args) -> int:
+    return args.run(args)
+
+
 def cmd_airflow(args) -> int:
     from recsysctl.stack import airflow
 
@@ -351,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
         actions.add_parser(action, help=text).add_argument(
             "--wait", action="store_true", help="wait for the run and print its outcome"
         )
+    imports = sub.add_parser("import", help="bring your own music (docs/importing.md)")
+    kinds = imports.add_subparsers(dest="kind", required=True)
+    catalog_commands.add_import_catalog(kinds)  # each kind sets its own `run`
+    catalog_commands.add_catalog(sub)
     airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     simulate = sub.add_parser("simulate", help="send live listening traffic")
@@ -370,6 +381,8 @@ COMMANDS = {
     "pipeline": cmd_pipeline,
     "airflow": cmd_airflow,
     "models": cmd_models,
+    "import": cmd_import,
+    "catalog": catalog_commands.cmd_catalog,
 }
 
 
