@@ -7,6 +7,14 @@ Under the lake root (``RECSYS_LAKE_URI``, a folder or any URI Spark can write):
                                           raw/listen_events/_spark_metadata
     raw/rejected_events/date=YYYY-MM-DD/  the messages the landing job could not accept,
                                           with their raw value
+    raw/imported_events/date=YYYY-MM-DD/  listening histories imported from files (Last.fm,
+                                          ListenBrainz, Spotify, CSV), the landed events'
+                                          columns with no Kafka partition or offset; one
+                                          file per import and day, published by atomic
+                                          rename (no commit log: every file there is whole)
+    raw/imported_events/_imports/         one manifest per imported file (its commit time,
+                                          days and counts)
+    raw/imported_events/_staging/<run>/   an import's files before they are published
 
 Pure string building, no Spark: the jobs, the tooling and the tests all ask here. (The
 streaming checkpoints are not the lake's: they live under ``RECSYS_CHECKPOINT_URI``.)
@@ -22,6 +30,22 @@ def _root(lake_uri: str) -> str:
 def events_path(lake_uri: str) -> str:
     """The landed listening events (read as one dataset; partitioned by ``date``)."""
     return f"{_root(lake_uri)}/raw/listen_events"
+
+
+def imported_events_path(lake_uri: str) -> str:
+    """The imported listening histories (read as one dataset; partitioned by ``date``; its
+    ``_``-prefixed folders are the importer's bookkeeping, hidden from readers)."""
+    return f"{_root(lake_uri)}/raw/imported_events"
+
+
+def import_manifests_path(lake_uri: str) -> str:
+    """The imports' manifests, one JSON file per imported file."""
+    return f"{imported_events_path(lake_uri)}/_imports"
+
+
+def import_staging_path(lake_uri: str, run: str) -> str:
+    """Where the import ``run`` writes its files before publishing them."""
+    return f"{imported_events_path(lake_uri)}/_staging/{run}"
 
 
 def rejected_path(lake_uri: str) -> str:

@@ -1,7 +1,8 @@
 """The Parquet lake as Spark sees it: the events' schema on Kafka and in the lake, and the
-reader of the landed events.
+reader of every listening event the warehouse counts.
 
-Reads:  the landed events under ``recsys.lake.events_path`` (the lake's layout is there).
+Reads:  the landed events under ``recsys.lake.events_path`` and the imported histories under
+        ``recsys.lake.imported_events_path`` (the lake's layout is there).
 Writes: nothing.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from recsys.lake import events_path
+from recsys.lake import events_path, imported_events_path
 
 # The contract's fields as they arrive on Kafka (JSON).
 EVENT_SCHEMA = T.StructType(
@@ -41,11 +42,27 @@ LAKE_SCHEMA = T.StructType(
 
 
 def read_events(spark: SparkSession, lake_uri: str) -> DataFrame:
-    """All landed events. Reading the folder root lets Spark honour the streaming sink's
-    commit log, so files of an unfinished batch are never seen."""
+    """Every listening event: the landed ones and the imported histories, as one DataFrame
+    (LAKE_SCHEMA; imported rows have no Kafka partition or offset, and their
+    ``kafka_timestamp`` is their import's commit time, so the counters count them in the
+    interval they were imported in, like events Kafka appended then).
+
+    Reading the landed folder's root lets Spark honour the streaming sink's commit log, so
+    files of an unfinished batch are never seen; the importer publishes whole files by
+    atomic rename, so its folder needs no log. A lake without imports reads only the
+    landed events (one cheap listing finds no imported folder)."""
+    landed = _read(spark, events_path(lake_uri))
+    imported = _read(spark, imported_events_path(lake_uri))
+    if imported is None:
+        return landed if landed is not None else spark.createDataFrame([], LAKE_SCHEMA)
+    return imported if landed is None else landed.unionByName(imported)
+
+
+def _read(spark: SparkSession, path: str) -> DataFrame | None:
+    """The dataset at ``path``, or None when there is no folder yet."""
     try:
-        return spark.read.schema(LAKE_SCHEMA).parquet(events_path(lake_uri))
-    except Exception as err:  # an empty lake: no folder yet
+        return spark.read.schema(LAKE_SCHEMA).parquet(path)
+    except Exception as err:
         if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
-            return spark.createDataFrame([], LAKE_SCHEMA)
+            return None
         raise

@@ -1,0 +1,201 @@
+"""Reading a history file as a stream, never whole: bounded line blocks for the text formats,
+items of a JSON array one at a time for the JSON ones.
+
+``Source`` counts and hashes the bytes as they are read (the progress bar's position and the
+import's key come from it). ``line_blocks`` cuts the file into blocks of whole lines of at
+most ``MAX_LINE_BYTES``, each valid UTF-8; a longer line or one that is not UTF-8 comes out
+as a ``BadLine`` instead and the blocks go on after it. ``json_items`` yields a JSON array's
+items with an incremental parser and refuses an item larger than the same limit before
+holding it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import ijson
+
+from recsys.importers.listens import MAX_LINE_BYTES, FileError, RowError
+
+
+class Source:
+    """A file opened for reading, counting and hashing (SHA-256) what is read."""
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        self.size = os.path.getsize(self.path)
+        self._file = open(self.path, "rb")  # noqa: SIM115 (closed by close())
+        self._hash = hashlib.sha256()
+        self.bytes_read = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._file.read(n)
+        self._hash.update(data)
+        self.bytes_read += len(data)
+        return data
+
+    def digest(self) -> str:
+        """SHA-256 of the bytes read so far (of the whole file once read to its end)."""
+        return self._hash.hexdigest()
+
+    def error(self, where: str, field: str, reason: str, row: str = "") -> RowError:
+        return RowError(self.path, where, field, reason, row)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def refuse_empty(source: Source) -> None:
+    if source.size == 0:
+        raise FileError(source.error("line 1", "(file)", "the file is empty"))
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole lines ``first_line``, ``first_line + 1``, ... of the file: valid UTF-8, each at
+    most MAX_LINE_BYTES, the last one ending with a newline unless it ends the file."""
+
+    first_line: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that is not read: longer than the limit, or not UTF-8 (``offset``: the first
+    bad byte in ``data``, the line's first bytes)."""
+
+    line: int
+    reason: str
+    data: bytes
+    offset: int = 0
+
+
+def line_blocks(source: Source, limit: int = MAX_LINE_BYTES) -> Iterator[Block | BadLine]:
+    """The file as Blocks and BadLines, in order; at most about ``2 * limit`` bytes held."""
+    pending, line = b"", 1
+    while True:
+        chunk = source.read(limit - len(pending))
+        data = pending + chunk if pending else chunk
+        if not chunk:
+            if data:
+                yield from _utf8_blocks(data, line)
+            return
+        end = data.rfind(b"\n")
+        if end == -1 and len(data) >= limit:
+            yield BadLine(line, f"the line is longer than {limit:,} bytes: not read", data[:200])
+            pending, line = _skip_line(source, limit), line + 1
+            if pending is None:
+                return
+            continue
+        if end == -1:
+            pending = data
+            continue
+        block, pending = data[: end + 1], data[end + 1 :]
+        yield from _utf8_blocks(block, line)
+        line += block.count(b"\n")
+
+
+def _skip_line(source: Source, limit: int) -> bytes | None:
+    """Read past the rest of an over-long line, a chunk at a time; the bytes after its
+    newline, or None at the end of the file."""
+    while True:
+        chunk = source.read(limit)
+        if not chunk:
+            return None
+        end = chunk.find(b"\n")
+        if end != -1:
+            return chunk[end + 1 :]
+
+
+def _utf8_blocks(data: bytes, line: int) -> Iterator[Block | BadLine]:
+    while data:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            start = data.rfind(b"\n", 0, err.start) + 1
+            end = data.find(b"\n", err.start)
+            end = len(data) if end == -1 else end + 1
+            if start:
+                yield Block(line, data[:start])
+                line += data.count(b"\n", 0, start)
+            yield BadLine(line, "not valid UTF-8", data[start:end], err.start - start)
+            data, line = data[end:], line + 1
+            continue
+        yield Block(line, data)
+        return
+
+
+class _BoundedReader:
+    """The file as ijson reads it, refusing to read more than ``limit`` bytes while one
+    item is being parsed (``mark`` is called as each item comes out)."""
+
+    def __init__(self, source: Source, limit: int):
+        self.source, self.limit, self.since_mark = source, limit, 0
+
+    def read(self, n: int) -> bytes:
+        data = self.source.read(n)
+        self.since_mark += len(data)
+        if self.since_mark > self.limit + n:  # one read-ahead buffer of slack
+            raise _ItemTooLarge
+        return data
+
+    def mark(self) -> None:
+        self.since_mark = 0
+
+
+class _ItemTooLarge(Exception):
+    pass
+
+
+_NEAR_KEY = re.compile(r'"([^"\\]{1,64})"\s*:\s*"?[^"]*$')
+
+
+def json_items(source: Source, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, object]]:
+    """(index, item) of the JSON array the file holds, one at a time. A file that is not
+    such an array, is cut short, is not UTF-8 or holds an item over ``limit`` bytes raises
+    FileError at the item where reading stopped (``$[index]``)."""
+    refuse_empty(source)
+    reader = _BoundedReader(source, limit)
+    index = 0  # the item being read
+    try:
+        for item in ijson.items(reader, "item", use_float=True):
+            reader.mark()
+            yield index, item
+            index += 1
+    except _ItemTooLarge:
+        raise FileError(
+            source.error(
+                f"$[{index}]", "(item)", f"the item is longer than {limit:,} bytes: not read"
+            )
+        ) from None
+    except ijson.JSONError as err:
+        raise FileError(_json_error(source, index, str(err))) from None
+    if index == 0 and source.bytes_read and not _starts_array(source.path):
+        raise FileError(source.error("$", "(file)", "must be a JSON array of listens"))
+
+
+def _json_error(source: Source, index: int, message: str) -> RowError:
+    where = f"$[{index}]"
+    if "premature EOF" in message:
+        return source.error(where, "(file)", f"truncated JSON: the file ends inside {where}")
+    if "UTF8" in message:
+        context = message.split("\\n")[1] if "\\n" in message else ""
+        key = _NEAR_KEY.search(context.split("(right here)")[0])
+        return source.error(where, key[1] if key else "(item)", "not valid UTF-8")
+    first = message.strip().splitlines()[0] if message.strip() else "invalid JSON"
+    return source.error(where, "(file)", f"invalid JSON: {first}")
+
+
+def _starts_array(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4096).lstrip()[:1] == b"["
