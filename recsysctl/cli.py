@@ -8,7 +8,8 @@ demo      generate the demo world and load it (catalog + listening history)
 simulate  send live listening traffic for the demo users
 pipeline  run the play_counters DAG once through Airflow and wait for it
 models    list model versions, activate one (roll back), retrain, re-embed lyrics
-import    bring your own music: `import catalog FILE` (docs/importing.md)
+import    bring your own music: `import catalog FILE`, `import history FORMAT FILE...`
+          (docs/importing.md)
 catalog   take a song down, or restore it
 """
 
@@ -24,7 +25,7 @@ from recsys.airflow_client import AirflowError
 from recsys.jars import JarFetchError
 from recsys.lake import events_path
 from recsys.settings import PROJECT_ROOT, SettingsError, load_settings, require
-from recsysctl import catalog_commands
+from recsysctl import catalog_commands, import_history
 from recsysctl.stack.process import ServiceError
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -361,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     imports = sub.add_parser("import", help="bring your own music (docs/importing.md)")
     kinds = imports.add_subparsers(dest="kind", required=True)
     catalog_commands.add_import_catalog(kinds)  # each kind sets its own `run`
+    import_history.add_import_history(kinds)
     catalog_commands.add_catalog(sub)
     airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)

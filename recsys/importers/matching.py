@@ -5,9 +5,10 @@ Ids: a recording MBID matches ``catalog.songs.mbid``, a Spotify track URI
 the normalised (artist, title) pair matches a song's; where the catalog holds several songs
 with one normalised pair, the smallest id wins, so the choice never changes between runs.
 
-Normalising (``normalise``): Unicode NFKC, lower case (with ß as ss), any "feat." / "ft." /
-"featuring" part dropped, accents stripped, apostrophes dropped, every other run of
-punctuation or white space one space, trimmed. "Beyoncé feat. Someone" and "beyonce" match.
+Normalising (``normalise``): Unicode NFKC, lower case (ß as ss, & as and), any "feat." /
+"ft." / "featuring" part dropped, accents stripped, apostrophes dropped, every other run of
+punctuation or white space one space, trimmed: "Lumi Karvö feat. Someone" and "lumi karvo"
+match.
 
 The work is vectorised over each batch's distinct values: a Python dict lookup per distinct
 id or name, Arrow kernels for the rest. Pure: the catalog comes in as rows (``CatalogIndex``).
@@ -35,7 +36,7 @@ _FEATURING = r"^(.+?)\s*[(\[]?\s*\b(?:feat|ft|featuring)\b\.?\s.*$"
 def normalise(texts: pa.Array) -> pa.Array:
     """Each text normalised for matching (see the module's docstring); nulls stay null."""
     out = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
-    out = pc.replace_substring(out, "ß", "ss")
+    out = pc.replace_substring(pc.replace_substring(out, "ß", "ss"), "&", " and ")
     out = pc.replace_substring_regex(out, _FEATURING, r"\1")
     out = pc.replace_substring_regex(pc.utf8_normalize(out, "NFKD"), r"\p{Mn}+", "")
     out = pc.replace_substring_regex(out, r"['’`]", "")
