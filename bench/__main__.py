@@ -4,10 +4,11 @@ the named ones; options go to the benchmark when one is named (``python -m bench
 
 import sys
 
-from bench import als, embeddings, hnsw, ingest, pipeline, serving, soak
+from bench import als, embeddings, hnsw, ingest, pipeline, serving, soak, validation
 
 BENCHMARKS = {
     "ingest": ingest.main,
+    "validation": validation.main,
     "pipeline": pipeline.main,
     "hnsw": hnsw.main,
     "embeddings": embeddings.main,
