@@ -187,6 +187,17 @@ class Settings:
         100, "Candidates ranked per request (per source for next songs); pages stop there."
     )
     recs_max_per_artist: int = _setting(2, "Most songs of one artist in a page of recommendations.")
+    recs_new_song_slots: int = _setting(
+        2,
+        "Songs added since the served model was trained (no ALS vector yet) mixed into a"
+        " listener's recommendations: on the home page at ranks 3, 6, ... by the artists and"
+        " genres heard; in next songs the best-scored by lyrics; 0: none.",
+    )
+    next_song_new_song_weight: float = _setting(
+        0.7,
+        "Next song: a new song without an ALS vector scores w * norm(lyrics similarity)"
+        " among candidates the model knows.",
+    )
     queue_stale_skips: int = _setting(
         2, "Skips within queue_stale_window_s that mark the player's Up Next stale."
     )

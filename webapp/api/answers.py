@@ -67,9 +67,19 @@ class Users(BaseModel):
 
 
 class Reason(BaseModel):
-    kind: Literal["because_you_listened", "similar_lyrics", "trending", "taste"]
+    kind: Literal[
+        "because_you_listened",
+        "similar_lyrics",
+        "trending",
+        "taste",
+        "new_from_artist",
+        "new_in_genre",
+    ]
     song_id: str | None = None
     title: str | None = None
+    artist_id: str | None = Field(None, description="new_from_artist: the song's artist.")
+    artist: str | None = None
+    genre: str | None = Field(None, description="new_in_genre: the song's genre.")
     text: str | None = None
 
 

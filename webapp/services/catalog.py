@@ -2,6 +2,7 @@
 
 Search is typo-tolerant through pg_trgm (trigram similarity of the lowercased title or name,
 best of whole-string and word similarity), served by the GIN indexes of migration 0008.
+A song an admin took down (``taken_down_at``) is never found, shown or counted as a genre.
 Reads catalog.*; writes catalog.users (new listeners and their onboarding genres).
 """
 
@@ -23,7 +24,7 @@ SEARCH_SONGS_SQL = f"""
                greatest(similarity(lower(s.title), %(q)s),
                         word_similarity(%(q)s, lower(s.title))) as score
         from catalog.songs as s
-        where lower(s.title) %% %(q)s or %(q)s <%% lower(s.title)
+        where (lower(s.title) %% %(q)s or %(q)s <%% lower(s.title)) and s.taken_down_at is null
     )
     select {SONG_COLUMNS}, m.score
     from matches as m
@@ -69,14 +70,20 @@ def song(conn, song_id: str) -> dict | None:
     rows = _rows(
         conn,
         f"select {SONG_COLUMNS} from catalog.songs as s"
-        " join catalog.artists as a on a.id = s.artist_id where s.id = %s",
+        " join catalog.artists as a on a.id = s.artist_id"
+        " where s.id = %s and s.taken_down_at is null",
         (song_id,),
     )
     return rows[0] if rows else None
 
 
 def genres(conn) -> list[str]:
-    return [r[0] for r in conn.execute("select distinct genre from catalog.songs order by 1")]
+    return [
+        r[0]
+        for r in conn.execute(
+            "select distinct genre from catalog.songs where taken_down_at is null order by 1"
+        )
+    ]
 
 
 USER_COLUMNS = "id, display_name, onboarding_genres"

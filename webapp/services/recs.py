@@ -7,6 +7,12 @@ playing and the listener's recent plays, cap songs per artist in a page, and fal
 trending (genre-filtered for a cold start) instead of failing. Each answer names its mode
 and what was degraded.
 
+Songs added since the served model was trained have no ALS vector; a few of them are mixed
+in (``recs_new_song_slots``): on the home page at ranks 3, 6, ..., chosen by the artists and
+then the genres the listener heard ("New from <artist>", "New in <genre>"); in next songs
+through their lyrics vector, scored ``next_song_new_song_weight * norm(content)``. A song
+taken down is never read as a candidate, and a page never shows one.
+
 Reads catalog.users, catalog.songs, catalog.artists, the model tables (``vectors``) and the
 session store; writes only the long-term vector cache.
 """
@@ -68,14 +74,20 @@ REASON_TEXT = {
     "similar_lyrics": "Similar lyrics to {title}",
     "trending": "Trending this week",
     "taste": "Picked for your taste",
+    "new_from_artist": "New from {artist}",
+    "new_in_genre": "New in {genre}",
 }
+# Reasons of new songs, about the recommended song itself (its artist, its genre).
+NEW_REASONS = {"artist": "new_from_artist", "genre": "new_in_genre"}
+# The home page's new songs take every third rank: 3, 6, ...
+NEW_SONG_EVERY = 3
 
 # The artist's name is a scalar subquery, so each song's artist is an index lookup rather
 # than a hash of the whole artists table; the ALS item vector comes along when asked for.
 SONG_SQL = """
     select s.id, s.title, s.artist_id,
            (select a.name from catalog.artists as a where a.id = s.artist_id),
-           s.genre, s.duration_s, s.image_url, s.audio_url{factors}
+           s.genre, s.duration_s, s.image_url, s.audio_url, s.taken_down_at is not null{factors}
     from catalog.songs as s{join}
     where s.id = any(%s)
 """
@@ -88,27 +100,41 @@ SONG_FIELDS = ("song_id", "title", "artist_id", "artist", "genre", "duration_s",
                "audio_url")  # fmt: skip
 
 
-def song_details(conn, song_ids) -> dict[str, dict]:
-    return {
-        row[0]: dict(zip(SONG_FIELDS, row, strict=True))
-        for row in conn.execute(SONG_DETAILS_SQL, (list(song_ids),))
-    }
-
-
-def song_details_and_vectors(conn, song_ids) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
-    """The songs' details, and the ALS item vectors of those the active model knows, in
-    one round trip."""
-    details, found = {}, {}
-    for *row, factors in conn.execute(SONG_DETAILS_AND_VECTORS_SQL, (list(song_ids),)):
+def song_details(conn, song_ids) -> tuple[dict[str, dict], set[str]]:
+    """The songs' details, and which of them are taken down."""
+    details, down = {}, set()
+    for *row, taken_down in conn.execute(SONG_DETAILS_SQL, (list(song_ids),)):
         details[row[0]] = dict(zip(SONG_FIELDS, row, strict=True))
+        if taken_down:
+            down.add(row[0])
+    return details, down
+
+
+def song_details_and_vectors(
+    conn, song_ids
+) -> tuple[dict[str, dict], set[str], dict[str, np.ndarray]]:
+    """The songs' details, which of them are taken down, and the ALS item vectors of those
+    the active model knows, in one round trip."""
+    details, down, found = {}, set(), {}
+    for *row, taken_down, factors in conn.execute(SONG_DETAILS_AND_VECTORS_SQL, (list(song_ids),)):
+        details[row[0]] = dict(zip(SONG_FIELDS, row, strict=True))
+        if taken_down:
+            down.add(row[0])
         if factors is not None:
             found[row[0]] = vectors.parse_vector(factors)
-    return details, found
+    return details, down, found
 
 
 def reason_body(kind: str, song: str | None, details: dict[str, dict]) -> dict:
     body = {"kind": kind}
-    if song is not None:
+    if kind in NEW_REASONS.values():  # about the recommended song itself
+        found = details.get(song, {})
+        if kind == "new_from_artist":
+            body.update(artist_id=found.get("artist_id"), artist=found.get("artist"))
+        else:
+            body["genre"] = found.get("genre")
+        body["text"] = REASON_TEXT[kind].format(artist=body.get("artist"), genre=body.get("genre"))
+    elif song is not None:
         title = details.get(song, {}).get("title", song)
         body.update(song_id=song, title=title)
         body["text"] = REASON_TEXT[kind].format(title=title)
@@ -197,6 +223,7 @@ class Recommender:
         rows = conn.execute(
             "select id, plays_7d from catalog.songs"
             " where id <> all(%s) and (cardinality(%s::text[]) = 0 or genre = any(%s))"
+            " and taken_down_at is null"
             " order by plays_7d desc, plays_cumulative desc, id limit %s",
             (exclude, genres, genres, self.settings.recs_candidate_pool),
         ).fetchall()
@@ -214,12 +241,17 @@ class Recommender:
         )
         chosen = ordered[offset : offset + limit]
         ids = [r.song_id for r in chosen]
+        reasons = {r.song_id: r.reason for r in chosen}
         if answer.heard:
-            details, found = song_details_and_vectors(conn, {*ids, *answer.heard})
-            reasons = self._reasons(answer.heard, ids, found)
+            details, down, found = song_details_and_vectors(conn, {*ids, *answer.heard})
+            new = {song: why for song, why in reasons.items() if why[0] in NEW_REASONS.values()}
+            reasons = {**self._reasons(answer.heard, ids, found), **new}
         else:
-            reasons = {r.song_id: r.reason for r in chosen}
-            details = song_details(conn, {*ids, *(song for _, song in reasons.values() if song)})
+            details, down = song_details(
+                conn, {*ids, *(song for _, song in reasons.values() if song)}
+            )
+        # a song taken down after its candidates were read is still never shown
+        chosen = [r for r in chosen if r.song_id not in down]
         return [
             {
                 "rank": position,
@@ -248,6 +280,20 @@ class Recommender:
             reasons[song] = ("because_you_listened", source) if source else ("taste", None)
         return reasons
 
+    def _with_new_songs(
+        self, conn, ranked: list[Ranked], heard: list[str], exclude: list[str]
+    ) -> list[Ranked]:
+        """``ranked`` with up to ``recs_new_song_slots`` songs newer than the served model
+        at ranks 3, 6, ..., each scored like the song ranked just above it."""
+        exclude = [*exclude, *(r.song_id for r in ranked)]
+        found = vectors.new_songs(conn, heard, exclude, self.settings.recs_new_song_slots)
+        merged = list(ranked)
+        for i, (song, why) in enumerate(found):
+            at = min(NEW_SONG_EVERY * (i + 1) - 1, len(merged))
+            above = merged[at - 1].score if at else 0.0
+            merged.insert(at, Ranked(song, above, (NEW_REASONS[why], song)))
+        return merged
+
     # -- home ---------------------------------------------------------------------------
     def home(self, conn, user_id: str, swapped: bool = False) -> Answer:
         s = self.settings
@@ -262,6 +308,7 @@ class Recommender:
         query = session_vector(long_term, short_term, s.recs_long_term_weight)
         if query is None:
             ranked = self._trending(conn, genres, session.recent)
+            ranked = self._with_new_songs(conn, ranked, session.heard, session.recent)
             return Answer("trending", degraded, version, ranked)
         mode = (
             "session"
@@ -277,6 +324,7 @@ class Recommender:
             # another version went live since the listener was read: answer with that one
             return self.home(conn, user_id, swapped=True)
         ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
+        ranked = self._with_new_songs(conn, ranked, session.heard, session.recent)
         heard = session.heard[:REASON_SONGS] if short_term is not None else []
         return Answer(mode, degraded, version, ranked, heard)
 
@@ -307,25 +355,42 @@ class Recommender:
         merged = vectors.next_song_candidates(
             conn, song_id, exclude, s.recs_candidate_pool, s.hnsw_ef_search, has_als, has_lyrics
         )
-        als = {k: a for k, (a, _) in merged.items() if a is not None}
-        content = {k: c for k, (_, c) in merged.items() if c is not None}
-        w = s.next_song_als_weight
-        ranked = [
-            Ranked(
-                k,
-                score,
-                (
-                    "similar_lyrics" if (1 - w) * n_content > w * n_als else "because_you_listened",
-                    song_id,
-                ),
-                {"als_score": round(n_als, 6), "content_score": round(n_content, 6)},
-            )  # fmt: skip
-            for k, (score, n_als, n_content) in hybrid_scores(als, content, w).items()
-        ]
+        als = {k: a for k, (a, _, _) in merged.items() if a is not None}
+        content = {k: c for k, (_, c, _) in merged.items() if c is not None}
+        # Beside songs the model knows, a new one (no ALS vector yet) is scored by its lyrics
+        # alone; without ALS candidates every song already is.
+        new = {k for k, (a, _, is_new) in merged.items() if is_new and a is None} if als else set()
+        w, w_new = s.next_song_als_weight, s.next_song_new_song_weight
+        ranked = []
+        for k, (score, n_als, n_content) in hybrid_scores(als, content, w).items():
+            lyrics_led = k in new or (1 - w) * n_content > w * n_als
+            ranked.append(
+                Ranked(
+                    k,
+                    w_new * n_content if k in new else score,
+                    ("similar_lyrics" if lyrics_led else "because_you_listened", song_id),
+                    {"als_score": round(n_als, 6), "content_score": round(n_content, 6)},
+                )
+            )
         ranked.sort(key=_best_first)
+        ranked = _new_songs_capped(ranked, new, s.recs_new_song_slots)
         mode = "hybrid" if has_als and has_lyrics else "als_only" if has_als else "content_only"
         return Answer(mode, degraded, version, ranked)
 
 
 def _best_first(r: Ranked) -> tuple[float, str]:
     return (-r.score, r.song_id)
+
+
+def _new_songs_capped(ranked: list[Ranked], new: set[str], slots: int) -> list[Ranked]:
+    """``ranked`` keeping only its ``slots`` best new songs."""
+    if not new:
+        return ranked
+    kept, seen = [], 0
+    for r in ranked:
+        if r.song_id in new:
+            seen += 1
+            if seen > slots:
+                continue
+        kept.append(r)
+    return kept

@@ -1,4 +1,9 @@
-"""Reading the trending snapshot and its history (analytics.trending_history)."""
+"""Reading the trending snapshot and its history (analytics.trending_history).
+
+A song an admin took down is left out of every read (its row stays in the history, and
+analysts still see it): the snapshot keeps its ranks, so a takedown leaves a gap in them, and
+the song's history answers as for an unknown song.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ SNAPSHOT_SQL = """
     from analytics.trending_history as t
     join catalog.songs as s on s.id = t.song_id
     join catalog.artists as a on a.id = t.artist_id
-    where t.snapshot_date = %(day)s
+    where t.snapshot_date = %(day)s and s.taken_down_at is null
     order by t.rank
     limit %(limit)s offset %(offset)s
 """
@@ -31,9 +36,10 @@ def _rows(conn, query: str, params: dict) -> list[dict]:
 
 def current_snapshot(conn, limit: int, offset: int) -> dict:
     day, total = conn.execute(
-        "select snapshot_date, count(*) from analytics.trending_history"
-        " where snapshot_date = (select max(snapshot_date) from analytics.trending_history)"
-        " group by snapshot_date"
+        "select t.snapshot_date, count(s.id) from analytics.trending_history as t"
+        " left join catalog.songs as s on s.id = t.song_id and s.taken_down_at is null"
+        " where t.snapshot_date = (select max(snapshot_date) from analytics.trending_history)"
+        " group by t.snapshot_date"
     ).fetchone() or (None, 0)
     items = []
     if day is not None:
@@ -48,8 +54,12 @@ def current_snapshot(conn, limit: int, offset: int) -> dict:
 
 
 def song_history(conn, song_id: str, limit: int, offset: int) -> dict | None:
-    """Every snapshot the song was ranked in, newest first; None for an unknown song."""
-    if conn.execute("select 1 from catalog.songs where id = %s", (song_id,)).fetchone() is None:
+    """Every snapshot the song was ranked in, newest first; None for an unknown song or one
+    taken down."""
+    known = conn.execute(
+        "select 1 from catalog.songs where id = %s and taken_down_at is null", (song_id,)
+    ).fetchone()
+    if known is None:
         return None
     total = conn.execute(
         "select count(*) from analytics.trending_history where song_id = %s", (song_id,)
