@@ -23,4 +23,3 @@ def test_healthz_reports_every_dependency_and_the_served_version(client, als_mod
     with db.connect(settings) as conn:
         assert body["checks"]["model"]["version"] == registry.active_version(conn) == als_model
     assert body["status"] == "ok"
-
