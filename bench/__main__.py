@@ -4,7 +4,7 @@ the named ones; options go to the benchmark when one is named (``python -m bench
 
 import sys
 
-from bench import als, embeddings, hnsw, ingest, pipeline, serving, soak, validation
+from bench import als, embeddings, history_import, hnsw, ingest, pipeline, serving, soak, validation
 
 BENCHMARKS = {
     "ingest": ingest.main,
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "als": als.main,
     "serving": serving.main,
     "soak": soak.main,
+    "import": history_import.main,
 }
 ONLY_WHEN_NAMED = {"soak"}
 

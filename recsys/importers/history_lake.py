@@ -7,7 +7,7 @@
    others are counted as duplicates), then per day the ids already in the lake (in either
    dataset, read from that day's partitions only: the ``event_id`` column) are left out,
    and the day's new rows are written to the staging folder as one Parquet file named
-   after the import and its rows (``import-<key>-<day>-<rows digest>.parquet``).
+   after the import and its content (``import-<key>-<day>-<file digest>.parquet``).
 3. ``publish``: each staged file is renamed into ``date=<day>/`` (atomic), after the
    manifest (``_imports/<key>.json``) has recorded the import's commit time.
 
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -52,10 +53,10 @@ LAKE_COLUMNS = pa.schema(
     ]
 )
 # What the spill holds: the lake's columns known before the commit time, the file's row
-# (line or array index) and the event day.
+# (line or array index), the event day, and the event id's first 64 bits.
 SPILL_COLUMNS = pa.schema(
     [f for f in LAKE_COLUMNS if f.name != "kafka_timestamp"]
-    + [pa.field("row", pa.int64()), pa.field("day", pa.date32())]
+    + [pa.field("row", pa.int64()), pa.field("day", pa.date32()), pa.field("id_key", pa.int64())]
 )
 
 
@@ -75,15 +76,11 @@ class Spill:
         self._writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
 
     def write(self, table: pa.Table) -> None:
-        days = pc.cast(table["day"].combine_chunks(), pa.timestamp("s"))
-        months = pc.strftime(days, format="%Y-%m")
-        order = pc.sort_indices(months)
-        table, months = table.take(order), months.take(order)
-        runs = pc.run_end_encode(months)
-        start = 0
-        for month, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
-            self._writer(month).write_table(table.slice(start, end - start))
-            start = end
+        table = table.combine_chunks()
+        days = pc.cast(table["day"], pa.int32()).to_numpy().astype("datetime64[D]")
+        months = days.astype("datetime64[M]")
+        for month, rows in _groups(months):
+            self._writer(str(month)).write_table(table.take(rows))
 
     def _writer(self, month: str):
         if month not in self._writers:
@@ -102,6 +99,16 @@ class Spill:
             return pa.ipc.open_stream(source).read_all()
 
 
+def _groups(keys: np.ndarray):
+    """(key, row indices) for each distinct key, in key order; rows keep their order."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    ends = np.append(starts[1:], len(order))
+    for start, end in zip(starts, ends, strict=True):
+        yield ordered[start], order[start:end]
+
+
 @dataclass
 class Staged:
     """What staging found and wrote."""
@@ -117,19 +124,15 @@ class Staged:
 def stage_month(
     month: pa.Table, root: Path, staging: Path, key: str, committed_at: datetime, staged: Staged
 ) -> None:
-    """Stage one spilled month's new rows (see the module's docstring), adding to ``staged``."""
-    month = month.take(pc.sort_indices(month, [("event_id", "ascending"), ("row", "ascending")]))
-    ids = month["event_id"].combine_chunks()
-    first = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)) if len(ids) else ids
-    first = pa.concat_arrays([pa.array([True]), first]) if len(ids) else pa.array([], pa.bool_())
-    _count_duplicates(month, first, staged)
-    month = month.filter(first)
-    month = month.take(pc.sort_indices(month, [("day", "ascending")]))
-    days = pc.run_end_encode(month["day"].combine_chunks())
-    start = 0
-    for day, end in zip(days.values.to_pylist(), days.run_ends.to_pylist(), strict=True):
-        rows = month.slice(start, end - start)
-        start = end
+    """Stage one spilled month's new rows (see the module's docstring), adding to ``staged``.
+    Rows keep the file's order, so a re-run stages the same bytes."""
+    month = _first_of_each_id(month.combine_chunks(), staged)
+    days = pc.cast(month["day"], pa.int32()).to_numpy().astype("datetime64[D]")
+    order = np.argsort(days, kind="stable")
+    month, days = month.take(order), days[order]
+    starts = np.flatnonzero(np.concatenate(([True], days[1:] != days[:-1])))
+    for start, end in zip(starts, np.append(starts[1:], len(days)), strict=True):
+        rows, day = month.slice(start, end - start), days[start].item()
         known = pc.is_in(rows["event_id"], value_set=existing_ids(root, day))
         staged.already_imported += pc.sum(known).as_py() or 0
         new = rows.filter(pc.invert(known))
@@ -137,17 +140,30 @@ def stage_month(
             _stage_day(new, day, staging, root, key, committed_at, staged)
 
 
-def _count_duplicates(month: pa.Table, first: pa.Array, staged: Staged) -> None:
-    repeated = pc.invert(first)
-    count = pc.sum(repeated).as_py() or 0
-    staged.duplicates += count
-    if count and len(staged.duplicate_rows) < 20:
-        rows = month["row"].combine_chunks()
-        for i in pc.indices_nonzero(repeated).to_pylist()[: 20 - len(staged.duplicate_rows)]:
-            j = i - 1
-            while not first[j].as_py():
-                j -= 1
-            staged.duplicate_rows.append((rows[i].as_py(), rows[j].as_py()))
+def _first_of_each_id(month: pa.Table, staged: Staged) -> pa.Table:
+    """``month`` with each event id once: the file's first row of it (the others counted,
+    the first 20 noted as (row, first row)). Ids are sorted by their 64-bit key; rows whose
+    key repeats are compared in full."""
+    keys, rows = month["id_key"].to_numpy(), month["row"].to_numpy()
+    order = np.lexsort((rows, keys))  # by key, then by row: each id's first row leads
+    same_key = np.flatnonzero(keys[order[1:]] == keys[order[:-1]]) + 1
+    if not len(same_key):
+        return month
+    ids = month["event_id"].combine_chunks()
+    equal = pc.equal(ids.take(order[same_key]), ids.take(order[same_key - 1]))
+    if not pc.all(equal).as_py():  # two ids share 64 bits: sort by the ids themselves
+        keys = pc.dictionary_encode(ids).indices.to_numpy()
+        order = np.lexsort((rows, keys))
+        same_key = np.flatnonzero(keys[order[1:]] == keys[order[:-1]]) + 1
+    again = np.zeros(len(order), bool)
+    again[same_key] = True
+    staged.duplicates += int(again.sum())
+    lead = np.maximum.accumulate(np.where(again, 0, np.arange(len(order))))
+    for position in np.flatnonzero(again)[: max(0, 20 - len(staged.duplicate_rows))]:
+        staged.duplicate_rows.append((int(rows[order[position]]), int(rows[order[lead[position]]])))
+    repeated = np.zeros(len(order), bool)
+    repeated[order] = again
+    return month.filter(pa.array(~repeated))
 
 
 def existing_ids(root: Path, day: date) -> pa.Array:
@@ -166,23 +182,23 @@ def existing_ids(root: Path, day: date) -> pa.Array:
 
 
 def _stage_day(rows, day: date, staging: Path, root: Path, key, committed_at, staged) -> None:
-    rows = rows.take(
-        pc.sort_indices(
-            rows, [("timestamp", "ascending"), ("user_id", "ascending"), ("event_id", "ascending")]
-        )
-    )
-    commit = pa.array([committed_at] * rows.num_rows, pa.timestamp("us", tz="UTC"))
+    commit = pa.repeat(pa.scalar(committed_at, pa.timestamp("us", tz="UTC")), rows.num_rows)
     table = rows.select([f.name for f in LAKE_COLUMNS if f.name != "kafka_timestamp"])
     table = table.append_column("kafka_timestamp", commit).cast(LAKE_COLUMNS)
-    digest = hashlib.sha256("\n".join(table["event_id"].to_pylist()).encode()).hexdigest()
-    name = f"import-{key[:16]}-{day.isoformat()}-{digest[:12]}.parquet"
-    staged_file = staging / "days" / name
+    staged_file = staging / "days" / f"{day.isoformat()}.parquet"
     staged_file.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, staged_file, compression="snappy")
+    # event ids never repeat: a dictionary of them would be wasted work
+    pq.write_table(table, staged_file, compression="snappy", use_dictionary=_DICTIONARY_COLUMNS)
+    with open(staged_file, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    name = f"import-{key[:16]}-{day.isoformat()}-{digest[:12]}.parquet"
     published = Path(lake.imported_events_path(str(root))) / f"date={day.isoformat()}" / name
     staged.files.append((staged_file, published))
     staged.rows += table.num_rows
     staged.days.append(day)
+
+
+_DICTIONARY_COLUMNS = ["user_id", "track_id", "action", "source"]
 
 
 def publish(staged: Staged) -> None:

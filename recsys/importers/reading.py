@@ -157,7 +157,7 @@ class _ItemTooLarge(Exception):
     pass
 
 
-_NEAR_KEY = re.compile(r'"([^"\\]{1,64})"\s*:\s*"?[^"]*$')
+_KEY = re.compile(r'"([^"\\]{1,64})"\s*:')
 
 
 def json_items(source: Source, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, object]]:
@@ -189,9 +189,12 @@ def _json_error(source: Source, index: int, message: str) -> RowError:
     if "premature EOF" in message:
         return source.error(where, "(file)", f"truncated JSON: the file ends inside {where}")
     if "UTF8" in message:
-        context = message.split("\\n")[1] if "\\n" in message else ""
-        key = _NEAR_KEY.search(context.split("(right here)")[0])
-        return source.error(where, key[1] if key else "(item)", "not valid UTF-8")
+        # the parser shows the text around the error and a caret under it: the last key
+        # before the caret names the field
+        parts = message.split("\\n")
+        before = parts[1][: parts[2].find("^") + 1] if len(parts) > 2 else ""
+        keys = _KEY.findall(before)
+        return source.error(where, keys[-1] if keys else "(item)", "not valid UTF-8")
     first = message.strip().splitlines()[0] if message.strip() else "invalid JSON"
     return source.error(where, "(file)", f"invalid JSON: {first}")
 
