@@ -17,13 +17,19 @@ Every run is a row of `model.als_runs` (window, parameters, data sizes, metrics,
 duration): the admin page's model history. A rejected model is not a failure: the run
 succeeds, the old model keeps serving, and the reason is in `model.als_runs.reason`.
 
+**The window** ends at the run's day, or, anchored at the newest event, at the day after the
+newest event in the lake before it: a history that ended long ago (an imported Last.fm-1K one
+ends in 2009) has no events in the 90 days before today. `RECSYS_ALS_WINDOW_ANCHOR` (`today`
+or `newest_event`) sets it; the `window_anchor` param (Trigger DAG, with config) overrides it
+for one run.
+
 **Re-runs** train the same window with the same seed and record a new, equivalent version.
 **Rollback**: `python -m recsysctl models activate <version>` or the admin page.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
 
 from dags.dag_defaults import DAG_ARGS, spark_job
 
@@ -38,6 +44,20 @@ WINDOW_END = "{{ (dag_run.data_interval_end or dag_run.run_after) | ds }}"
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
     tags=["models", "spark", "nightly"],
     doc_md=__doc__,
+    params={
+        "window_anchor": Param(
+            "setting",
+            type="string",
+            enum=["setting", "today", "newest_event"],
+            values_display={
+                "setting": "as RECSYS_ALS_WINDOW_ANCHOR says",
+                "today": "the run's day",
+                "newest_event": "the day after the newest event in the lake",
+            },
+            description="Where this run's training window ends (a history that ended long"
+            " ago needs newest_event).",
+        )
+    },
     **DAG_ARGS,
 )
 def als_training():
@@ -45,7 +65,14 @@ def als_training():
     train = spark_job(
         "train",
         "als_training",
-        application_args=["--end", WINDOW_END, "--run-id", "{{ run_id }}"],
+        application_args=[
+            "--end",
+            WINDOW_END,
+            "--run-id",
+            "{{ run_id }}",
+            "--window-anchor",
+            "{{ params.window_anchor }}",
+        ],
         driver_memory="3g",
     )
 

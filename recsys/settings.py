@@ -138,6 +138,12 @@ class Settings:
 
     # Models: ALS training
     als_window_days: int = _setting(90, "Event days of listening the ALS model is trained on.")
+    als_window_anchor: str = _setting(
+        "today",
+        "Where the ALS window ends: 'today' (the run's day) or 'newest_event' (the day after"
+        " the newest event in the lake before it, for a history that ended long ago); the"
+        " als_training DAG's window_anchor param overrides it for one run.",
+    )
     als_holdout_days: int = _setting(
         7, "Last days of the window held out to evaluate a new model before it may be served."
     )
@@ -147,6 +153,15 @@ class Settings:
     )
     als_alpha: float = _setting(5.0, "ALS implicit confidence scale: c = 1 + alpha * |r|.")
     als_max_iter: int = _setting(10, "ALS iterations.")
+    als_checkpoint_uri: str = _setting(
+        "",
+        "Folder ALS checkpoints its factors in, so its lineage stays short (shared storage on"
+        " a cluster); each run uses a folder of its own there and removes it when it ends;"
+        " empty: <RECSYS_CHECKPOINT_URI>/als_training.",
+    )
+    als_checkpoint_interval: int = _setting(
+        5, "ALS iterations between checkpoints of its factors (Spark's checkpointInterval)."
+    )
     als_eval_k: int = _setting(10, "K of the offline metrics (Recall@K, NDCG@K, MAP@K).")
     als_gate_min_lift: float = _setting(
         0.10, "A new model must beat popularity's NDCG@K by this fraction to pass the gate."

@@ -3,7 +3,13 @@
 Reads:  the lake's events of the event days [end - window, end); the active model's record.
 Writes: a row of model.als_runs (window, parameters, data sizes, metrics, verdict); when the
         model passes the gate, its vectors (model.als_factors_<v>, its items with an HNSW
-        index), then the active-model switch and the pruning of old versions.
+        index), then the active-model switch and the pruning of old versions. ALS's
+        checkpoints go to a folder of the run's own under ``checkpoint_root()``, removed
+        when the run ends.
+
+The window ends at the run's day (``--end``), or, anchored at the newest event
+(``als_window_anchor``, ``--window-anchor``), the day after the newest event before it: a
+history that ended long ago (an imported Last.fm-1K one ends in 2009) still has a window.
 
 Steps:
 1. Events become implicit feedback per (user, song): the sum of each event's strength
@@ -23,13 +29,17 @@ The same data and parameters give the same model (fixed seed), so a re-run of a 
 training records an equivalent version.
 
     spark-submit spark_jobs/als_training.py --end 2026-11-21 [--run-id ID]
+        [--window-anchor setting|today|newest_event]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -47,6 +57,9 @@ from spark_jobs.common.lake import read_events
 from spark_jobs.common.session import spark_session
 
 SEED = 42
+
+# Where the training window ends: at the run's day, or after the newest event in the lake.
+WINDOW_ANCHORS = ("today", "newest_event")
 
 # How much one event says about a listener's taste. A complete is the strongest signal; a
 # listen past the play threshold nearly as strong; a short listen a hint. A skip before the
@@ -88,6 +101,8 @@ class TrainingReport:
     n_users: int = 0
     n_items: int = 0
     n_interactions: int = 0
+    n_holdout_users: int = 0
+    n_events: int = 0
     duration_s: float = 0.0
 
 
@@ -140,8 +155,95 @@ def index_ids(df: DataFrame, column: str, index: str) -> DataFrame:
     return df.sparkSession.createDataFrame(list(enumerate(ids)), f"{index} int, {column} string")
 
 
-def train_als(ratings: DataFrame, params: AlsParams, blocks: int = 4) -> ALSModel:
-    """Implicit-feedback ALS on (user, item, rating) integer-indexed ratings."""
+def window_end(events: DataFrame, end: date, anchor: str) -> date:
+    """The first event day after the training window. Anchored at ``today``: ``end``, the
+    run's day. At ``newest_event``: the day after the newest event before ``end`` (events
+    from ``end`` on are outside the run's interval either way, so a re-run of the same
+    interval trains on the same window), or ``end`` when there is none."""
+    if anchor not in WINDOW_ANCHORS:
+        raise ValueError(
+            f"unknown ALS window anchor {anchor!r} (RECSYS_ALS_WINDOW_ANCHOR or "
+            f"--window-anchor): expected one of {', '.join(WINDOW_ANCHORS)}"
+        )
+    if anchor == "today":
+        return end
+    (newest,) = events.where(F.col("date") < end).agg(F.max("date")).first()
+    return end if newest is None else newest + timedelta(days=1)
+
+
+def checkpoint_root(settings: Settings) -> str:
+    """The folder under which ALS runs keep their checkpoints."""
+    root = settings.als_checkpoint_uri or f"{settings.checkpoint_uri.rstrip('/')}/als_training"
+    return root.rstrip("/")
+
+
+def remove_folders(spark, pattern: str) -> None:
+    """Delete every folder matching ``pattern`` (a Hadoop glob) with what it holds, on
+    whichever file system Spark reaches it by (a local folder, hdfs://, s3a://)."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(pattern)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    for status in fs.globStatus(path) or []:
+        fs.delete(status.getPath(), True)
+
+
+@contextmanager
+def als_checkpoints(spark, folder: str) -> Iterator[str]:
+    """``folder`` as the SparkContext's checkpoint directory while the block runs. On the way
+    out, failures included, the folder goes with every checkpoint in it, and the context's
+    previous directory comes back. Read what you need of the models trained in the block
+    (their factors) inside it: their lineage leads to those checkpoints."""
+    sc = spark.sparkContext
+    previous = sc.getCheckpointDir()
+    remove_folders(spark, folder)  # what a run killed before cleaning up left there
+    sc.setCheckpointDir(folder)
+    try:
+        yield folder
+    finally:
+        remove_folders(spark, folder)
+        # No public call unsets the directory or sets it back exactly (setCheckpointDir adds
+        # a random subfolder): the context's own field is set back to what it was.
+        getattr(sc._jsc.sc(), "checkpointDir_$eq")(sc._jvm.scala.Option.apply(previous))
+
+
+def train_als(
+    ratings: DataFrame,
+    params: AlsParams,
+    blocks: int = 4,
+    checkpoint_interval: int = Settings.als_checkpoint_interval,
+) -> ALSModel:
+    """Implicit-feedback ALS on (user, item, rating) integer-indexed ratings.
+
+    Every ``checkpoint_interval`` iterations ALS checkpoints its factors into the
+    SparkContext's checkpoint directory, which cuts their lineage. Without a directory it
+    checkpoints nothing, the lineage grows with each iteration, and (de)serialising a task
+    overflows a thread's stack (``StackOverflowError`` at MovieLens-1M size from 15
+    iterations on). So train inside ``als_checkpoints``; called outside one on a local master,
+    it trains in a temporary folder of its own, removed when it returns; a cluster needs a
+    folder its executors share, so there that is an error. (``checkpoint_interval=-1``
+    turns checkpoints off: only to show that failure.)
+
+    >>> with als_checkpoints(spark, checkpoint_root(settings) + "/adhoc"):
+    ...     model = train_als(ratings, AlsParams.from_settings(settings))
+    ...     item_factors = factor_matrix(model.itemFactors, n_items, model.rank)
+    """
+    sc = ratings.sparkSession.sparkContext
+    if sc.getCheckpointDir() is None:
+        if not sc.master.startswith("local"):
+            raise ValueError(
+                f"ALS on {sc.master} needs a checkpoint folder every executor reaches: train "
+                "inside als_checkpoints(spark, <shared folder>) (the job uses "
+                "RECSYS_ALS_CHECKPOINT_URI)"
+            )
+        with (
+            tempfile.TemporaryDirectory(prefix="als-") as scratch,
+            als_checkpoints(ratings.sparkSession, f"{scratch}/checkpoints"),
+        ):
+            return _fit_als(ratings, params, blocks, checkpoint_interval)
+    return _fit_als(ratings, params, blocks, checkpoint_interval)
+
+
+def _fit_als(ratings, params, blocks, checkpoint_interval) -> ALSModel:
     als = ALS(
         rank=params.rank,
         regParam=params.reg_param,
@@ -153,6 +255,7 @@ def train_als(ratings: DataFrame, params: AlsParams, blocks: int = 4) -> ALSMode
         ratingCol="rating",
         numUserBlocks=blocks,
         numItemBlocks=blocks,
+        checkpointInterval=checkpoint_interval,
         seed=SEED,
     )
     return als.fit(ratings)
@@ -244,17 +347,27 @@ def run(
     end: date,
     dag_run_id: str | None = None,
     params: AlsParams | None = None,
+    window_anchor: str | None = None,
 ) -> TrainingReport:
-    """Train on the window ending before ``end``; see the module docstring."""
+    """Train on the window ending before ``end``, or before the day after the newest event
+    when ``window_anchor`` (default: the setting) says so; see the module docstring."""
     params = params or AlsParams.from_settings(settings)
+    anchor = window_anchor or settings.als_window_anchor
+    began = time.monotonic()
+    end = window_end(read_events(spark, settings.lake_uri), end, anchor)
     start = end - timedelta(days=settings.als_window_days)
     holdout_start = end - timedelta(days=settings.als_holdout_days)
-    began = time.monotonic()
+    recorded = {**params.as_dict(), "window_anchor": anchor}
+    checkpoints = checkpoint_root(settings)
     with db.connect(settings, autocommit=True) as conn:
-        version = registry.create_run(conn, start, end, holdout_start, params.as_dict(), dag_run_id)
+        version = registry.create_run(conn, start, end, holdout_start, recorded, dag_run_id)
         report = TrainingReport(version, "running")
         try:
-            _train_and_publish(spark, settings, conn, report, params, start, end, holdout_start)
+            # one training at a time (the DAG runs one): other runs' folders are leftovers
+            remove_folders(spark, f"{checkpoints}/run-*")
+            with als_checkpoints(spark, f"{checkpoints}/run-{version}"):
+                window = (start, end, holdout_start)
+                _train_and_publish(spark, settings, conn, report, params, *window)
         except BaseException as err:
             report.status, report.reason = "failed", f"{type(err).__name__}: {err}"[:2000]
             raise
@@ -266,9 +379,11 @@ def run(
                 report.status,
                 report.reason,
                 metrics=report.metrics,
+                n_events=report.n_events,
                 n_users=report.n_users,
                 n_items=report.n_items,
                 n_interactions=report.n_interactions,
+                n_holdout_users=report.n_holdout_users,
                 duration_s=report.duration_s,
             )
     return report
@@ -279,6 +394,7 @@ def _train_and_publish(spark, settings, conn, report, params, start, end, holdou
     events = read_events(spark, settings.lake_uri).where(
         F.col("date").between(start, end - timedelta(days=1))
     )
+    report.n_events = events.count()
     pairs = feedback(events, settings.play_min_seconds)
     users = index_ids(pairs, "user_id", "user")
     items = index_ids(pairs, "song_id", "item")
@@ -292,8 +408,9 @@ def _train_and_publish(spark, settings, conn, report, params, start, end, holdou
     train = indexed_feedback(train_events, users, items, settings.play_min_seconds).cache()
     test = indexed_feedback(test_events, users, items, settings.play_min_seconds)
     task = holdout_task(train, test, n_users, n_items)
+    report.n_holdout_users = len(task.users)
 
-    model = train_als(train, params)
+    model = train_als(train, params, checkpoint_interval=settings.als_checkpoint_interval)
     metrics = evaluate_factors(
         factor_matrix(model.userFactors, n_users, params.rank),
         factor_matrix(model.itemFactors, n_items, params.rank),
@@ -332,7 +449,7 @@ def fit_and_publish(settings, conn, report, params, events, users, items) -> Non
     """Re-train on every event of the window, write the factors and serve them."""
     full = indexed_feedback(events, users, items, settings.play_min_seconds).cache()
     report.n_interactions = full.count()
-    final = train_als(full, params)
+    final = train_als(full, params, checkpoint_interval=settings.als_checkpoint_interval)
     user_ids = users.orderBy("user").toArrow().column("user_id").to_pylist()
     item_ids = items.orderBy("item").toArrow().column("song_id").to_pylist()
     user_factors = factor_matrix(final.userFactors, len(user_ids), params.rank)
@@ -355,6 +472,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="first event day after the training window, YYYY-MM-DD",
     )
     parser.add_argument("--run-id", default=None, help="the Airflow run this training belongs to")
+    parser.add_argument(
+        "--window-anchor",
+        choices=("setting", *WINDOW_ANCHORS),
+        default="setting",
+        help="where the window ends: at --end (today), at the day after the newest event "
+        "before it (newest_event), or as RECSYS_ALS_WINDOW_ANCHOR says (setting, the default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -362,7 +486,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings()
     spark = spark_session("als_training", settings)
-    report = run(spark, settings, args.end, args.run_id)
+    anchor = None if args.window_anchor == "setting" else args.window_anchor
+    report = run(spark, settings, args.end, args.run_id, window_anchor=anchor)
     print(report)
     if report.status == "failed":
         sys.exit(1)

@@ -43,6 +43,8 @@ class ModelVersion:
     n_users: int | None
     n_items: int | None
     n_interactions: int | None
+    n_holdout_users: int | None
+    n_events: int | None
     reason: str | None
     started_at: datetime
     finished_at: datetime | None
@@ -83,8 +85,8 @@ def create_run(
 
 
 def finish_run(conn, version: int, status: str, reason: str | None = None, **fields) -> None:
-    """Set a run's outcome and any of n_users, n_items, n_interactions, n_holdout_users,
-    metrics, duration_s."""
+    """Set a run's outcome and any of n_events, n_users, n_items, n_interactions,
+    n_holdout_users, metrics, duration_s."""
     if "metrics" in fields:
         fields["metrics"] = orjson.dumps(fields["metrics"]).decode()
     assignments = [sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields]
@@ -192,8 +194,9 @@ def list_versions(conn, limit: int = 100) -> list[ModelVersion]:
 def _versions(conn, tail: str, params: tuple) -> list[ModelVersion]:
     rows = conn.execute(
         "select r.version, r.status, r.window_start, r.window_end, r.holdout_start, r.params,"
-        " r.metrics, r.n_users, r.n_items, r.n_interactions, r.reason, r.started_at,"
-        " r.finished_at, r.duration_s, r.dag_run_id, a.version is not null"
+        " r.metrics, r.n_users, r.n_items, r.n_interactions, r.n_holdout_users, r.n_events,"
+        " r.reason, r.started_at, r.finished_at, r.duration_s, r.dag_run_id,"
+        " a.version is not null"
         " from model.als_runs r left join model.active_model a using (version) " + tail,
         params,
     ).fetchall()

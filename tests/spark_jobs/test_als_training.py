@@ -32,7 +32,7 @@ def event(user, song, action, duration, day, total=200, playback_id=None):
             "simulation", playback_id, 0, 0, ts, day)  # fmt: skip
 
 
-def checkerboard(seed=1):
+def checkerboard(seed=1, train_days=TRAIN_DAYS, holdout_days=HOLDOUT_DAYS):
     """Two blocks: users of block a like songs of block a only, block b likewise. Each user
     completes 15 of the block's 20 songs in the training days and the 5 others in the holdout.
     Returns (events, {user: withheld songs})."""
@@ -45,9 +45,9 @@ def checkerboard(seed=1):
             order = rng.sample(songs, len(songs))
             withheld[user] = set(order[:WITHHELD])
             for song in order[WITHHELD:]:
-                events.append(event(user, song, "complete", 200, rng.choice(TRAIN_DAYS)))
+                events.append(event(user, song, "complete", 200, rng.choice(train_days)))
             for song in order[:WITHHELD]:
-                events.append(event(user, song, "complete", 200, rng.choice(HOLDOUT_DAYS)))
+                events.append(event(user, song, "complete", 200, rng.choice(holdout_days)))
     return events, withheld
 
 
@@ -192,6 +192,9 @@ def test_a_model_that_learned_passes_the_gate_and_is_served(spark, als_settings,
         run = registry.get_version(conn, report.version)
         assert run.status == "passed" and run.active and run.dag_run_id == "test-good"
         assert run.n_interactions == 2 * BLOCK_USERS * BLOCK_SONGS
+        assert run.n_events == 2 * BLOCK_USERS * BLOCK_SONGS  # one complete per pair
+        assert (run.n_users, run.n_items) == (2 * BLOCK_USERS, 2 * BLOCK_SONGS)
+        assert run.n_holdout_users == 2 * BLOCK_USERS
         conn.execute("set enable_seqscan = off")
         plan = "\n".join(
             r[0]
