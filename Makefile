@@ -8,7 +8,7 @@ VENV := $(CACHE_DIR)/venv-$(REQ_HASH)
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help native-blas browser venv up down status test test-unit test-reliability lint format evaluate bench simulate clean-state
+.PHONY: help native-blas browser venv up down status test test-unit test-reliability test-slow lint format evaluate bench simulate clean-state
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -60,6 +60,11 @@ status:  ## each service and whether it is healthy
 simulate: venv  ## live listening traffic through the API (COUNT=, RATE=)
 	$(PY) -m recsysctl simulate --count $(or $(COUNT),5000) $(if $(RATE),--rate $(RATE))
 
+.PHONY: import
+import: venv  ## import a catalog file: make import FILE=songs.csv [ARGS=--dry-run] (docs/importing.md)
+	@test -n "$(FILE)" || { echo "usage: make import FILE=path/to/catalog.csv [ARGS='--dry-run --skip-invalid']"; exit 2; }
+	$(PY) -m recsysctl import catalog "$(FILE)" $(ARGS)
+
 test: venv browser  ## the test suite against real services the tests start themselves
 	$(PY) -m pytest
 
@@ -68,6 +73,9 @@ test-unit: venv  ## only the tests that need no services
 
 test-reliability: venv  ## clusters and faults: 3 Kafka brokers, Spark standalone, killed jobs (not in make test)
 	$(PY) -m pytest -m reliability tests/reliability -v -s
+
+test-slow: venv  ## the tests that take minutes: ALS trained at MovieLens-1M size (not in make test)
+	$(PY) -m pytest -m slow tests -v -s
 
 lint: venv  ## ruff lint and format check
 	$(PY) -m ruff check .
