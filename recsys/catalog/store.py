@@ -111,6 +111,7 @@ def copy_rows(conn, rows: Iterable[tuple[int, CatalogSong]]) -> int:
         for line, song in rows:
             copy.write_row(staged_row(line, song))
             n += 1
+    conn.execute(f"analyze {STAGING}")  # temporary tables get no statistics otherwise
     return n
 
 
