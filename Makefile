@@ -65,11 +65,6 @@ import: venv  ## import a catalog file: make import FILE=songs.csv [ARGS=--dry-r
 	@test -n "$(FILE)" || { echo "usage: make import FILE=path/to/catalog.csv [ARGS='--dry-run --skip-invalid']"; exit 2; }
 	$(PY) -m recsysctl import catalog "$(FILE)" $(ARGS)
 
-.PHONY: import
-import: venv  ## import a catalog file: make import FILE=songs.csv [ARGS=--dry-run] (docs/importing.md)
-	@test -n "$(FILE)" || { echo "usage: make import FILE=path/to/catalog.csv [ARGS='--dry-run --skip-invalid']"; exit 2; }
-	$(PY) -m recsysctl import catalog "$(FILE)" $(ARGS)
-
 test: venv browser  ## the test suite against real services the tests start themselves
 	$(PY) -m pytest
 
