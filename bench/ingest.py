@@ -13,11 +13,12 @@ import json
 import os
 import time
 
+from kafka import KafkaProducer
+
 from bench.loadgen import LoadResult, in_processes, post_all
 from bench.stack import throwaway_stack
 from recsys import events
 from recsysctl.stack import kafka, redis, webapp
-from webapp.resources import make_producer
 
 TARGETS = {"batch": 20_000, "single": 1_500}
 
@@ -44,7 +45,7 @@ def sample_events(world, count: int) -> list[dict]:
 
 
 def _produce(settings, prepared: list[dict], start_at: float, out) -> None:
-    producer = make_producer(settings)
+    producer = KafkaProducer(**events.producer_config(settings))  # the API's producer
     while time.time() < start_at:
         time.sleep(0.001)
     futures = [

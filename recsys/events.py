@@ -288,3 +288,29 @@ def encode(event: dict) -> bytes:
 def key(event: dict) -> bytes:
     """The Kafka message key: user_id, so one listener's events stay in order."""
     return event["user_id"].encode()
+
+
+def producer_config(settings) -> dict:
+    """The settings of every producer of the log (``settings``: recsys.settings.Settings):
+    the web app's, the benchmark's bare producers and, with its own waits, the simulator's.
+
+    Durable: acks from every in-sync replica, idempotent (a retried batch is written once).
+    Every wait is bounded by RECSYS_KAFKA_SEND_TIMEOUT_S, so a request answers within it and
+    an event the request did not see acknowledged has also expired in the producer.
+    """
+    timeout_ms = int(settings.kafka_send_timeout_s * 1000)
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 1,
+        "batch_size": 256 * 1024,
+        "compression_type": None,
+        "max_block_ms": timeout_ms,
+        "request_timeout_ms": max(timeout_ms - 500, 1000),
+        "delivery_timeout_ms": timeout_ms,
+        "reconnect_backoff_max_ms": 1000,
+        "bootstrap_timeout_ms": min(timeout_ms, 2000),
+        # the client's own sensors cost every send and request some CPU, and nothing reads them
+        "metrics_enabled": False,
+    }

@@ -228,16 +228,20 @@ class HttpSink:
 
 
 def _producer(settings: Settings, **overrides):
+    """A producer of the log's one configuration (recsys.events.producer_config), with the
+    simulator's own waits: it runs unattended and replays history, so nothing bounds it to a
+    request's send timeout."""
     from kafka import KafkaProducer  # only the Kafka paths need the client
     from kafka.errors import KafkaError
 
-    config = dict(
-        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        max_block_ms=KAFKA_MAX_BLOCK_MS,
-    )
+    config = {
+        **contract.producer_config(settings),
+        "linger_ms": 5,
+        "max_block_ms": KAFKA_MAX_BLOCK_MS,
+        "request_timeout_ms": 30_000,
+        "delivery_timeout_ms": 120_000,
+        "bootstrap_timeout_ms": 30_000,
+    }
     try:
         return KafkaProducer(**{**config, **overrides})
     except KafkaError as err:

@@ -11,6 +11,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from recsys.settings import Settings, load_settings, require
 
+# The longest URL (path and query) the app answers. gunicorn reads request lines up to twice
+# this (webapp/gunicorn_conf.py), so a longer URL gets the API's 414, not gunicorn's page;
+# 4,096 keeps every URL gunicorn's default line limit (4,094) let through.
+MAX_URL_LENGTH = 4096
+
 
 class FastJSONProvider(DefaultJSONProvider):
     """Flask's JSON through orjson: the event endpoints parse and answer thousands of
@@ -42,12 +47,31 @@ def create_app(settings: Settings | None = None) -> Flask:
     from webapp.api import api
     from webapp.errors import register_error_handlers
     from webapp.health import health
+    from webapp.metrics_endpoint import metrics as metrics_endpoint
     from webapp.pages import pages
 
     resources.init_app(app, settings)
     metrics.init_app(app)
+    app.before_request(_reject_long_url)
     register_error_handlers(app)
     app.register_blueprint(api)
+    app.register_blueprint(metrics_endpoint)
     app.register_blueprint(health)
     app.register_blueprint(pages)
     return app
+
+
+def _reject_long_url() -> None:
+    """414 in the API's error shape for a URL over MAX_URL_LENGTH characters."""
+    from flask import request
+
+    from webapp.errors import ApiError
+
+    length = len(request.environ.get("RAW_URI") or request.full_path)
+    if length > MAX_URL_LENGTH:
+        raise ApiError(
+            414,
+            "uri_too_long",
+            f"the URL is {length} characters long; at most {MAX_URL_LENGTH} are accepted",
+            [{"field": "url", "reason": f"must be at most {MAX_URL_LENGTH} characters"}],
+        )

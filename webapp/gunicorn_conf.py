@@ -1,6 +1,35 @@
-"""gunicorn settings read from this module (``gunicorn -c python:webapp.gunicorn_conf``)."""
+"""gunicorn settings read from this module (``gunicorn -c python:webapp.gunicorn_conf``), by
+the local stack (recsysctl/stack/webapp.py) and the container alike."""
 
+import json
 import os
+
+from gunicorn import util
+
+# Request lines up to gunicorn's own maximum reach the app, which answers a URL over
+# webapp.MAX_URL_LENGTH (4,096) with a 414 in the API's JSON shape naming the field.
+limit_request_line = 8190
+
+
+def on_starting(server):
+    """What gunicorn still answers itself (a line over 8,190 bytes, a header field over
+    limit_request_field_size, a request it cannot parse) comes in the API's JSON error shape
+    too, not as an HTML page. Set in the master, so every forked worker has it."""
+    util.write_error = write_json_error
+
+
+def write_json_error(sock, status_int, reason, mesg):
+    """gunicorn.util.write_error's answer, as ``{"error", "message", "errors"}`` JSON."""
+    body = {"error": reason.lower().replace(" ", "_"), "message": mesg or reason}
+    field = {414: "url", 431: "headers"}.get(status_int)
+    if field:
+        body["errors"] = [{"field": field, "reason": mesg or reason}]
+    payload = json.dumps(body).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin1") + payload)
 
 
 def child_exit(server, worker):

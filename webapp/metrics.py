@@ -1,34 +1,17 @@
-"""Prometheus metrics at ``GET /metrics``: the web app's requests, latencies, events and
-Kafka errors, and the pipeline's key numbers read from the warehouse at each scrape.
+"""The web app's Prometheus metrics: requests, latencies, events, Kafka errors, 429s and
+recommendation answers, and the hooks that time every request.
 
-Under gunicorn every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
-(set by recsysctl/stack/webapp.py and the compose file) and a scrape of any worker adds them
-up; without that variable (tests, ``flask run``) the process's own registry is served.
-
-The pipeline's numbers come from the tables its DAGs write (analytics.counter_runs,
-analytics.resync_runs, model.embedding_runs, model.als_runs, ops.alerts), so they are the
-same whichever worker is scraped, and no DAG needs a metrics agent of its own.
+Services and routes count into these; ``GET /metrics`` (webapp/metrics_endpoint.py) serves
+them. Under gunicorn (``PROMETHEUS_MULTIPROC_DIR`` set) every worker writes its samples to
+files there, so any worker's scrape sums them all.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import time
 
-from flask import Blueprint, Flask, Response, g, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
-from prometheus_client.core import GaugeMetricFamily
-
-log = logging.getLogger(__name__)
+from flask import Flask, g, request
+from prometheus_client import Counter, Histogram
 
 REQUESTS = Counter(
     "recsys_http_requests", "HTTP requests answered.", ["method", "endpoint", "status"]
@@ -55,82 +38,6 @@ RECOMMENDATIONS = Counter(
     ["kind", "mode", "degraded"],
 )
 
-metrics = Blueprint("metrics", __name__)
-
-PIPELINE_SQL = """
-select
-  (select extract(epoch from interval_end) from analytics.counter_runs
-    order by interval_end desc limit 1),
-  (select events from analytics.counter_runs order by interval_end desc limit 1),
-  (select extract(epoch from computed_at) from analytics.resync_runs
-    order by computed_at desc limit 1),
-  (select events_corrected from analytics.resync_runs order by computed_at desc limit 1),
-  (select extract(epoch from finished_at) from model.embedding_runs
-    where status = 'succeeded' order by finished_at desc limit 1),
-  (select count(*) from model.lyrics_embeddings),
-  (select version from model.active_model),
-  (select (r.metrics -> 'model' ->> 'ndcg')::float8 from model.active_model a
-    join model.als_runs r using (version)),
-  (select count(*) from ops.alerts where occurred_at > now() - interval '1 day')
-"""
-
-PIPELINE_GAUGES = (
-    ("recsys_counters_interval_end_seconds", "End (unix time) of the newest counted interval."),
-    ("recsys_counters_interval_events", "Events counted in the newest play_counters interval."),
-    ("recsys_resync_computed_seconds", "When (unix time) the newest trending resync ran."),
-    ("recsys_resync_events_corrected", "Events the newest resync corrected in the counters."),
-    ("recsys_embeddings_finished_seconds", "When (unix time) the newest embedding run ended."),
-    ("recsys_embeddings_songs", "Songs with a lyrics embedding."),
-    ("recsys_model_active_version", "Version of the ALS model being served."),
-    ("recsys_model_active_ndcg", "Holdout NDCG of the ALS model being served."),
-    ("recsys_alerts_last_day", "Task failures recorded in ops.alerts over the last 24 hours."),
-)
-
-
-class PipelineCollector:
-    """The DAGs' key numbers, read in one query per scrape; a gauge is absent while its job
-    has never run. ``recsys_pipeline_up`` is 0 when the warehouse cannot be read."""
-
-    def __init__(self, pool_getter):
-        self._pool = pool_getter
-
-    def collect(self):
-        up = GaugeMetricFamily("recsys_pipeline_up", "1 if the warehouse could be read.")
-        try:
-            with self._pool().connection(timeout=2) as conn:
-                values = conn.execute(PIPELINE_SQL).fetchone()
-        except Exception as err:  # a scrape never fails: it reports the warehouse down
-            log.warning("pipeline metrics unavailable: %s", err)
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
-        for (name, doc), value in zip(PIPELINE_GAUGES, values, strict=True):
-            if value is not None:
-                yield GaugeMetricFamily(name, doc, value=float(value))
-
-
-@metrics.get("/metrics")
-def scrape():
-    from webapp.resources import resources
-
-    res = resources()
-    registry = CollectorRegistry()
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        multiprocess.MultiProcessCollector(registry)  # every worker's samples, summed
-    else:
-        registry.register(_ProcessRegistry())
-    registry.register(PipelineCollector(lambda: res.pool))
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-
-
-class _ProcessRegistry:
-    """This process's own metrics (no multiprocess directory), inside a scrape's registry."""
-
-    def collect(self):
-        return REGISTRY.collect()
-
 
 def init_app(app: Flask) -> None:
     """Time every request and count its answer, labelled by route (not by raw path, so ids
@@ -148,5 +55,3 @@ def init_app(app: Flask) -> None:
             LATENCY.labels(request.method, endpoint).observe(time.perf_counter() - started)
             REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
         return response
-
-    app.register_blueprint(metrics)

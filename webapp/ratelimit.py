@@ -8,7 +8,14 @@ request would pass). The client is the peer address, or the address
 
 Redis is never on the critical path: while it does not answer, each worker keeps its own
 buckets in memory (a client then gets up to its limit once per worker) and retries Redis
-after a few seconds.
+after a few seconds. Each worker's limiter is ``resources().limiter``.
+
+Why not Flask-Limiter: its strategies (the ``limits`` package: fixed window, moving window,
+sliding window counter) have no token bucket. The closest, a moving window of
+``rate * burst_s`` requests per ``burst_s`` seconds, makes a client that spent its burst wait
+until its oldest request leaves the window (``burst_s`` seconds, 5 by default) instead of
+``1 / rate`` seconds for the next token, and takes whole numbers of requests only, where
+``RECSYS_RATE_LIMIT_*_PER_S`` may be 0.5.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from flask import current_app, request
 
 from webapp import metrics
 from webapp.errors import ApiError
+from webapp.resources import resources
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +111,7 @@ def limited(group: str):
             settings = current_app.config["RECSYS"]
             rate = getattr(settings, f"rate_limit_{group}_per_s")
             if rate > 0:
-                limiter = _limiter()
-                wait = limiter.take(
+                wait = resources().limiter.take(
                     group, request.remote_addr or "-", rate, settings.rate_limit_burst_s
                 )
                 if wait > 0:
@@ -122,13 +129,3 @@ def limited(group: str):
         return wrapper
 
     return decorate
-
-
-def _limiter() -> RateLimiter:
-    limiter = current_app.extensions.get("recsys.rate_limiter")
-    if limiter is None:
-        from webapp.resources import resources
-
-        limiter = RateLimiter(resources().redis)
-        current_app.extensions["recsys.rate_limiter"] = limiter
-    return limiter

@@ -1,6 +1,10 @@
-"""Per-process connections the web app shares between requests: a PostgreSQL pool, a Kafka
-producer, and a Redis client with the session store on it. Each is created on first use,
-after gunicorn has forked, never at import time, and closed with the app."""
+"""Every per-process object the web app shares between requests, on one ``Resources``: the
+PostgreSQL pool, the Kafka producer, the Redis client with the session store, rate limiter,
+event sink and recommender on it, and the registry ``/metrics`` serves.
+
+Each is created on first use, after gunicorn has forked, never at import time, and closed
+with the app. ``resources()`` is this app's (flaskr's ``get_db`` for all of them).
+"""
 
 from __future__ import annotations
 
@@ -11,40 +15,57 @@ import redis
 from flask import Flask, current_app
 from kafka import KafkaProducer
 
+from recsys.events import producer_config
 from recsys.settings import Settings
+from webapp.services.event_sink import EventSink
+from webapp.services.recs import Recommender
 from webapp.services.sessions import SessionStore
-
-_lock = threading.Lock()
 
 
 class Resources:
     def __init__(self, settings: Settings):
         self.settings = settings
+        # Re-entrant: building one object may need another (the recommender, the sessions).
+        self._lock = threading.RLock()
         self._pool: psycopg_pool.ConnectionPool | None = None
         self._producer: KafkaProducer | None = None
         self._redis: redis.Redis | None = None
         self._sessions: SessionStore | None = None
+        self._limiter = None
+        self._event_sink: EventSink | None = None
+        self._recommender: Recommender | None = None
+        self._metrics_registry = None
+
+    def _once(self, name: str, build):
+        """The object kept as ``name``, built by ``build()`` the first time (by one thread)."""
+        value = getattr(self, name)
+        if value is None:
+            with self._lock:
+                value = getattr(self, name)
+                if value is None:
+                    value = build()
+                    setattr(self, name, value)
+        return value
 
     @property
     def pool(self) -> psycopg_pool.ConnectionPool:
-        if self._pool is None:
-            with _lock:
-                if self._pool is None:
-                    self._pool = psycopg_pool.ConnectionPool(
-                        self.settings.postgres_dsn,
-                        min_size=1,
-                        max_size=max(4, self.settings.webapp_threads),
-                        timeout=5,
-                        # reads are single statements: autocommit spares BEGIN and COMMIT
-                        kwargs={"connect_timeout": 3, "autocommit": True},
-                        configure=self._configure_connection,
-                        open=True,
-                        name="webapp",
-                    )
-        return self._pool
+        return self._once("_pool", self._make_pool)
+
+    def _make_pool(self) -> psycopg_pool.ConnectionPool:
+        return psycopg_pool.ConnectionPool(
+            self.settings.postgres_dsn,
+            min_size=1,
+            max_size=max(4, self.settings.webapp_threads),
+            timeout=5,
+            # reads are single statements: autocommit spares BEGIN and COMMIT
+            kwargs={"connect_timeout": 3, "autocommit": True},
+            configure=self._configure_connection,
+            open=True,
+            name="webapp",
+        )
 
     def _configure_connection(self, conn) -> None:
-        """Nearest-neighbour settings of every pooled session (see webapp/services/vectors)."""
+        """Nearest-neighbour settings of every pooled session (recsys.model_registry.vectors)."""
         conn.execute(
             "select set_config('hnsw.ef_search', %s, false),"
             " set_config('hnsw.iterative_scan', 'relaxed_order', false)",
@@ -54,34 +75,55 @@ class Resources:
     @property
     def producer(self) -> KafkaProducer:
         """The idempotent, acks=all producer; raises kafka errors when no broker answers."""
-        if self._producer is None:
-            with _lock:
-                if self._producer is None:
-                    self._producer = make_producer(self.settings)
-        return self._producer
+        return self._once("_producer", lambda: make_producer(self.settings))
 
     @property
     def redis(self) -> redis.Redis:
-        if self._redis is None:
-            self._redis = redis.Redis.from_url(
+        return self._once(
+            "_redis",
+            lambda: redis.Redis.from_url(
                 self.settings.redis_url, socket_timeout=1, socket_connect_timeout=1
-            )
-        return self._redis
+            ),
+        )
 
     @property
     def sessions(self) -> SessionStore:
         """Listening sessions (short-term vectors, recent plays) in Redis."""
-        if self._sessions is None:
-            with _lock:
-                if self._sessions is None:
-                    self._sessions = SessionStore(self.redis, self.settings)
-        return self._sessions
+        return self._once("_sessions", lambda: SessionStore(self.redis, self.settings))
+
+    @property
+    def limiter(self):
+        """The per-client token buckets of the rate limits (webapp.ratelimit), in Redis."""
+        from webapp.ratelimit import RateLimiter  # it reaches this object through resources()
+
+        return self._once("_limiter", lambda: RateLimiter(self.redis))
+
+    @property
+    def event_sink(self) -> EventSink:
+        """Checks listening events and publishes them to Kafka."""
+        return self._once(
+            "_event_sink",
+            lambda: EventSink(
+                self.settings, lambda: self.pool, lambda: self.producer, self.reset_producer
+            ),
+        )
+
+    @property
+    def recommender(self) -> Recommender:
+        return self._once("_recommender", lambda: Recommender(self.settings, self.sessions))
+
+    @property
+    def metrics_registry(self):
+        """What ``GET /metrics`` serves: every worker's samples and the pipeline's numbers."""
+        from webapp.metrics_endpoint import scrape_registry
+
+        return self._once("_metrics_registry", lambda: scrape_registry(lambda: self.pool))
 
     def reset_producer(self) -> None:
         """Replace the producer with a fresh one on the next request (see
         EventSink._note_failure). The old one is closed in the background, so sends still
         in flight on it finish or expire as usual instead of being cut off."""
-        with _lock:
+        with self._lock:
             producer, self._producer = self._producer, None
         if producer is not None:
             timeout = self.settings.kafka_send_timeout_s + 1
@@ -97,22 +139,9 @@ class Resources:
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
-    """A producer whose every wait is bounded so a request answers within the send timeout:
-    an event the request did not see acknowledged has also expired in the producer."""
-    timeout_ms = int(settings.kafka_send_timeout_s * 1000)
-    return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=1,
-        batch_size=256 * 1024,
-        compression_type=None,
-        max_block_ms=timeout_ms,
-        request_timeout_ms=max(timeout_ms - 500, 1000),
-        delivery_timeout_ms=timeout_ms,
-        reconnect_backoff_max_ms=1000,
-        bootstrap_timeout_ms=min(timeout_ms, 2000),
-    )
+    """A producer of the event log with its one configuration (recsys.events.producer_config):
+    every wait bounded so a request answers within the send timeout."""
+    return KafkaProducer(**producer_config(settings))
 
 
 def resources() -> Resources:
