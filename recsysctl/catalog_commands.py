@@ -1,6 +1,8 @@
 """The operator's catalog commands, registered by ``recsysctl.cli``:
 
     python -m recsysctl import catalog FILE [--dry-run] [--skip-invalid] [--embed]
+    python -m recsysctl import lyrics lrclib DUMP.sqlite3 [--dry-run] [--replace] [--embed]
+    python -m recsysctl import lyrics csv FILE [--dry-run] [--skip-invalid] [--embed]
     python -m recsysctl catalog takedown SONG_ID | restore SONG_ID | taken-down
 
 The import shows a progress bar (bytes of the file, rows and rows/s) and ends with a summary;
@@ -45,6 +47,33 @@ def add_import_catalog(imports) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=cmd_import_catalog)
+
+
+def add_import_lyrics(imports) -> None:
+    """``import lyrics lrclib|csv`` under the ``import`` command's subparsers."""
+    parser = imports.add_parser(
+        "lyrics", help="lyrics from an LRCLIB dump or a song_id,lyrics file (docs/importing.md)"
+    )
+    sources = parser.add_subparsers(dest="source", required=True)
+    lrclib = sources.add_parser("lrclib", help="an LRCLIB database dump (SQLite)")
+    lrclib.add_argument("dump", help="the dump's .sqlite3 file")
+    lrclib.add_argument(
+        "--replace", action="store_true", help="also replace lyrics songs already have"
+    )
+    lyrics_file = sources.add_parser("csv", help="a song_id,lyrics CSV (or JSON Lines) file")
+    lyrics_file.add_argument("file")
+    lyrics_file.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="write the valid rows, and the bad ones with their reasons to FILE.rejects.jsonl",
+    )
+    for source in (lrclib, lyrics_file):
+        source.add_argument("--dry-run", action="store_true", help="report; write nothing")
+        source.add_argument(
+            "--embed", action="store_true", help="start a lyrics_embeddings run when lyrics changed"
+        )
+        source.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=cmd_import_lyrics)
 
 
 def add_catalog(sub) -> None:
@@ -167,6 +196,86 @@ def _lyrics_changed(settings, changed: int, start_now: bool) -> None:
         print(f"could not start lyrics_embeddings through Airflow ({err}); run: {EMBED_COMMAND}")
         return
     print(f"lyrics_embeddings run {run['run_id']} started for {changed} songs")
+
+
+def cmd_import_lyrics(args) -> int:
+    from recsys import db
+    from recsys.catalog import lyrics
+    from recsys.catalog.files import CatalogFileError
+
+    settings = load_settings()
+    try:
+        with db.connect(
+            settings, autocommit=True, application_name="recsysctl import lyrics"
+        ) as conn:
+            if args.source == "lrclib":
+                bar = _TrackProgress(not args.no_progress)
+                try:
+                    report = lyrics.import_lrclib(
+                        conn, args.dump, dry_run=args.dry_run, replace=args.replace, progress=bar
+                    )
+                finally:
+                    bar.close()
+            else:
+                report = lyrics.import_lyrics_file(
+                    conn, args.file, dry_run=args.dry_run, skip_invalid=args.skip_invalid
+                )
+    except CatalogFileError as err:
+        print(f"error: {err}\nnothing was written", file=sys.stderr)
+        return 1
+    print_lyrics_report(report, args.source)
+    if report.written and report.updated:
+        _lyrics_changed(settings, report.updated, args.embed)
+    return 0 if report.written or (args.dry_run and not report.rejected) else 1
+
+
+class _TrackProgress:
+    """A tqdm bar over the dump's track ids."""
+
+    def __init__(self, enabled: bool):
+        from tqdm import tqdm
+
+        self.bar = tqdm(unit=" tracks", unit_scale=True, disable=not enabled, file=sys.stderr)
+
+    def __call__(self, reached: int, total: int) -> None:
+        self.bar.total = total
+        self.bar.update(reached - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def print_lyrics_report(report, source: str) -> None:
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    verb = "would be" if report.dry_run else "were"
+    if source == "lrclib":
+        kinds = ", ".join(f"{n} {kind}" for kind, n in report.kinds.items())
+        print(
+            f"{report.path}: {report.rows_read} tracks with lyrics read;"
+            f" {report.matched} of the catalog's {report.catalog_songs} songs matched"
+            f" ({report.match_rate:.1%}): {kinds}"
+        )
+    else:
+        print(
+            f"{report.path}: {report.rows_read} rows read, {report.rows_read - report.rejected}"
+            f" valid, {report.rejected} rejected"
+        )
+    print(
+        f"  songs    {report.updated} updated, {report.unchanged} unchanged,"
+        f" {report.kept} kept their own lyrics ({verb})"
+    )
+    if report.dry_run:
+        print("dry run: nothing was written")
+    elif report.written:
+        print("imported (one transaction, committed)")
+        if report.rejects_path:
+            print(f"rejected rows and their reasons: {report.rejects_path}")
+    else:
+        print(
+            "nothing was written: fix the rows above, or run again with --skip-invalid",
+            file=sys.stderr,
+        )
 
 
 def cmd_catalog(args) -> int:

@@ -8,8 +8,8 @@ demo      generate the demo world and load it (catalog + listening history)
 simulate  send live listening traffic for the demo users
 pipeline  run the play_counters DAG once through Airflow and wait for it
 models    list model versions, activate one (roll back), retrain, re-embed lyrics
-import    bring your own music: `import catalog FILE`, `import history FORMAT FILE...`
-          (docs/importing.md)
+import    bring your own music: `import catalog FILE`, `import lyrics lrclib|csv FILE`,
+          `import history FORMAT FILE...` (docs/importing.md)
 catalog   take a song down, or restore it
 """
 
@@ -362,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     imports = sub.add_parser("import", help="bring your own music (docs/importing.md)")
     kinds = imports.add_subparsers(dest="kind", required=True)
     catalog_commands.add_import_catalog(kinds)  # each kind sets its own `run`
+    catalog_commands.add_import_lyrics(kinds)
     import_history.add_import_history(kinds)
     catalog_commands.add_catalog(sub)
     airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")

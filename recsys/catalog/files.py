@@ -72,13 +72,20 @@ def detect_format(path: Path, head: bytes) -> str:
 
 
 class CatalogFile:
-    """An open catalog file; ``records()`` yields its rows once, in order."""
+    """An open catalog file; ``records()`` yields its rows once, in order. ``columns`` and
+    ``required`` are those a CSV header is checked against (a catalog's, by default)."""
 
     def __init__(
-        self, path, fmt: str | None = None, max_record_bytes: int = MAX_RECORD_BYTES
+        self,
+        path,
+        fmt: str | None = None,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+        columns: tuple[str, ...] = COLUMNS,
+        required: tuple[str, ...] = REQUIRED,
     ) -> None:
         self.path = Path(path)
         self.max_record_bytes = max_record_bytes
+        self.columns, self.required = columns, required
         self.size = os.path.getsize(self.path)
         self._raw = open(self.path, "rb")  # noqa: SIM115  (closed by close())
         self._stream = gzip.GzipFile(fileobj=self._raw) if self._is_gzip() else self._raw
@@ -227,7 +234,7 @@ class CatalogFile:
         names = [v.strip() for v in values]
         if len(names) == 1:
             for delimiter, name in _WRONG_DELIMITERS.items():
-                if delimiter in names[0] and set(names[0].split(delimiter)) & set(COLUMNS):
+                if delimiter in names[0] and set(names[0].split(delimiter)) & set(self.columns):
                     raise self.error(
                         line,
                         "header",
@@ -235,14 +242,14 @@ class CatalogFile:
                         " comma-separated",
                     )
         repeated = sorted({n for n in names if names.count(n) > 1})
-        unknown = [n for n in names if n not in COLUMNS]
-        missing = [n for n in REQUIRED if n not in names]
+        unknown = [n for n in names if n not in self.columns]
+        missing = [n for n in self.required if n not in names]
         reasons = []
         if missing:
             reasons.append(f"missing columns: {', '.join(missing)}")
         if unknown:
             reasons.append(
-                f"unknown columns: {', '.join(unknown)} (the columns are {', '.join(COLUMNS)})"
+                f"unknown columns: {', '.join(unknown)} (the columns are {', '.join(self.columns)})"
             )
         if repeated:
             reasons.append(f"repeated columns: {', '.join(repeated)}")

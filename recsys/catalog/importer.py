@@ -93,7 +93,7 @@ def import_catalog(
     rejected_lines: dict[int, list[dict]] = {}
     with CatalogFile(path, fmt, **options) as catalog:
         report = Report(str(path), catalog.format, dry_run)
-        rejects = _Rejects(path, enabled=skip_invalid and not dry_run)
+        rejects = Rejects(path, enabled=skip_invalid and not dry_run)
         try:
             with conn.transaction():
                 _lock(conn)
@@ -150,7 +150,7 @@ def _check(conn, report: Report, rejected_lines: dict[int, list[dict]]) -> None:
     report.problems.sort(key=lambda p: p.line)
 
 
-class _Rejects:
+class Rejects:
     """The rejects file, written as ``.part`` and moved in place once the import committed."""
 
     def __init__(self, path: Path, enabled: bool):

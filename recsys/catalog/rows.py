@@ -129,7 +129,11 @@ Name = Annotated[Text, StringConstraints(max_length=MAX_NAME), AfterValidator(no
 Genre = Annotated[Text, StringConstraints(max_length=100), AfterValidator(not_blank)]
 
 
-def _optional(kind, *validators):
+Url = Annotated[Text, StringConstraints(max_length=MAX_URL), AfterValidator(_url)]
+
+
+def optional_column(kind, *validators):
+    """An optional column's type: an empty value is None."""
     return Annotated[kind | None, BeforeValidator(_blank_is_none), *validators]
 
 
@@ -148,19 +152,17 @@ class CatalogSong(BaseModel):
         Field(min_length=1, max_length=MAX_GENRES, description="The first is the song's genre."),
     ]
     duration_s: Annotated[int, BeforeValidator(_whole_seconds), Field(ge=1, le=MAX_DURATION_S)]
-    album: _optional(Annotated[Text, StringConstraints(max_length=MAX_NAME)]) = None
-    release_date: _optional(Annotated[date, BeforeValidator(_iso_date)]) = None
-    image_url: _optional(Annotated[Text, StringConstraints(max_length=MAX_URL)], AfterValidator(
-        lambda v: v if v is None else _url(v))) = None  # fmt: skip
-    audio_url: _optional(Annotated[Text, StringConstraints(max_length=MAX_URL)], AfterValidator(
-        lambda v: v if v is None else _url(v))) = None  # fmt: skip
-    lyrics: _optional(Annotated[Text, StringConstraints(max_length=MAX_LYRICS)]) = None
-    mbid: _optional(Annotated[Text, AfterValidator(_uuid)]) = Field(
+    album: optional_column(Annotated[Text, StringConstraints(max_length=MAX_NAME)]) = None
+    release_date: optional_column(Annotated[date, BeforeValidator(_iso_date)]) = None
+    image_url: optional_column(Url) = None
+    audio_url: optional_column(Url) = None
+    lyrics: optional_column(Annotated[Text, StringConstraints(max_length=MAX_LYRICS)]) = None
+    mbid: optional_column(Annotated[Text, AfterValidator(_uuid)]) = Field(
         None, description="MusicBrainz recording id."
     )
-    isrc: _optional(Annotated[Text, AfterValidator(_isrc)]) = None
-    spotify_uri: _optional(Annotated[Text, AfterValidator(_spotify_uri)]) = None
-    artist_mbid: _optional(Annotated[Text, AfterValidator(_uuid)]) = Field(
+    isrc: optional_column(Annotated[Text, AfterValidator(_isrc)]) = None
+    spotify_uri: optional_column(Annotated[Text, AfterValidator(_spotify_uri)]) = None
+    artist_mbid: optional_column(Annotated[Text, AfterValidator(_uuid)]) = Field(
         None, description="MusicBrainz artist id."
     )
 

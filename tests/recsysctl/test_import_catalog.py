@@ -21,6 +21,8 @@ from tests.recsys.catalog_helpers import (
     SAMPLE_BAD,
     SAMPLE_CSV,
     SAMPLE_PREFIXES,
+    SAMPLES,
+    build_lrclib_dump,
     catalog_rows,
     remove_songs,
 )
@@ -117,6 +119,21 @@ def test_takedown_and_restore_from_the_cli(conn):
     assert recsysctl("catalog", "restore", "trk-0005").stdout.startswith("trk-0005 restored")
     unknown = recsysctl("catalog", "takedown", "no-such-song")
     assert unknown.returncode == 1 and "no song 'no-such-song'" in unknown.stderr
+
+
+def test_lyrics_from_an_lrclib_dump_and_a_file(conn, tmp_path):
+    recsysctl("import", "catalog", str(SAMPLE_CSV), "--no-progress")
+    dump = tmp_path / "lrclib.sqlite3"
+    build_lrclib_dump(dump)
+    result = recsysctl("import", "lyrics", "lrclib", str(dump), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "10 tracks with lyrics read; 6 of the catalog's" in result.stdout
+    assert ": 4 plain, 1 synced, 1 instrumental" in result.stdout
+    assert "songs    5 updated, 0 unchanged, 1 kept their own lyrics (were)" in result.stdout
+    assert "python -m recsysctl models embed --wait" in result.stdout
+    result = recsysctl("import", "lyrics", "csv", str(SAMPLES / "lyrics.csv"), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "songs    3 updated, 0 unchanged, 0 kept their own lyrics (would be)" in result.stdout
 
 
 def write_big_catalog(path) -> list[tuple]:
