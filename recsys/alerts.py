@@ -13,6 +13,10 @@ from recsys.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 2000
+# A scalar subquery counting the last day's alerts (the /metrics scrape's one query).
+LAST_DAY_COUNT_SQL = (
+    "(select count(*) from ops.alerts where occurred_at > now() - interval '1 day')"
+)
 
 
 def record_alert(

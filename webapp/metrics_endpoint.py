@@ -25,13 +25,17 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from recsys import alerts
+from recsys import model_registry as registry
+from recsys.model_registry import embeddings
 from webapp.resources import resources
 
 log = logging.getLogger(__name__)
 
 metrics = Blueprint("metrics", __name__)
 
-PIPELINE_SQL = """
+# One statement per scrape; the model's and the alerts' parts come from their owners.
+PIPELINE_SQL = f"""
 select
   (select extract(epoch from interval_end) from analytics.counter_runs
     order by interval_end desc limit 1),
@@ -39,13 +43,11 @@ select
   (select extract(epoch from computed_at) from analytics.resync_runs
     order by computed_at desc limit 1),
   (select events_corrected from analytics.resync_runs order by computed_at desc limit 1),
-  (select extract(epoch from finished_at) from model.embedding_runs
-    where status = 'succeeded' order by finished_at desc limit 1),
-  (select count(*) from model.lyrics_embeddings),
-  (select version from model.active_model),
-  (select (r.metrics -> 'model' ->> 'ndcg')::float8 from model.active_model a
-    join model.als_runs r using (version)),
-  (select count(*) from ops.alerts where occurred_at > now() - interval '1 day')
+  {embeddings.LAST_SUCCESS_SQL},
+  {embeddings.SONGS_EMBEDDED_SQL},
+  {registry.ACTIVE_VERSION_SQL},
+  {registry.ACTIVE_NDCG_SQL},
+  {alerts.LAST_DAY_COUNT_SQL}
 """
 
 PIPELINE_GAUGES = (

@@ -14,6 +14,7 @@ Nothing else in the project writes SQL against the ``model`` schema. Use it as
 """
 
 from recsys.model_registry.versions import (
+    ACTIVE_NDCG_SQL,
     ACTIVE_VERSION_SQL,
     HNSW_EF_CONSTRUCTION,
     HNSW_M,
@@ -38,6 +39,7 @@ from recsys.model_registry.versions import (
 )
 
 __all__ = [
+    "ACTIVE_NDCG_SQL",
     "ACTIVE_VERSION_SQL",
     "HNSW_EF_CONSTRUCTION",
     "HNSW_M",

@@ -12,6 +12,13 @@ from psycopg.rows import dict_row
 
 from recsys import db
 
+# Scalar subqueries for statements that report on the embeddings (the /metrics scrape).
+LAST_SUCCESS_SQL = (
+    "(select extract(epoch from finished_at) from model.embedding_runs"
+    " where status = 'succeeded' order by finished_at desc limit 1)"
+)
+SONGS_EMBEDDED_SQL = "(select count(*) from model.lyrics_embeddings)"
+
 RUN_COUNTS = (
     "songs_total",
     "songs_without_lyrics",

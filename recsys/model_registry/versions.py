@@ -150,6 +150,11 @@ def write_factors(conn, version: int, user_ids, users: np.ndarray, item_ids, ite
 # The active version as a scalar subquery, for statements that read it together with other
 # rows in one snapshot (the listener and the version in one round trip).
 ACTIVE_VERSION_SQL = "(select version from model.active_model)"
+# The served model's holdout NDCG@10, as a scalar subquery (the /metrics scrape's one query).
+ACTIVE_NDCG_SQL = (
+    "(select (r.metrics -> 'model' ->> 'ndcg')::float8 from model.active_model a"
+    " join model.als_runs r using (version))"
+)
 
 
 def active_version(conn) -> int | None:
