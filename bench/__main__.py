@@ -1,10 +1,21 @@
-"""``python -m bench [NAME ...] [OPTIONS]``: run every benchmark but the soak (30 minutes), or
-the named ones; options go to the benchmark when one is named (``python -m bench serving
---seconds 20``)."""
+"""``python -m bench [NAME ...] [OPTIONS]``: run every benchmark but the soak (30 minutes) and
+the real-size ALS check (als_scale), or the named ones; options go to the benchmark when one
+is named (``python -m bench serving --seconds 20``)."""
 
 import sys
 
-from bench import als, embeddings, history_import, hnsw, ingest, pipeline, serving, soak, validation
+from bench import (
+    als,
+    als_scale,
+    embeddings,
+    history_import,
+    hnsw,
+    ingest,
+    pipeline,
+    serving,
+    soak,
+    validation,
+)
 
 BENCHMARKS = {
     "ingest": ingest.main,
@@ -13,11 +24,12 @@ BENCHMARKS = {
     "hnsw": hnsw.main,
     "embeddings": embeddings.main,
     "als": als.main,
+    "als_scale": als_scale.main,
     "serving": serving.main,
     "soak": soak.main,
     "import": history_import.main,
 }
-ONLY_WHEN_NAMED = {"soak"}
+ONLY_WHEN_NAMED = {"soak", "als_scale"}
 
 names = [a for a in sys.argv[1:] if a in BENCHMARKS] or [
     name for name in BENCHMARKS if name not in ONLY_WHEN_NAMED
