@@ -3,11 +3,11 @@
 1. ``Spill``: while the file is parsed, its listens (lake columns, event ids already set)
    go to Arrow stream files in the run's staging folder, one per event month, so no more
    than a month of listens is ever held.
-2. ``stage_month``: per month, each event id once (the first row of the file wins; the
-   others are counted as duplicates), then per day the ids already in the lake (in either
+2. ``stage_month``: per day of a month, each event id once (the first row of the file
+   wins; the others are counted as duplicates), then the ids already in the lake (in either
    dataset, read from that day's partitions only: the ``event_id`` column) are left out,
    and the day's new rows are written to the staging folder as one Parquet file named
-   after the import and its content (``import-<key>-<day>-<file digest>.parquet``).
+   after the import and its rows (``import-<key>-<day>-<event ids digest>.parquet``).
 3. ``publish``: each staged file is renamed into ``date=<day>/`` (atomic), after the
    manifest (``_imports/<key>.json``) has recorded the import's commit time.
 
@@ -68,7 +68,9 @@ def local_root(lake_uri: str) -> Path:
 
 
 class Spill:
-    """Listens by event month in Arrow stream files under ``folder``."""
+    """Listens by event month in Arrow stream files under ``folder``; each record batch
+    holds one write's rows of that month sorted by day (and, within a day, in file order),
+    so a day's rows are read back as slices, never gathered row by row."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -76,11 +78,12 @@ class Spill:
         self._writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
 
     def write(self, table: pa.Table) -> None:
-        table = table.combine_chunks()
-        days = pc.cast(table["day"], pa.int32()).to_numpy().astype("datetime64[D]")
-        months = days.astype("datetime64[M]")
-        for month, rows in _groups(months):
-            self._writer(str(month)).write_table(table.take(rows))
+        days = pc.cast(table["day"], pa.int32()).to_numpy()
+        order = np.argsort(days, kind="stable")
+        table, days = table.take(order), days[order]
+        months = days.astype("datetime64[D]").astype("datetime64[M]")
+        for month, start, end in _runs(months):
+            self._writer(str(month)).write_table(table.slice(start, end - start))
 
     def _writer(self, month: str):
         if month not in self._writers:
@@ -94,19 +97,38 @@ class Spill:
             writer.close()
         return sorted(self._writers)
 
-    def read(self, month: str) -> pa.Table:
-        with pa.OSFile(str(self.folder / f"{month}.arrows"), "rb") as source:
-            return pa.ipc.open_stream(source).read_all()
+    @staticmethod
+    def read_days(folders: list[Path], month: str) -> list[tuple[date, pa.Table]]:
+        """(day, listens) for each day of the month, from every spill folder (the parts of
+        one file, in file order), each day's listens in file order: each part spilled its
+        rows in order, so a re-run stages the same bytes however the parts ran."""
+        slices: dict[int, list] = {}
+        for folder in folders:
+            path = Path(folder) / f"{month}.arrows"
+            if not path.exists():
+                continue
+            with pa.memory_map(str(path)) as source:
+                for batch in pa.ipc.open_stream(source):
+                    days = batch.column("day").cast(pa.int32()).to_numpy()
+                    for day, start, end in _runs(days):
+                        slices.setdefault(int(day), []).append(batch.slice(start, end - start))
+        return [
+            (date.fromordinal(_EPOCH_ORDINAL + day), pa.Table.from_batches(parts).combine_chunks())
+            for day, parts in sorted(slices.items())
+        ]
 
 
-def _groups(keys: np.ndarray):
-    """(key, row indices) for each distinct key, in key order; rows keep their order."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ends = np.append(starts[1:], len(order))
-    for start, end in zip(starts, ends, strict=True):
-        yield ordered[start], order[start:end]
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _runs(keys: np.ndarray):
+    """(key, start, end) of each run of equal keys."""
+    if not len(keys):
+        return
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = np.append(starts[1:], len(keys))
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        yield keys[start], start, end
 
 
 @dataclass
@@ -120,19 +142,28 @@ class Staged:
     rows: int = 0
     days: list[date] = field(default_factory=list)
 
+    def add(self, other: Staged) -> None:
+        self.duplicates += other.duplicates
+        self.duplicate_rows = sorted(self.duplicate_rows + other.duplicate_rows)[:20]
+        self.already_imported += other.already_imported
+        self.files += other.files
+        self.rows += other.rows
+        self.days += other.days
+
 
 def stage_month(
-    month: pa.Table, root: Path, staging: Path, key: str, committed_at: datetime, staged: Staged
+    days: list[tuple[date, pa.Table]],
+    root: Path,
+    staging: Path,
+    key: str,
+    committed_at: datetime,
+    staged: Staged,
 ) -> None:
-    """Stage one spilled month's new rows (see the module's docstring), adding to ``staged``.
-    Rows keep the file's order, so a re-run stages the same bytes."""
-    month = _first_of_each_id(month.combine_chunks(), staged)
-    days = pc.cast(month["day"], pa.int32()).to_numpy().astype("datetime64[D]")
-    order = np.argsort(days, kind="stable")
-    month, days = month.take(order), days[order]
-    starts = np.flatnonzero(np.concatenate(([True], days[1:] != days[:-1])))
-    for start, end in zip(starts, np.append(starts[1:], len(days)), strict=True):
-        rows, day = month.slice(start, end - start), days[start].item()
+    """Stage one spilled month's new rows (``Spill.read_days``; see the module's
+    docstring), adding to ``staged``. A repeated id repeats its timestamp, so it repeats
+    within one day."""
+    for day, rows in days:
+        rows = _first_of_each_id(rows, staged)
         known = pc.is_in(rows["event_id"], value_set=existing_ids(root, day))
         staged.already_imported += pc.sum(known).as_py() or 0
         new = rows.filter(pc.invert(known))
@@ -140,30 +171,31 @@ def stage_month(
             _stage_day(new, day, staging, root, key, committed_at, staged)
 
 
-def _first_of_each_id(month: pa.Table, staged: Staged) -> pa.Table:
-    """``month`` with each event id once: the file's first row of it (the others counted,
+def _first_of_each_id(rows: pa.Table, staged: Staged) -> pa.Table:
+    """``rows`` (in file order) with each event id once: its first row (the others counted,
     the first 20 noted as (row, first row)). Ids are sorted by their 64-bit key; rows whose
     key repeats are compared in full."""
-    keys, rows = month["id_key"].to_numpy(), month["row"].to_numpy()
-    order = np.lexsort((rows, keys))  # by key, then by row: each id's first row leads
+    keys, numbers = rows["id_key"].to_numpy(), rows["row"].to_numpy()
+    order = np.argsort(keys, kind="stable")  # by key, then in file order
     same_key = np.flatnonzero(keys[order[1:]] == keys[order[:-1]]) + 1
     if not len(same_key):
-        return month
-    ids = month["event_id"].combine_chunks()
+        return rows
+    ids = rows["event_id"]
     equal = pc.equal(ids.take(order[same_key]), ids.take(order[same_key - 1]))
     if not pc.all(equal).as_py():  # two ids share 64 bits: sort by the ids themselves
-        keys = pc.dictionary_encode(ids).indices.to_numpy()
-        order = np.lexsort((rows, keys))
-        same_key = np.flatnonzero(keys[order[1:]] == keys[order[:-1]]) + 1
+        codes = pc.dictionary_encode(ids.combine_chunks()).indices.to_numpy()
+        order = np.argsort(codes, kind="stable")
+        same_key = np.flatnonzero(codes[order[1:]] == codes[order[:-1]]) + 1
     again = np.zeros(len(order), bool)
     again[same_key] = True
     staged.duplicates += int(again.sum())
     lead = np.maximum.accumulate(np.where(again, 0, np.arange(len(order))))
     for position in np.flatnonzero(again)[: max(0, 20 - len(staged.duplicate_rows))]:
-        staged.duplicate_rows.append((int(rows[order[position]]), int(rows[order[lead[position]]])))
+        first = numbers[order[lead[position]]]
+        staged.duplicate_rows.append((int(numbers[order[position]]), int(first)))
     repeated = np.zeros(len(order), bool)
     repeated[order] = again
-    return month.filter(pa.array(~repeated))
+    return rows.filter(pa.array(~repeated))
 
 
 def existing_ids(root: Path, day: date) -> pa.Array:
@@ -186,19 +218,31 @@ def _stage_day(rows, day: date, staging: Path, root: Path, key, committed_at, st
     table = rows.select([f.name for f in LAKE_COLUMNS if f.name != "kafka_timestamp"])
     table = table.append_column("kafka_timestamp", commit).cast(LAKE_COLUMNS)
     staged_file = staging / "days" / f"{day.isoformat()}.parquet"
-    staged_file.parent.mkdir(parents=True, exist_ok=True)
+    staged_file.parent.mkdir(exist_ok=True)
+    buffer = pa.BufferOutputStream()
     # event ids never repeat: a dictionary of them would be wasted work
-    pq.write_table(table, staged_file, compression="snappy", use_dictionary=_DICTIONARY_COLUMNS)
-    with open(staged_file, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    name = f"import-{key[:16]}-{day.isoformat()}-{digest[:12]}.parquet"
+    pq.write_table(table, buffer, compression=_COMPRESSION, use_dictionary=_DICTIONARY_COLUMNS)
+    with open(staged_file, "wb") as f:
+        f.write(buffer.getvalue())
+    name = f"import-{key[:16]}-{day.isoformat()}-{_ids_digest(table['event_id'])}.parquet"
     published = Path(lake.imported_events_path(str(root))) / f"date={day.isoformat()}" / name
     staged.files.append((staged_file, published))
     staged.rows += table.num_rows
     staged.days.append(day)
 
 
+def _ids_digest(ids: pa.ChunkedArray) -> str:
+    """A digest of the day's event ids, in order: the same rows, the same file name, from
+    any run (the commit time aside)."""
+    ids = ids.combine_chunks()
+    offsets = np.frombuffer(ids.buffers()[1], np.int32)[ids.offset : ids.offset + len(ids) + 1]
+    data = memoryview(ids.buffers()[2])[offsets[0] : offsets[-1]]
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
 _DICTIONARY_COLUMNS = ["user_id", "track_id", "action", "source"]
+# random hex does not compress: only time would be spent on the event ids
+_COMPRESSION = {f.name: "none" if f.name == "event_id" else "snappy" for f in LAKE_COLUMNS}
 
 
 def publish(staged: Staged) -> None:
@@ -224,6 +268,9 @@ class ImportRun:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RuntimeError(f"the same import is running already ({self.staging})") from None
+        # a killed run's worker processes hold this shared until they have exited
+        with open(f"{self.staging}.workers", "a") as workers:
+            fcntl.flock(workers, fcntl.LOCK_EX)
         shutil.rmtree(self.staging, ignore_errors=True)  # a killed run's leftovers
         self.staging.mkdir(parents=True)
         return self

@@ -23,17 +23,23 @@ from recsys.importers.listens import MAX_LINE_BYTES, FileError, RowError
 
 
 class Source:
-    """A file opened for reading, counting and hashing (SHA-256) what is read."""
+    """A file opened for reading, counting and hashing (SHA-256) what is read; or one byte
+    range of it, [start, end), whose first line is line ``first_line`` of the file (None:
+    counted from the start)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, start: int = 0, end: int | None = None, first_line=1):
         self.path = str(path)
         self.size = os.path.getsize(self.path)
         self._file = open(self.path, "rb")  # noqa: SIM115 (closed by close())
+        self.first_line = first_line if first_line is not None else _lines_before(self, start)
+        self._file.seek(start)
+        self._left = (self.size if end is None else end) - start
         self._hash = hashlib.sha256()
         self.bytes_read = 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self._file.read(n)
+        data = self._file.read(self._left if n < 0 else min(n, self._left))
+        self._left -= len(data)
         self._hash.update(data)
         self.bytes_read += len(data)
         return data
@@ -53,6 +59,34 @@ class Source:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _lines_before(source: Source, offset: int) -> int:
+    """The number of the line starting at byte ``offset`` (a line's first byte)."""
+    lines, left = 1, offset
+    while left:
+        chunk = source._file.read(min(left, 8 << 20))
+        lines += chunk.count(b"\n")
+        left -= len(chunk)
+    return lines
+
+
+def line_starts(path: str, parts: int) -> list[int]:
+    """Byte offsets splitting the file into about ``parts`` ranges of whole lines."""
+    size = os.path.getsize(path)
+    starts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(max(size * k // parts, starts[-1]))
+            while True:  # to the next line's start
+                chunk = f.read(1 << 16)
+                if not chunk:
+                    return starts
+                newline = chunk.find(b"\n")
+                if newline != -1:
+                    starts.append(f.tell() - len(chunk) + newline + 1)
+                    break
+    return [s for i, s in enumerate(starts) if s < size and (i == 0 or s > starts[i - 1])]
 
 
 def refuse_empty(source: Source) -> None:
@@ -82,7 +116,7 @@ class BadLine:
 
 def line_blocks(source: Source, limit: int = MAX_LINE_BYTES) -> Iterator[Block | BadLine]:
     """The file as Blocks and BadLines, in order; at most about ``2 * limit`` bytes held."""
-    pending, line = b"", 1
+    pending, line = b"", source.first_line
     while True:
         chunk = source.read(limit - len(pending))
         data = pending + chunk if pending else chunk

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from recsys.importers.history import FORMATS
+from recsys.importers.history_read import FORMATS
 from recsys.importers.listens import FileError, ParseContext, now_ms
 from recsys.importers.reading import Source
 from recsys.settings import PROJECT_ROOT

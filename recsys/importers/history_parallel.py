@@ -1,0 +1,121 @@
+"""Both passes of a large import on every core: worker processes read byte ranges of a
+Last.fm file (``read_parts``) and stage the spilled months (``stage_months``).
+
+Workers are spawned (never forked from a process holding Arrow's threads and a database
+connection), get the catalog once, and report progress through a queue. A worker whose
+importing process died (``kill -9``) exits within half a second, and holds a shared lock on
+the run's ``.workers`` file while it lives, so a re-run (which takes that lock exclusively
+first) never shares the staging folder with a dying run's workers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from recsys.importers.history_lake import Spill, Staged, stage_month
+from recsys.importers.history_read import PartJob, PartResult, read_part
+from recsys.importers.matching import CatalogIndex
+from recsys.importers.reading import line_starts
+
+_INDEX: CatalogIndex | None = None
+_PROGRESS = None
+_HELD: list = []
+
+
+def workers_lock(staging: Path) -> Path:
+    return Path(f"{staging}.workers")
+
+
+def _start_worker(parent: int, lock: str, index, progress) -> None:
+    """Pool initializer: watch the parent, hold the workers' lock, keep the catalog."""
+    global _INDEX, _PROGRESS
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    held = open(lock, "a")  # noqa: SIM115 (held for the worker's life)
+    fcntl.flock(held, fcntl.LOCK_SH)
+    _HELD.append(held)
+    _INDEX, _PROGRESS = index, progress
+
+
+def _pool(workers: int, staging: Path, index, progress):
+    context = multiprocessing.get_context("spawn")
+    return context.Pool(
+        workers,
+        initializer=_start_worker,
+        initargs=(os.getpid(), str(workers_lock(staging)), index, progress),
+    )
+
+
+def _read_task(numbered: tuple[int, PartJob]) -> PartResult:
+    number, job = numbered
+    return read_part(job, _INDEX, lambda done, rows: _PROGRESS.put((number, done, rows)))
+
+
+def read_parts(
+    job: PartJob, index: CatalogIndex, workers: int, staging: Path, progress=None
+) -> list[PartResult]:
+    """``job``'s file read as ``workers`` byte ranges at once, one spill folder each; the
+    parts' results in file order."""
+    starts = line_starts(job.path, workers)
+    ends = [*starts[1:], None]
+    jobs = [
+        replace(job, start=start, end=end, first_line=1 if start == 0 else None,
+                spill=f"{job.spill}/part-{k}", rejects=f"{job.rejects}.part-{k}")
+        for k, (start, end) in enumerate(zip(starts, ends, strict=True))
+    ]  # fmt: skip
+    reports = multiprocessing.get_context("spawn").Queue()
+    done = {k: (0, 0) for k in range(len(jobs))}
+    with _pool(len(jobs), staging, index, reports) as pool:
+        pending = pool.map_async(_read_task, list(enumerate(jobs)))
+        while not pending.ready():
+            try:
+                number, position, rows = reports.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            done[number] = (position, rows)
+            if progress:
+                progress(sum(p for p, _ in done.values()), sum(r for _, r in done.values()))
+        return pending.get()
+
+
+def _stage_task(task) -> Staged:
+    month, folders, root, staging, key, committed_at = task
+    staged = Staged()
+    stage_month(Spill.read_days(folders, month), root, staging, key, committed_at, staged)
+    return staged
+
+
+def stage_months(
+    months: list[str],
+    spill_folders: list[Path],
+    root: Path,
+    staging: Path,
+    key: str,
+    committed_at: datetime,
+    workers: int,
+) -> Staged:
+    """Every spilled month staged, ``workers`` months at a time; their outcomes added up."""
+    tasks = [(m, spill_folders, root, staging, key, committed_at) for m in months]
+    total = Staged()
+    if workers <= 1:
+        parts = map(_stage_task, tasks)
+        for part in parts:
+            total.add(part)
+        return total
+    with _pool(workers, staging, None, None) as pool:
+        for part in pool.imap(_stage_task, tasks):
+            total.add(part)
+    return total
