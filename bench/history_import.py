@@ -8,7 +8,8 @@ the same density at both sizes (6,000 scrobbles a day, so the 10M file spans ten
 days), of the default demo world's songs by name, 0.5% of tracks the catalog lacks and 0.05%
 of lines repeated. Each import runs end to end, as an operator would run it, in its own
 process on a throwaway stack (PostgreSQL with the demo catalog, a fresh lake); its peak
-memory is that process's RSS high-water mark (``wait4``'s ``ru_maxrss``). The baseline,
+memory is that process's RSS high-water mark (``wait4``'s ``ru_maxrss``), and that of it and
+its worker processes together (sampled every 50 ms). The baseline,
 measured in the same run on the same file: pyarrow reads the file (``read_csv``, all
 cores) and writes the same rows as one Parquet file.
 
@@ -25,11 +26,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -127,8 +130,10 @@ def baseline(path: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_import(path: Path) -> tuple[float, int, str]:
-    """(seconds, peak RSS in bytes, output) of one import, in its own process."""
+def run_import(path: Path) -> tuple[float, int, int, str]:
+    """(seconds, peak RSS of the importing process, peak RSS of it and its workers
+    together, output) of one import, in its own process. The first is the kernel's
+    high-water mark (``wait4``'s ``ru_maxrss``); the second is sampled every 50 ms."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [
@@ -146,12 +151,34 @@ def run_import(path: Path) -> tuple[float, int, str]:
         stderr=subprocess.STDOUT,
         env=os.environ.copy(),
     )
-    output = proc.stdout.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
+    output: list[bytes] = []
+    reader = threading.Thread(target=lambda: output.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    tree_peak = 0
+    root = psutil.Process(proc.pid)
+    while True:  # wait4, not Popen.wait: its rusage is the child's own
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        tree_peak = max(tree_peak, _tree_rss(root))
+        time.sleep(0.05)
     seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"the import failed:\n{output}")
-    return seconds, usage.ru_maxrss * 1024, output
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    reader.join()
+    text = b"".join(output).decode()
+    if proc.returncode != 0:
+        raise SystemExit(f"the import failed:\n{text}")
+    return seconds, usage.ru_maxrss * 1024, max(tree_peak, usage.ru_maxrss * 1024), text
+
+
+def _tree_rss(root: psutil.Process) -> int:
+    total = 0
+    try:
+        for process in (root, *root.children(recursive=True)):
+            total += process.memory_info().rss
+    except psutil.Error:
+        pass
+    return total
 
 
 def lake_event_ids(lake_uri: str) -> tuple[int, int]:
@@ -183,9 +210,9 @@ def main(argv=None) -> None:
                 flush=True,
             )
             base_s = baseline(path, folder / f"baseline-{size}.parquet")
-            import_s, peak, output = run_import(path)
+            import_s, peak, tree_peak, output = run_import(path)
             lake_rows, lake_ids = lake_event_ids(settings.lake_uri)
-            results[size] = (rows, base_s, import_s, peak, lake_rows, lake_ids, distinct)
+            results[size] = (rows, base_s, import_s, peak, tree_peak, lake_rows, lake_ids, distinct)
             _print_one(size, results[size], output)
             _clear_lake(settings.lake_uri)
             if not args.keep:
@@ -195,18 +222,19 @@ def main(argv=None) -> None:
 
 
 def _print_one(size: int, result: tuple, output: str) -> None:
-    rows, base_s, import_s, peak, lake_rows, lake_ids, distinct = result
+    rows, base_s, import_s, peak, tree_peak, lake_rows, lake_ids, distinct = result
     base_rate, import_rate = rows / base_s, rows / import_s
     ratio = import_rate / base_rate
     verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
     exact = "EXACT" if lake_rows == lake_ids == distinct else "NOT EXACT"
     print(output.rstrip())
-    print(
-        f"  baseline: pyarrow read_csv + write Parquet  {base_rate:>12,.0f} rows/s ({base_s:.1f} s)"
-    )
+    print(f"  baseline: pyarrow read + write  {base_rate:>12,.0f} rows/s ({base_s:.1f} s)")
     print(f"  import: end to end, its own process {import_rate:>12,.0f} rows/s ({import_s:.1f} s)")
     print(f"  ratio {ratio:.2f}x (target >= {TARGET_RATIO}x): {verdict}")
-    print(f"  peak RSS of the import {peak / 2**20:,.0f} MiB")
+    print(
+        f"  peak RSS: importing process {peak / 2**20:,.0f} MiB, with its workers"
+        f" {tree_peak / 2**20:,.0f} MiB"
+    )
     print(f"  lake: {lake_rows:,} rows, {lake_ids:,} distinct event ids; the file:")
     print(f"        {distinct:,} distinct listens of catalog tracks: {exact}", flush=True)
 
@@ -215,12 +243,16 @@ def _print_memory(results: dict) -> None:
     if len(results) < 2:
         return
     small, large = min(results), max(results)
-    low, high = results[small][3], results[large][3]
-    growth = high / low - 1
-    verdict = "PASS" if abs(growth) <= MEMORY_TOLERANCE else "FAIL"
-    print(f"\npeak RSS of the import: {small:,} rows {low / 2**20:,.0f} MiB, {large:,} rows")
-    within = f"target within {MEMORY_TOLERANCE:.0%}"
-    print(f"  {high / 2**20:,.0f} MiB ({growth:+.0%}; {within}): {verdict}")
+    print()
+    for label, at in (("importing process", 3), ("with its workers", 4)):
+        low, high = results[small][at], results[large][at]
+        growth = high / low - 1
+        verdict = "PASS" if abs(growth) <= MEMORY_TOLERANCE else "FAIL"
+        print(
+            f"peak RSS, {label}: {small:,} rows {low / 2**20:,.0f} MiB, {large:,} rows"
+            f" {high / 2**20:,.0f} MiB ({growth:+.0%}; target within"
+            f" {MEMORY_TOLERANCE:.0%}): {verdict}"
+        )
 
 
 def _clear_lake(lake_uri: str) -> None:

@@ -226,7 +226,9 @@ def counters_commands(plan: BackfillPlan) -> list[list[str]]:
 
 def print_backfill(plan: BackfillPlan) -> None:
     cli = ".venv/bin/python -m recsysctl airflow"
+    closes = max(end for _, end in plan.intervals)
     print("\nTo bring the counters and trending to the imported days (or run with --backfill):")
+    print(f"once the import's interval has closed ({closes:%Y-%m-%d %H:%M} UTC):")
     for command in counters_commands(plan):
         print(f"  {cli} {' '.join(command)}")
     print("then, once those runs are done:")

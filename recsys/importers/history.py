@@ -9,7 +9,7 @@ Writes: ``catalog.users`` (listeners missing), with ``create_missing`` the songs
 
 Path: parser -> ``matching.match`` -> ``resolve_plays`` (action, seconds heard, length) ->
 deterministic event ids -> spill by month (``history_read``), then per day: ids once, ids
-already in the lake left out, stage, publish (``history_lake``). A Last.fm file of 64 MB or
+already in the lake left out, stage, publish (``history_lake``). A Last.fm file of 16 MB or
 more is read in byte ranges and staged a month at a time on every core
 (``history_parallel``). Listens go to the lake directly as Arrow,
 not through the API and Kafka: a 10-million-row history would be 10 million validations
@@ -45,7 +45,7 @@ from recsys.settings import Settings
 
 # Formats whose files can be cut at any line into parts read at once.
 SPLITTABLE = ("lastfm",)
-PARALLEL_MIN_BYTES = 64 << 20
+PARALLEL_MIN_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
