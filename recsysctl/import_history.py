@@ -102,6 +102,9 @@ def cmd_import_history(args) -> int:
         progress = _Progress(path.name, path.stat().st_size, not args.no_progress)
         try:
             summary = import_history(settings, str(path), options, progress)
+        except (ValueError, RuntimeError) as err:  # a lake that is no folder; a run in progress
+            print(f"error: {path}: {err}", file=sys.stderr)
+            return 1
         finally:
             progress.close()
         print_summary(summary)
