@@ -17,7 +17,7 @@ from webapp.errors import ApiError
 from webapp.ratelimit import limited
 from webapp.resources import resources
 from webapp.services import sessions
-from webapp.services.event_sink import CatalogUnavailable, EventSink, KafkaUnavailable
+from webapp.services.event_sink import CatalogUnavailable, KafkaUnavailable
 
 # An unacknowledged send may still have reached the log: a retry is safe only with the
 # same event_id, which every job deduplicates on.
@@ -53,17 +53,8 @@ class EventBatch(Body):
         return events
 
 
-def _sink() -> EventSink:
-    sink = current_app.extensions.get("recsys.event_sink")
-    if sink is None:
-        res = resources()
-        sink = EventSink(res.settings, lambda: res.pool, lambda: res.producer, res.reset_producer)
-        current_app.extensions["recsys.event_sink"] = sink
-    return sink
-
-
 def _validate_and_publish(raw_events: list):
-    sink = _sink()
+    sink = resources().event_sink
     try:
         events, outcomes = sink.validate(raw_events)
     except CatalogUnavailable:

@@ -15,15 +15,6 @@ from webapp.resources import resources
 from webapp.services.recs import Answer, Recommender, UnknownSong, UnknownUser
 
 
-def _recommender() -> Recommender:
-    recommender = current_app.extensions.get("recsys.recommender")
-    if recommender is None:
-        res = resources()
-        recommender = Recommender(res.settings, res.sessions)
-        current_app.extensions["recsys.recommender"] = recommender
-    return recommender
-
-
 class UserPath(BaseModel):
     user_id: Text
 
@@ -78,7 +69,7 @@ def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: 
 )
 def home_recommendations(user_id: str, query: Page):
     limit, offset = _page(query)
-    recommender = _recommender()
+    recommender = resources().recommender
     with resources().pool.connection() as conn:
         try:
             answer = recommender.home(conn, user_id)
@@ -102,7 +93,7 @@ def home_recommendations(user_id: str, query: Page):
 )
 def next_song_recommendations(user_id: str, song_id: str, query: Page):
     limit, offset = _page(query)
-    recommender = _recommender()
+    recommender = resources().recommender
     with resources().pool.connection() as conn:
         try:
             answer = recommender.next_songs(conn, user_id, song_id)
