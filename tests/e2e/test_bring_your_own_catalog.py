@@ -17,6 +17,7 @@ from spark_jobs import lyrics_embeddings
 from tests.recsys.catalog_helpers import SAMPLE_CSV, SAMPLE_PREFIXES, remove_songs
 from tests.webapp.catalog_serving import remove_new_songs, serve_random_model
 from webapp import create_app
+from webapp.services import sessions
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,11 @@ def test_new_songs_are_heard_before_the_next_retrain(client, imported, world, sp
         "duration": 189,
         "total_duration": 189,
     }
-    assert client.post("/api/v1/logs/event", json=event).status_code == 202
+    # The play moves the listener's session as an accepted event does, without going through
+    # Kafka: this module deletes its songs afterwards, and an event of a deleted song in the
+    # session's shared lake would be counted by later tests for a song no longer there.
+    res = client.application.extensions["recsys"]
+    assert sessions.record_accepted(res.sessions, res.pool, [event]) is not None
     items = client.get(f"/api/v1/recs/{listener}?limit=10").json["items"]
     new = [(i["rank"], i["song_id"], i["reason"]["text"]) for i in items if i["rank"] in (3, 6)]
     assert new == [
