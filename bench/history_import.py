@@ -22,17 +22,16 @@ of catalog tracks, and it holds no copy of any.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -130,55 +129,58 @@ def baseline(path: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
+# Runs the import and measures it from a small process: a child's ru_maxrss starts at its
+# parent's RSS when forked, so the import must not be forked from this (large) process.
+_MEASURED = """
+import json, os, subprocess, sys, time
+import psutil
+proc = subprocess.Popen(sys.argv[1:])
+root, tree_peak = psutil.Process(proc.pid), 0
+while True:  # wait4, not Popen.wait: its rusage is the import's own (and its workers')
+    pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    if pid:
+        break
+    try:
+        tree_peak = max(tree_peak, sum(p.memory_info().rss
+                                       for p in (root, *root.children(recursive=True))))
+    except psutil.Error:
+        pass
+    time.sleep(0.05)
+print(json.dumps({"status": os.waitstatus_to_exitcode(status),
+                  "maxrss": usage.ru_maxrss * 1024, "tree_peak": tree_peak}))
+"""
+
+
 def run_import(path: Path) -> tuple[float, int, int, str]:
     """(seconds, peak RSS of the importing process, peak RSS of it and its workers
     together, output) of one import, in its own process. The first is the kernel's
-    high-water mark (``wait4``'s ``ru_maxrss``); the second is sampled every 50 ms."""
+    high-water mark (``wait4``'s ``ru_maxrss``, which also covers each worker alone); the
+    second is sampled every 50 ms."""
+    command = [
+        sys.executable,
+        "-m",
+        "recsysctl",
+        "import",
+        "history",
+        "lastfm",
+        str(path),
+        "--no-progress",
+    ]
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "recsysctl",
-            "import",
-            "history",
-            "lastfm",
-            str(path),
-            "--no-progress",
-        ],
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURED, *command],
         cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=os.environ.copy(),
+        text=True,
     )
-    output: list[bytes] = []
-    reader = threading.Thread(target=lambda: output.append(proc.stdout.read()), daemon=True)
-    reader.start()
-    tree_peak = 0
-    root = psutil.Process(proc.pid)
-    while True:  # wait4, not Popen.wait: its rusage is the child's own
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        tree_peak = max(tree_peak, _tree_rss(root))
-        time.sleep(0.05)
     seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    reader.join()
-    text = b"".join(output).decode()
-    if proc.returncode != 0:
-        raise SystemExit(f"the import failed:\n{text}")
-    return seconds, usage.ru_maxrss * 1024, max(tree_peak, usage.ru_maxrss * 1024), text
-
-
-def _tree_rss(root: psutil.Process) -> int:
-    total = 0
-    try:
-        for process in (root, *root.children(recursive=True)):
-            total += process.memory_info().rss
-    except psutil.Error:
-        pass
-    return total
+    output, _, last = done.stdout.rstrip().rpartition("\n")
+    measured = json.loads(last)
+    if measured["status"] != 0:
+        raise SystemExit(f"the import failed:\n{output}")
+    return seconds, measured["maxrss"], max(measured["tree_peak"], measured["maxrss"]), output
 
 
 def lake_event_ids(lake_uri: str) -> tuple[int, int]:
