@@ -220,7 +220,7 @@ def main(argv=None) -> None:
             if not args.keep:
                 path.unlink()
                 (folder / f"baseline-{size}.parquet").unlink()
-    _print_memory(results)
+        _print_memory(results)
 
 
 def _print_one(size: int, result: tuple, output: str) -> None:
@@ -253,7 +253,8 @@ def _print_memory(results: dict) -> None:
         print(
             f"peak RSS, {label}: {small:,} rows {low / 2**20:,.0f} MiB, {large:,} rows"
             f" {high / 2**20:,.0f} MiB ({growth:+.0%}; target within"
-            f" {MEMORY_TOLERANCE:.0%}): {verdict}"
+            f" {MEMORY_TOLERANCE:.0%}): {verdict}",
+            flush=True,
         )
 
 
