@@ -14,9 +14,9 @@ that is not a catalog).
 from __future__ import annotations
 
 import sys
-import time
 
 from recsys.settings import load_settings
+from recsysctl.progress import FileProgress
 
 EMBED_COMMAND = "python -m recsysctl models embed --wait"
 
@@ -90,26 +90,6 @@ def add_catalog(sub) -> None:
     )
 
 
-class _Progress:
-    """A tqdm bar over the file's bytes, with rows and rows/s beside it."""
-
-    def __init__(self, name: str, size: int, enabled: bool):
-        from tqdm import tqdm
-
-        self.started = time.monotonic()
-        self.bar = tqdm(
-            total=size, unit="B", unit_scale=True, desc=name, disable=not enabled, file=sys.stderr
-        )
-
-    def __call__(self, position: int, rows: int) -> None:
-        self.bar.update(position - self.bar.n)
-        rate = rows / max(time.monotonic() - self.started, 1e-6)
-        self.bar.set_postfix_str(f"{rows:,} rows, {rate:,.0f} rows/s", refresh=False)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def cmd_import_catalog(args) -> int:
     from pathlib import Path
 
@@ -121,7 +101,7 @@ def cmd_import_catalog(args) -> int:
     path = Path(args.file)
     if not path.is_file():
         sys.exit(f"error: {path}: no such file")
-    progress = _Progress(path.name, path.stat().st_size, not args.no_progress)
+    progress = FileProgress(path.name, path.stat().st_size, not args.no_progress)
     try:
         with db.connect(
             settings, autocommit=True, application_name="recsysctl import catalog"

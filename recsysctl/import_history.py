@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from recsys.settings import load_settings
+from recsysctl.progress import FileProgress
 
 FORMATS = ("lastfm", "listenbrainz", "spotify", "csv")
 INTERVAL = timedelta(minutes=15)
@@ -62,26 +63,6 @@ def add_import_history(imports) -> None:
     parser.set_defaults(run=cmd_import_history)
 
 
-class _Progress:
-    """A tqdm bar over the file's bytes (rate and ETA), with rows and rows/s beside it."""
-
-    def __init__(self, name: str, size: int, enabled: bool):
-        from tqdm import tqdm
-
-        self.started = time.monotonic()
-        self.bar = tqdm(
-            total=size, unit="B", unit_scale=True, desc=name, disable=not enabled, file=sys.stderr
-        )
-
-    def __call__(self, position: int, rows: int) -> None:
-        self.bar.update(position - self.bar.n)
-        rate = rows / max(time.monotonic() - self.started, 1e-6)
-        self.bar.set_postfix_str(f"{rows:,} rows, {rate:,.0f} rows/s", refresh=False)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def cmd_import_history(args) -> int:
     from recsys.importers.history import ImportOptions, import_history
 
@@ -99,7 +80,7 @@ def cmd_import_history(args) -> int:
         if not path.is_file():
             print(f"error: {path}: no such file", file=sys.stderr)
             return 1
-        progress = _Progress(path.name, path.stat().st_size, not args.no_progress)
+        progress = FileProgress(path.name, path.stat().st_size, not args.no_progress)
         try:
             summary = import_history(settings, str(path), options, progress)
         except (ValueError, RuntimeError) as err:  # a lake that is no folder; a run in progress
