@@ -30,25 +30,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bench.stack import throwaway_stack
+from recsys import lake as lake_paths
 from recsys.lake import events_path
 from recsysctl import demo
 from spark_jobs import play_counters, trending_resync
 from spark_jobs.common import lake
 from spark_jobs.common.session import spark_session
-
-# The contract's fields with the lake's types (spark_jobs.common.lake.EVENT_SCHEMA).
-EVENT_ARROW_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("user_id", pa.string()),
-        ("track_id", pa.string()),
-        ("timestamp", pa.int64()),
-        ("action", pa.string()),
-        ("duration", pa.int32()),
-        ("total_duration", pa.int32()),
-        ("source", pa.string()),
-    ]
-)
 
 
 def write_lake(
@@ -58,7 +45,7 @@ def write_lake(
     n = len(events)
     step = spread / max(n, 1)
     table = (
-        pa.Table.from_pylist(events, schema=EVENT_ARROW_SCHEMA)
+        pa.Table.from_pylist(events, schema=lake_paths.EVENT_COLUMNS)
         .append_column("kafka_partition", pa.array([i % 3 for i in range(n)], pa.int32()))
         .append_column("kafka_offset", pa.array(range(n), pa.int64()))
         .append_column(

@@ -17,10 +17,38 @@ Under the lake root (``RECSYS_LAKE_URI``, a folder or any URI Spark can write):
     raw/imported_events/_staging/<run>/   an import's files before they are published
 
 Pure string building, no Spark: the jobs, the tooling and the tests all ask here. (The
-streaming checkpoints are not the lake's: they live under ``RECSYS_CHECKPOINT_URI``.)
+streaming checkpoints are not the lake's: they live under ``RECSYS_CHECKPOINT_URI``.) The
+event files' columns as Arrow types are here too, for whatever writes them without Spark
+(the history importer, the benchmarks); Spark's own schema is spark_jobs.common.lake's.
 """
 
 from __future__ import annotations
+
+import pyarrow as pa
+
+# The event contract's fields with the lake's types (spark_jobs.common.lake.EVENT_SCHEMA).
+EVENT_COLUMNS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("user_id", pa.string()),
+        ("track_id", pa.string()),
+        ("timestamp", pa.int64()),
+        ("action", pa.string()),
+        ("duration", pa.int32()),
+        ("total_duration", pa.int32()),
+        ("source", pa.string()),
+        ("playback_id", pa.string()),
+    ]
+)
+# A lake file's columns (spark_jobs.common.lake.LAKE_SCHEMA) but the partition column ``date``.
+LAKE_COLUMNS = pa.schema(
+    [
+        *EVENT_COLUMNS,
+        ("kafka_partition", pa.int32()),
+        ("kafka_offset", pa.int64()),
+        ("kafka_timestamp", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 
 def _root(lake_uri: str) -> str:

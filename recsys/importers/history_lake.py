@@ -35,23 +35,7 @@ import pyarrow.parquet as pq
 
 from recsys import lake
 
-# The lake's columns (spark_jobs.common.lake.LAKE_SCHEMA) but the partition column ``date``.
-LAKE_COLUMNS = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("user_id", pa.string()),
-        ("track_id", pa.string()),
-        ("timestamp", pa.int64()),
-        ("action", pa.string()),
-        ("duration", pa.int32()),
-        ("total_duration", pa.int32()),
-        ("source", pa.string()),
-        ("playback_id", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-        ("kafka_timestamp", pa.timestamp("us", tz="UTC")),
-    ]
-)
+LAKE_COLUMNS = lake.LAKE_COLUMNS
 # What the spill holds: the lake's columns known before the commit time, the file's row
 # (line or array index), the event day, and the event id's first 64 bits.
 SPILL_COLUMNS = pa.schema(
