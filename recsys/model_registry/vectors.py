@@ -29,6 +29,14 @@ MODEL_TRAINED_AT = (
     "(select r.started_at from model.active_model as a join model.als_runs as r using (version))"
 )
 
+# Whether any song still served entered the catalog after the served model was trained: only
+# then does a page look for new songs. The newest song is one probe of the created_at index
+# (an EXISTS with the training time as its bound would scan every song when none is new).
+NEW_SONGS_EXIST_SQL = (
+    "coalesce((select max(ns.created_at) from catalog.songs as ns"
+    f" where ns.taken_down_at is null) > {MODEL_TRAINED_AT}, false)"
+)
+
 
 def not_taken_down(song_id_sql: str) -> str:
     """A condition true unless the song ``song_id_sql`` (a qualified column) is taken down."""
@@ -82,15 +90,15 @@ def item_vectors(conn, song_ids) -> tuple[int | None, dict[str, np.ndarray]]:
     return version, {r[1]: parse_vector(r[2]) for r in rows}
 
 
-def song_has_vectors(conn, song_id: str, model_served: bool) -> tuple[bool, bool]:
-    """(has an ALS item vector, has a lyrics vector)."""
-    als = "exists (select 1 from model.active_factors where kind = 'item' and id = %(s)s)"
-    row = conn.execute(
-        f"select {als if model_served else 'false'},"
-        " exists (select 1 from model.lyrics_embeddings where song_id = %(s)s)",
-        {"s": song_id},
-    ).fetchone()
-    return row[0], row[1]
+def has_vectors_sql(song_id_sql: str) -> str:
+    """Two columns: whether the song ``song_id_sql`` (a qualified column) has an ALS item
+    vector in the active model, and whether it has a lyrics vector."""
+    return (
+        "exists (select 1 from model.active_factors as hf"
+        f" where hf.kind = 'item' and hf.id = {song_id_sql}),"
+        " exists (select 1 from model.lyrics_embeddings as hl"
+        f" where hl.song_id = {song_id_sql})"
+    )
 
 
 def nearest_items(
@@ -194,7 +202,7 @@ NEW_SONGS_SQL = f"""
             select s.id, s.created_at from catalog.songs as s
             where s.artist_id = a.artist_id and s.created_at > since.trained_at
               and s.taken_down_at is null and s.id <> all(%(exclude)s)
-            order by s.created_at desc limit %(n)s
+            order by s.created_at desc, s.id limit %(n)s
         ) as n
         union all
         select n.id, 'genre', g.pos, n.created_at
@@ -203,7 +211,7 @@ NEW_SONGS_SQL = f"""
             select s.id, s.created_at from catalog.songs as s
             where s.genre = g.genre and s.created_at > since.trained_at
               and s.taken_down_at is null and s.id <> all(%(exclude)s)
-            order by s.created_at desc limit %(n)s
+            order by s.created_at desc, s.id limit %(n)s
         ) as n
     )
     select id, why from candidates

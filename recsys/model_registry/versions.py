@@ -241,6 +241,19 @@ def activate(conn, version: int, by: str) -> None:
         )
 
 
+def deactivate(conn) -> None:
+    """Serve no model: recommendations fall back to trending until a version is activated.
+    ``model.active_factors`` stays, empty, as before the first training."""
+    with conn.transaction():
+        conn.execute("lock table model.active_model in exclusive mode")
+        conn.execute("delete from model.active_model")
+        conn.execute("drop view if exists model.active_factors")
+        conn.execute(
+            "create view model.active_factors as select null::bigint as version,"
+            " null::text as kind, null::text as id, null::vector as factors where false"
+        )
+
+
 def prune(conn, keep: int) -> list[int]:
     """Drop the vectors of gate-passed versions beyond the ``keep`` newest (the active one is
     always kept, whatever its age) and mark them pruned. Returns the pruned versions."""

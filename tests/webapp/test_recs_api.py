@@ -352,9 +352,7 @@ def test_redis_unreachable_degrades_to_long_term_and_events_still_land(
 
 def test_no_active_model_falls_back_to_trending(client, model, listener, postgres):
     with db.connect(postgres, autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute("delete from model.active_model")
-            conn.execute("drop view model.active_factors")
+        registry.deactivate(conn)
         try:
             home = client.get(f"/api/v1/recs/{listener}?limit=5")
             assert home.status_code == 200

@@ -169,34 +169,37 @@ class Recommender:
         self.artists = SongArtists()
 
     # -- shared steps -------------------------------------------------------------------
-    def _listener(self, conn, user_id: str) -> tuple[list[str], int | None]:
-        """(onboarding genres, the active model version) in one round trip."""
+    def _listener(self, conn, user_id: str) -> tuple[list[str], int | None, bool]:
+        """(onboarding genres, the active model version, whether any song was added since
+        that model was trained) in one round trip."""
         row = conn.execute(
-            f"select u.onboarding_genres, {registry.ACTIVE_VERSION_SQL}"
-            " from catalog.users as u where u.id = %s",
+            f"select u.onboarding_genres, {registry.ACTIVE_VERSION_SQL},"
+            f" {vectors.NEW_SONGS_EXIST_SQL} from catalog.users as u where u.id = %s",
             (user_id,),
         ).fetchone()
         if row is None:
             raise UnknownUser(user_id)
-        return list(row[0]), row[1]
+        return list(row[0]), row[1], row[2]
 
     def _listener_and_song(self, conn, user_id: str, song_id: str):
-        """(onboarding genres, the active model version, the song's genre) in one round
-        trip; the listener is checked first."""
+        """(onboarding genres, the active model version, the song's genre, whether the song
+        has an ALS item vector, whether it has a lyrics vector) in one round trip; the
+        listener is checked first."""
         row = conn.execute(
             "select u.id is not null, u.onboarding_genres,"
-            f" {registry.ACTIVE_VERSION_SQL}, s.id is not null, s.genre"
+            f" {registry.ACTIVE_VERSION_SQL}, s.id is not null, s.genre,"
+            f" {vectors.has_vectors_sql('s.id')}"
             " from (select) as one"
             " left join catalog.users as u on u.id = %s"
             " left join catalog.songs as s on s.id = %s",
             (user_id, song_id),
         ).fetchone()
-        known_user, genres, version, known_song, genre = row
+        known_user, genres, version, known_song, genre, has_als, has_lyrics = row
         if not known_user:
             raise UnknownUser(user_id)
         if not known_song:
             raise UnknownSong(song_id)
-        return list(genres), version, genre
+        return list(genres), version, genre, has_als, has_lyrics
 
     def _session(self, user_id: str, degraded: list[str], version=None) -> Session:
         try:
@@ -297,7 +300,7 @@ class Recommender:
     # -- home ---------------------------------------------------------------------------
     def home(self, conn, user_id: str, swapped: bool = False) -> Answer:
         s = self.settings
-        genres, version = self._listener(conn, user_id)
+        genres, version, new_songs_exist = self._listener(conn, user_id)
         degraded: list[str] = []
         session = self._session(user_id, degraded, version)
         if version is None:
@@ -308,7 +311,8 @@ class Recommender:
         query = session_vector(long_term, short_term, s.recs_long_term_weight)
         if query is None:
             ranked = self._trending(conn, genres, session.recent)
-            ranked = self._with_new_songs(conn, ranked, session.heard, session.recent)
+            if new_songs_exist:
+                ranked = self._with_new_songs(conn, ranked, session.heard, session.recent)
             return Answer("trending", degraded, version, ranked)
         mode = (
             "session"
@@ -324,7 +328,8 @@ class Recommender:
             # another version went live since the listener was read: answer with that one
             return self.home(conn, user_id, swapped=True)
         ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
-        ranked = self._with_new_songs(conn, ranked, session.heard, session.recent)
+        if new_songs_exist:
+            ranked = self._with_new_songs(conn, ranked, session.heard, session.recent)
         heard = session.heard[:REASON_SONGS] if short_term is not None else []
         return Answer(mode, degraded, version, ranked, heard)
 
@@ -339,13 +344,14 @@ class Recommender:
 
     def _next_songs(self, conn, user_id: str, song_id: str) -> Answer:
         s = self.settings
-        genres, version, genre = self._listener_and_song(conn, user_id, song_id)
+        genres, version, genre, has_als, has_lyrics = self._listener_and_song(
+            conn, user_id, song_id
+        )
         degraded: list[str] = []
         session = self._session(user_id, degraded)
         exclude = list(dict.fromkeys([song_id, *session.recent]))
         if version is None:
             degraded.append("no_active_model")
-        has_als, has_lyrics = vectors.song_has_vectors(conn, song_id, version is not None)
         if not (has_als or has_lyrics):
             genre_first = [genre, *genres]
             ranked = self._trending(conn, genre_first, exclude)
