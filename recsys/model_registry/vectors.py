@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.model_registry.versions import ACTIVE_VERSION_SQL
+
 
 def vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(map(repr, np.asarray(vector, dtype=np.float64).tolist())) + "]"
@@ -80,14 +82,14 @@ def user_vector(conn, user_id: str) -> tuple[int | None, np.ndarray | None]:
 
 
 def item_vectors(conn, song_ids) -> tuple[int | None, dict[str, np.ndarray]]:
-    """(version, {song: ALS item vector}) for the songs the active model knows."""
+    """(the served version, {song: ALS item vector}) for the songs it knows; the version is
+    None when no model is served, whether or not any of the songs has a vector."""
     rows = conn.execute(
-        "select version, id, factors::text from model.active_factors"
-        " where kind = 'item' and id = any(%s)",
+        f"select {ACTIVE_VERSION_SQL}, f.id, f.factors::text from (select) as one"
+        " left join model.active_factors as f on f.kind = 'item' and f.id = any(%s)",
         (list(song_ids),),
     ).fetchall()
-    version = rows[0][0] if rows else None
-    return version, {r[1]: parse_vector(r[2]) for r in rows}
+    return rows[0][0], {r[1]: parse_vector(r[2]) for r in rows if r[1] is not None}
 
 
 def has_vectors_sql(song_id_sql: str) -> str:

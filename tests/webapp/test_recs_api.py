@@ -17,6 +17,7 @@ from recsys import model_registry as registry
 from recsys.model_registry import vectors
 from webapp import create_app
 from webapp.services.scoring import cap_per_artist, strongest_contributor
+from webapp.services.served_vectors import ServedItemVectors
 
 pytestmark = pytest.mark.integration
 
@@ -406,3 +407,41 @@ def test_a_batch_of_many_listeners_moves_each_session(client, model, sessions):
         assert session.short_term == pytest.approx(model.items[songs[n + 5]], abs=1e-5)
         assert set(session.recent) == {songs[n], songs[n + 5], songs[n + 9]}
         sessions.forget(user)
+
+
+class CountedConnections:
+    """A pool's ``connection()`` that counts how often it was asked."""
+
+    def __init__(self, settings):
+        self.settings, self.asked = settings, 0
+
+    def connection(self):
+        self.asked += 1
+        return db.connect(self.settings, autocommit=True)
+
+
+def test_played_songs_vectors_are_kept_and_follow_an_activation_after_the_recheck(model, postgres):
+    songs = set(sorted(model.items)[:3]) | {model.no_als_song}
+    pool = CountedConnections(postgres)
+    kept = ServedItemVectors(recheck_s=3600)
+    version, found = kept.lookup(pool, songs)
+    assert version == model.version
+    assert found.keys() == songs - {model.no_als_song}
+    for song, vector in found.items():
+        assert vector == pytest.approx(model.items[song], abs=1e-6)
+    assert kept.lookup(pool, songs)[1].keys() == found.keys() and pool.asked == 1
+    other = sorted(model.items)[5]
+    assert kept.lookup(pool, {other})[1][other] == pytest.approx(model.items[other], abs=1e-6)
+    assert pool.asked == 2  # only the song not kept yet was read
+
+    with db.connect(postgres, autocommit=True) as conn:
+        registry.deactivate(conn)
+        try:
+            assert kept.lookup(pool, songs)[0] == model.version  # within the recheck
+            kept.recheck_s = 0
+            assert kept.lookup(pool, songs) == (None, {})
+            assert pool.asked == 3
+        finally:
+            registry.activate(conn, model.version, by="test_recs_api")
+    version, found = kept.lookup(pool, songs)
+    assert version == model.version and found.keys() == songs - {model.no_als_song}

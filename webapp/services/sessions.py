@@ -32,8 +32,8 @@ import orjson
 import redis
 
 from recsys.events import is_play
-from recsys.model_registry import vectors
 from recsys.settings import Settings
+from webapp.services.served_vectors import ServedItemVectors
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class SessionStore:
         self.client = client
         self.settings = settings
         self._update = client.register_script(SESSION_SCRIPT)
+        self.item_vectors = ServedItemVectors()
         self._down_until = 0.0
         self._lock = threading.Lock()
 
@@ -282,8 +283,7 @@ def record_accepted(store: SessionStore, pool, events: list[dict]) -> dict[str, 
     version, song_vectors = None, {}
     if qualifying:
         try:
-            with pool.connection() as conn:
-                version, song_vectors = vectors.item_vectors(conn, qualifying)
+            version, song_vectors = store.item_vectors.lookup(pool, qualifying)
         except Exception as err:  # the warehouse being slow or down must not fail the events
             log.warning("no item vectors for the session update: %s", err)
     try:
