@@ -16,13 +16,13 @@ ON_DEMAND = {"retrain": "als_training", "embed": "lyrics_embeddings"}
 _RUN_ID = re.compile(r"^admin__(?P<dag>[a-z_]+)__\d{8}T\d{6}__[0-9a-f]{6}$")
 
 
-def start(client: AirflowClient, action: str, by: str) -> dict:
-    """Trigger the DAG of ``action`` now; the run id names the DAG, so it alone follows it.
-    ``dag_paused`` says the run waits: Airflow runs nothing of a paused DAG until it is
-    unpaused."""
+def start(client: AirflowClient, action: str, by: str, conf: dict | None = None) -> dict:
+    """Trigger the DAG of ``action`` now, with the DAG params in ``conf``; the run id names
+    the DAG, so it alone follows it. ``dag_paused`` says the run waits: Airflow runs nothing
+    of a paused DAG until it is unpaused."""
     dag_id = ON_DEMAND[action]
     run_id = f"admin__{dag_id}__{datetime.now(UTC):%Y%m%dT%H%M%S}__{secrets.token_hex(3)}"
-    client.trigger(dag_id, run_id=run_id, note=f"{action} requested by {by}")
+    client.trigger(dag_id, conf=conf, run_id=run_id, note=f"{action} requested by {by}")
     return {
         "run_id": run_id,
         "dag_id": dag_id,

@@ -292,7 +292,9 @@ def cmd_models(args) -> int:
         print(f"model version {args.version} is now active")
         return 0
     client = AirflowClient(settings)
-    run = model_admin.start(client, args.action, by="cli")
+    anchor = getattr(args, "window_anchor", None)
+    conf = {"window_anchor": anchor} if anchor else None
+    run = model_admin.start(client, args.action, by="cli", conf=conf)
     print(f"{run['dag_id']} run {run['run_id']} started")
     if run["dag_paused"]:
         print(f"  {run['dag_id']} is paused in Airflow: the run waits until you unpause it")
@@ -359,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
         actions.add_parser(action, help=text).add_argument(
             "--wait", action="store_true", help="wait for the run and print its outcome"
         )
+    actions.choices["retrain"].add_argument(
+        "--window-anchor",
+        choices=("today", "newest_event"),
+        help="where the 90-day window ends: today, or the newest event's day (an imported"
+        " history that ended long ago); default RECSYS_ALS_WINDOW_ANCHOR",
+    )
     imports = sub.add_parser("import", help="bring your own music (docs/importing.md)")
     kinds = imports.add_subparsers(dest="kind", required=True)
     catalog_commands.add_import_catalog(kinds)  # each kind sets its own `run`
