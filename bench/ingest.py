@@ -2,7 +2,9 @@
 against a bare kafka-python producer with the API's own settings, the limit of this path.
 
 Runs on a throwaway stack (PostgreSQL, Kafka, Redis, gunicorn) on free ports, so it never
-writes into the ``make up`` stack. Targets on a 2-core machine: batch >= 20,000 events/s,
+writes into the ``make up`` stack. Single events are also sent to a bare Flask app under the
+same gunicorn that only parses and publishes each one (bench/bare_event_app.py): the floor of
+one event per request on this machine. Targets on a 2-core machine: batch >= 20,000 events/s,
 single >= 1,500 events/s, batch >= 0.5 x the bare producer.
 """
 
@@ -11,14 +13,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 from kafka import KafkaProducer
 
 from bench.loadgen import LoadResult, in_processes, post_all
 from bench.stack import throwaway_stack
 from recsys import events
+from recsys.settings import PROJECT_ROOT
 from recsysctl.stack import kafka, redis, webapp
+from recsysctl.stack.isolated import free_port_pair
+from recsysctl.stack.process import wait_until
 
 TARGETS = {"batch": 20_000, "single": 1_500}
 
@@ -86,11 +96,49 @@ def http_batches(settings, sample, batch_size, processes, threads) -> LoadResult
     )
 
 
-def http_singles(settings, sample, processes, threads) -> LoadResult:
+@contextmanager
+def bare_http_app(settings):
+    """The floor of single events (bench/bare_event_app.py) under gunicorn with the web app's
+    workers and threads, on a free port; yields the port."""
+    port = free_port_pair()
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    process = subprocess.Popen(
+        [
+            gunicorn,
+            "bench.bare_event_app:app",
+            "--bind",
+            f"{settings.webapp_host}:{port}",
+            "--workers",
+            str(settings.webapp_workers),
+            "--threads",
+            str(settings.webapp_threads),
+            "--worker-class",
+            "gthread",
+        ],  # fmt: skip
+        cwd=str(PROJECT_ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _listening(settings.webapp_host, port), "the bare HTTP app", 30, None)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _listening(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+def http_singles(settings, sample, processes, threads, port=None) -> LoadResult:
     bodies = [json.dumps(e).encode() for e in sample]
     return post_all(
         settings.webapp_host,
-        settings.webapp_port,
+        port or settings.webapp_port,
         "/api/v1/logs/event",
         bodies,
         1,
@@ -141,19 +189,23 @@ def main(argv=None) -> None:
 
         workers = settings.webapp_workers
         processes = 4
+        singles = sample[: args.singles]
+        single_threads = max(args.clients // processes, 1)
         # Rounds interleave the paths so a noisy moment hits them alike; medians are shown.
-        rounds = [
-            (
-                bare_producers(settings, sample, 1),
-                bare_producers(settings, sample, workers),
-                http_batches(settings, sample, 1000, processes, max(args.clients // 8, 1)),
-                http_singles(
-                    settings, sample[: args.singles], processes, max(args.clients // processes, 1)
-                ),
-            )
-            for _ in range(args.rounds)
-        ]
-        one_producer, baseline, batch, single = (median(path) for path in zip(*rounds, strict=True))
+        with bare_http_app(settings) as bare_port:
+            rounds = [
+                (
+                    bare_producers(settings, sample, 1),
+                    bare_producers(settings, sample, workers),
+                    http_batches(settings, sample, 1000, processes, max(args.clients // 8, 1)),
+                    http_singles(settings, singles, processes, single_threads, bare_port),
+                    http_singles(settings, singles, processes, single_threads),
+                )
+                for _ in range(args.rounds)
+            ]
+        one_producer, baseline, batch, bare_single, single = (
+            median(path) for path in zip(*rounds, strict=True)
+        )
         report(
             [
                 ("bare producer, 1 process", one_producer, None),
@@ -163,6 +215,7 @@ def main(argv=None) -> None:
                     batch,
                     TARGETS["batch"],
                 ),
+                (f"bare HTTP single event, {args.clients} clients", bare_single, None),
                 (f"HTTP single event, {args.clients} clients", single, TARGETS["single"]),
             ],
             baseline,
@@ -170,3 +223,7 @@ def main(argv=None) -> None:
         ratio = batch.events_per_second / baseline.events_per_second
         print(f"\nmedians of {args.rounds} rounds")
         print(f"batch / bare producers at the same parallelism = {ratio:.2f} (target >= 0.50)")
+        print(
+            "single events / the bare HTTP app's (bench/bare_event_app.py) = "
+            f"{single.events_per_second / bare_single.events_per_second:.2f}"
+        )
