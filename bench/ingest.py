@@ -13,12 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from kafka import KafkaProducer
 
@@ -101,20 +98,8 @@ def bare_http_app(settings):
     """The floor of single events (bench/bare_event_app.py) under gunicorn with the web app's
     workers and threads, on a free port; yields the port."""
     port = free_port_pair()
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
     process = subprocess.Popen(
-        [
-            gunicorn,
-            "bench.bare_event_app:app",
-            "--bind",
-            f"{settings.webapp_host}:{port}",
-            "--workers",
-            str(settings.webapp_workers),
-            "--threads",
-            str(settings.webapp_threads),
-            "--worker-class",
-            "gthread",
-        ],  # fmt: skip
+        webapp.gunicorn_argv(settings, "bench.bare_event_app:app", port),
         cwd=str(PROJECT_ROOT),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -25,20 +25,7 @@ NAME = "webapp"
 def start(settings: Settings) -> None:
     if read_pid(settings.state_dir, NAME) and healthy(settings):
         return
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-    if gunicorn is None:
-        raise ServiceError("gunicorn is not installed in this environment; run `make up`")
-    argv = [
-        gunicorn,
-        "webapp.wsgi:app",
-        "--bind",
-        f"{settings.webapp_host}:{settings.webapp_port}",
-        "--workers",
-        str(settings.webapp_workers),
-        "--threads",
-        str(settings.webapp_threads),
-        "--worker-class",
-        "gthread",
+    argv = gunicorn_argv(settings, "webapp.wsgi:app", settings.webapp_port) + [
         "--timeout",
         "60",
         "--graceful-timeout",
@@ -50,6 +37,25 @@ def start(settings: Settings) -> None:
         argv += ["--access-logfile", settings.webapp_access_log]
     spawn(settings.state_dir, NAME, argv, env=_environment(settings), cwd=str(PROJECT_ROOT))
     wait_until(lambda: responding(settings), "web app", 60, log_path(settings.state_dir, NAME))
+
+
+def gunicorn_argv(settings: Settings, app: str, port: int) -> list[str]:
+    """gunicorn serving ``app`` on ``port`` with the web app's workers and threads."""
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    if gunicorn is None:
+        raise ServiceError("gunicorn is not installed in this environment; run `make up`")
+    return [
+        gunicorn,
+        app,
+        "--bind",
+        f"{settings.webapp_host}:{port}",
+        "--workers",
+        str(settings.webapp_workers),
+        "--threads",
+        str(settings.webapp_threads),
+        "--worker-class",
+        "gthread",
+    ]
 
 
 def _environment(settings: Settings) -> dict[str, str]:
