@@ -243,6 +243,18 @@ def train_als(
     return _fit_als(ratings, params, blocks, checkpoint_interval)
 
 
+def with_positive_feedback(ratings: DataFrame) -> DataFrame:
+    """The ratings of users and songs that have at least one positive rating. Implicit ALS
+    regularises each user (and song) by its number of positive ratings: one with only
+    negative ones (a listener who only skipped) is solved unregularised, to the zero vector,
+    and on a small history (a first own-music import of a few dozen songs) that solve is
+    singular and fails the run. Leaving them out changes no factor: theirs stay zero."""
+    positive = ratings.where(F.col("rating") > 0)
+    return ratings.join(positive.select("user").distinct(), "user", "left_semi").join(
+        positive.select("item").distinct(), "item", "left_semi"
+    )
+
+
 def _fit_als(ratings, params, blocks, checkpoint_interval) -> ALSModel:
     als = ALS(
         rank=params.rank,
@@ -258,7 +270,7 @@ def _fit_als(ratings, params, blocks, checkpoint_interval) -> ALSModel:
         checkpointInterval=checkpoint_interval,
         seed=SEED,
     )
-    return als.fit(ratings)
+    return als.fit(with_positive_feedback(ratings))
 
 
 def factor_matrix(factors: DataFrame, size: int, rank: int) -> np.ndarray:
@@ -412,8 +424,8 @@ def _train_and_publish(spark, settings, conn, report, params, start, end, holdou
 
     model = train_als(train, params, checkpoint_interval=settings.als_checkpoint_interval)
     metrics = evaluate_factors(
-        factor_matrix(model.userFactors, n_users, params.rank),
-        factor_matrix(model.itemFactors, n_items, params.rank),
+        factor_matrix(model.userFactors, n_users, model.rank),
+        factor_matrix(model.itemFactors, n_items, model.rank),
         task,
         k,
     )
@@ -452,8 +464,8 @@ def fit_and_publish(settings, conn, report, params, events, users, items) -> Non
     final = train_als(full, params, checkpoint_interval=settings.als_checkpoint_interval)
     user_ids = users.orderBy("user").toArrow().column("user_id").to_pylist()
     item_ids = items.orderBy("item").toArrow().column("song_id").to_pylist()
-    user_factors = factor_matrix(final.userFactors, len(user_ids), params.rank)
-    item_factors = factor_matrix(final.itemFactors, len(item_ids), params.rank)
+    user_factors = factor_matrix(final.userFactors, len(user_ids), final.rank)
+    item_factors = factor_matrix(final.itemFactors, len(item_ids), final.rank)
     full.unpersist()
     with conn.transaction():
         registry.write_factors(conn, report.version, user_ids, user_factors, item_ids, item_factors)

@@ -177,6 +177,23 @@ def test_checkerboard_withheld_songs_come_back_on_top(spark, als_settings, board
         assert {song_ids[i] for i in top[u]} == board[user], user
 
 
+def test_a_small_history_with_a_listener_who_only_skipped_trains(spark):
+    """A first own-music history: 6 songs, rank 64, and a listener who only skipped (a
+    negative rating: ALS does not regularise that listener, and its solve is singular, so
+    Spark failed the run). Such a listener is left out of the fit; its factors stay zero."""
+    rows = [(u, i, 3.0) for u in range(3) for i in range(6) if (u + i) % 2 == 0]
+    rows.append((3, 1, -1.0))  # the listener who only skipped
+    ratings = spark.createDataFrame(rows, "user int, item int, rating float")
+    params = als_training.AlsParams(rank=64, reg_param=0.1, alpha=10.0, max_iter=5)
+
+    model = als_training.train_als(ratings, params)
+
+    users = als_training.factor_matrix(model.userFactors, 4, model.rank)
+    items = als_training.factor_matrix(model.itemFactors, 6, model.rank)
+    assert np.isfinite(items).all() and np.abs(items).sum(axis=1).min() > 0
+    assert np.abs(users[:3]).sum(axis=1).min() > 0 and not users[3].any()
+
+
 def test_a_model_that_learned_passes_the_gate_and_is_served(spark, als_settings, board):
     report = als_training.run(spark, als_settings, END, dag_run_id="test-good")
 
