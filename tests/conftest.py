@@ -143,11 +143,15 @@ def history(spark, settings, world, kafka):
 
 @pytest.fixture(scope="session")
 def trending_day(spark, settings, history):
-    """The history resynced for its last day: a trending snapshot to read."""
+    """The history resynced for its last day whose nightly run (00:30 to 00:30 UTC) has
+    closed, so that a backfill can re-run it: the day before ``history`` between midnight and
+    00:30 UTC, ``history`` otherwise. Returns the resynced day: a trending snapshot to read."""
     from spark_jobs import trending_resync
 
-    trending_resync.resync(spark, settings, history)
-    return history
+    closes = dt.datetime.combine(history + dt.timedelta(days=1), dt.time(0, 30), dt.UTC)
+    day = history if dt.datetime.now(dt.UTC) >= closes else history - dt.timedelta(days=1)
+    trending_resync.resync(spark, settings, day)
+    return day
 
 
 @pytest.fixture(scope="session")
