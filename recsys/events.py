@@ -40,9 +40,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-Action = Literal["listen", "skip", "complete"]
+# like, unlike and dislike are the player's buttons: no play, a listener's word on a song
+# (kept per listener and song by the web app; weighed by ALS).
+Action = Literal["listen", "skip", "complete", "like", "unlike", "dislike"]
 Source = Literal["real_user", "simulation"]
 ACTIONS: tuple[str, ...] = get_args(Action)
+FEEDBACK_ACTIONS = ("like", "unlike", "dislike")
 SOURCES: tuple[str, ...] = get_args(Source)
 # The order of the fields on the wire (see ``encode``).
 ALL_FIELDS = (

@@ -13,8 +13,10 @@ history that ended long ago (an imported Last.fm-1K one ends in 2009) still has 
 
 Steps:
 1. Events become implicit feedback per (user, song): the sum of each event's strength
-   (``EVENT_STRENGTH``). Spark's implicit ALS reads a positive sum as "likes it" and a negative
-   one as "does not", each with confidence 1 + alpha * |sum|.
+   (``EVENT_STRENGTH``), plus the listener's latest like or dislike of the song
+   (``FEEDBACK_STRENGTH``; both recorded with the run's params). Spark's implicit ALS
+   reads a positive sum as "likes it" and a negative one as "does not", each with
+   confidence 1 + alpha * |sum|.
 2. The last ``holdout_days`` of the window are held out: a model trained on the days before
    must find, for each user, the songs that user played for the first time in the holdout
    (discovery, as on the home page). Recall@K, NDCG@K, MAP@K and coverage are measured for
@@ -46,7 +48,7 @@ from datetime import date, timedelta
 import numpy as np
 import scipy.sparse as sp
 from pyspark.ml.recommendation import ALS, ALSModel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from recsys import db
@@ -73,6 +75,11 @@ EVENT_STRENGTH = {
     "skip_early": -0.3,
     "skip_late": 0.1,
 }
+# What a listener said with the player's buttons: per listener and song, their latest like,
+# unlike or dislike counts once, beside the plays (an unlike says nothing). A like outweighs
+# two full plays; a dislike outweighs them the other way, so that a disliked song the
+# listener played a few times still reads as "does not like it".
+FEEDBACK_STRENGTH = {"like": 2.5, "dislike": -2.5, "unlike": 0.0}
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,9 @@ def feedback(events: DataFrame, play_min_seconds: int) -> DataFrame:
     ``playback_id``: the player's 30-s listen, then its complete or skip) count as the
     playback's strongest; strengths summed per pair; pairs that sum to zero say nothing and
     are dropped."""
-    events = events.dropDuplicates(["event_id"]).select(
+    events = events.dropDuplicates(["event_id"])
+    said = _latest_feedback(events.where(F.col("action").isin(*FEEDBACK_STRENGTH)))
+    events = events.where(~F.col("action").isin(*FEEDBACK_STRENGTH)).select(
         "user_id",
         F.col("track_id").alias("song_id"),
         "playback_id",
@@ -141,9 +150,26 @@ def feedback(events: DataFrame, play_min_seconds: int) -> DataFrame:
         events.where(F.col("playback_id").isNull())
         .drop("playback_id")
         .unionByName(playbacks)
+        .unionByName(said)
         .groupBy("user_id", "song_id")
         .agg(F.sum("strength").alias("strength"))
         .where(F.abs(F.col("strength")) > 1e-9)
+    )
+
+
+def _latest_feedback(words: DataFrame) -> DataFrame:
+    """(user_id, song_id, strength) of each listener's latest like, unlike or dislike of
+    a song (by timestamp, then event id: the same answer on every run)."""
+    latest = Window.partitionBy("user_id", "track_id").orderBy(
+        F.col("timestamp").desc(), F.col("event_id").desc()
+    )
+    strength = F.lit(0.0)
+    for action, weight in FEEDBACK_STRENGTH.items():
+        strength = F.when(F.col("action") == action, weight).otherwise(strength)
+    return (
+        words.withColumn("latest", F.row_number().over(latest))
+        .where(F.col("latest") == 1)
+        .select("user_id", F.col("track_id").alias("song_id"), strength.alias("strength"))
     )
 
 
@@ -369,7 +395,12 @@ def run(
     end = window_end(read_events(spark, settings.lake_uri), end, anchor)
     start = end - timedelta(days=settings.als_window_days)
     holdout_start = end - timedelta(days=settings.als_holdout_days)
-    recorded = {**params.as_dict(), "window_anchor": anchor}
+    recorded = {
+        **params.as_dict(),
+        "window_anchor": anchor,
+        "event_strength": EVENT_STRENGTH,
+        "feedback_strength": FEEDBACK_STRENGTH,
+    }
     checkpoints = checkpoint_root(settings)
     with db.connect(settings, autocommit=True) as conn:
         version = registry.create_run(conn, start, end, holdout_start, recorded, dag_run_id)

@@ -153,6 +153,55 @@ def test_a_players_playback_counts_once_as_its_strongest_event(spark):
     )
 
 
+def at(row, hour):
+    """``row`` (an ``event``) moved to ``hour`` of its day."""
+    ts = dt.datetime.combine(row[-1], dt.time(hour), dt.UTC)
+    return (*row[:3], int(ts.timestamp() * 1000), *row[4:11], ts, row[-1])
+
+
+def test_a_listeners_latest_like_or_dislike_counts_once_beside_the_plays(spark):
+    day = dt.date(2026, 3, 3)
+    rows = [
+        at(event("u1", "liked", "like", 0, day), 9),
+        at(event("u1", "liked-twice", "like", 0, day), 9),
+        at(event("u1", "liked-twice", "like", 0, day), 10),  # the latest counts, once
+        at(event("u1", "liked-then-unliked", "like", 0, day), 9),
+        at(event("u1", "liked-then-unliked", "unlike", 0, day), 10),
+        at(event("u1", "unliked-then-liked", "unlike", 0, day), 9),
+        at(event("u1", "unliked-then-liked", "like", 0, day), 10),
+        at(event("u1", "played-then-disliked", "complete", 200, day), 8),
+        at(event("u1", "played-then-disliked", "complete", 200, day), 9),
+        at(event("u1", "played-then-disliked", "dislike", 50, day), 10),
+        at(event("u1", "disliked-then-liked", "dislike", 0, day), 9),
+        at(event("u1", "disliked-then-liked", "like", 0, day), 10),
+        at(event("u2", "liked", "dislike", 0, day), 9),  # another listener's word
+    ]
+    df = spark.createDataFrame(rows, lake.LAKE_SCHEMA)
+
+    got = {
+        (r.user_id, r.song_id): r.strength
+        for r in als_training.feedback(df, play_min_seconds=30).collect()
+    }
+
+    like, dislike = (
+        als_training.FEEDBACK_STRENGTH["like"],
+        als_training.FEEDBACK_STRENGTH["dislike"],
+    )
+    complete = als_training.EVENT_STRENGTH["complete"]
+    assert like > 2 * complete and dislike < -2 * complete
+    assert got == pytest.approx(
+        {
+            ("u1", "liked"): like,
+            ("u1", "liked-twice"): like,
+            ("u1", "unliked-then-liked"): like,
+            ("u1", "played-then-disliked"): 2 * complete + dislike,
+            ("u1", "disliked-then-liked"): like,
+            ("u2", "liked"): dislike,
+        }
+    )  # liked-then-unliked says nothing: no pair
+    assert got[("u1", "played-then-disliked")] < 0
+
+
 def test_checkerboard_withheld_songs_come_back_on_top(spark, als_settings, board):
     events = lake.read_events(spark, als_settings.lake_uri)
     pairs = als_training.feedback(

@@ -139,3 +139,21 @@ class BatchAnswer(BaseModel):
     results: list[EventOutcome]
     error: str | None = None
     message: str | None = None
+
+
+class FeedbackSong(BaseModel):
+    song_id: str
+    title: str
+    artist: str
+    at: str = Field(description="When the listener said it (the event's time, ISO 8601).")
+
+
+class FeedbackSongs(BaseModel):
+    """A page of the songs a listener likes (or dislikes), newest first."""
+
+    user_id: str
+    kind: Literal["like", "dislike"]
+    total: int
+    limit: int
+    offset: int
+    items: list[FeedbackSong]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
+import psycopg
 from flask import current_app, jsonify
 from pydantic import SkipValidation, field_validator
 from pydantic_core import PydanticCustomError
 
-from recsys.events import Event
+from recsys.events import FEEDBACK_ACTIONS, Event
 from webapp import metrics
 from webapp.api import api
 from webapp.api.answers import BatchAnswer, EventAccepted
@@ -16,16 +18,21 @@ from webapp.api.params import RATE_LIMITED, Body, Invalid, operation
 from webapp.errors import ApiError
 from webapp.ratelimit import limited
 from webapp.resources import resources
-from webapp.services import sessions
+from webapp.services import feedback, sessions
 from webapp.services.event_sink import CatalogUnavailable, KafkaUnavailable
 
+log = logging.getLogger(__name__)
 # An unacknowledged send may still have reached the log: a retry is safe only with the
 # same event_id, which every job deduplicates on.
 KAFKA_UNAVAILABLE = (
     "the event log did not confirm the event; retry later with the same event_id"
     " (duplicates of an event_id are counted once)"
 )
-
+# Kafka has the events; the listener's likes and dislikes were not kept: a retry with the
+# same event_ids keeps them (the lake counts each event once).
+FEEDBACK_UNAVAILABLE = (
+    "the likes and dislikes could not be kept; retry later with the same event_id"
+)
 
 INVALID_BATCH = Invalid(
     400, "invalid_batch", "the body must be an object with an 'events' list", whole="events"
@@ -70,6 +77,13 @@ def _validate_and_publish(raw_events: list):
             metrics.EVENTS.labels(status).inc(count)
     accepted = [e for e, o in zip(events, outcomes, strict=True) if o.status == "accepted"]
     res = resources()
+    if any(e["action"] in FEEDBACK_ACTIONS for e in accepted):
+        try:
+            with res.pool.connection() as conn:
+                feedback.record(conn, accepted)
+        except psycopg.Error:
+            log.exception("likes and dislikes not kept; the events are in Kafka")
+            raise ApiError(503, "feedback_unavailable", FEEDBACK_UNAVAILABLE) from None
     stale = sessions.record_accepted(res.sessions, res.pool, accepted)
     return outcomes, stale
 

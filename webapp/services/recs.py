@@ -11,7 +11,9 @@ Songs added since the served model was trained have no ALS vector; a few of them
 in (``recs_new_song_slots``): on the home page at ranks 3, 6, ..., chosen by the artists and
 then the genres the listener heard ("New from <artist>", "New in <genre>"); in next songs
 through their lyrics vector, scored ``next_song_new_song_weight * norm(content)``. A song
-taken down is never read as a candidate, and a page never shows one.
+taken down is never read as a candidate, and a page never shows one. Neither is a song the
+listener disliked; the songs of an artist they disliked twice or more come after all others
+(``feedback``).
 
 Reads catalog.users, catalog.songs, catalog.artists, the model tables (``vectors``) and the
 session store; writes only the long-term vector cache.
@@ -27,6 +29,7 @@ import numpy as np
 from recsys import model_registry as registry
 from recsys.model_registry import vectors
 from recsys.settings import Settings
+from webapp.services.feedback import disliked_sql
 from webapp.services.scoring import (
     cap_per_artist,
     hybrid_scores,
@@ -37,6 +40,17 @@ from webapp.services.sessions import Session, SessionStore, SessionsUnavailable
 
 # Recent songs considered when explaining a home recommendation.
 REASON_SONGS = 10
+# Both reads of a listener name it u.
+_DISLIKED_SONGS, _DISLIKED_ARTISTS = disliked_sql("u.id")
+
+
+@dataclass(frozen=True)
+class Disliked:
+    """What a listener disliked: songs never served to them, and the artists whose songs
+    go last."""
+
+    songs: list[str]
+    artists: list[str]
 
 
 class UnknownUser(LookupError):
@@ -67,6 +81,8 @@ class Answer:
     # the listener's recent qualifying plays, newest first: when given, a page's reasons
     # are worked out from them ("because you listened to") instead of each Ranked.reason
     heard: list[str] = field(default_factory=list)
+    # artists the listener disliked ARTIST_DISLIKES times or more: their songs go last
+    pushed_down: list[str] = field(default_factory=list)
 
 
 REASON_TEXT = {
@@ -169,37 +185,38 @@ class Recommender:
         self.artists = SongArtists()
 
     # -- shared steps -------------------------------------------------------------------
-    def _listener(self, conn, user_id: str) -> tuple[list[str], int | None, bool]:
+    def _listener(self, conn, user_id: str) -> tuple[list[str], int | None, bool, Disliked]:
         """(onboarding genres, the active model version, whether any song was added since
-        that model was trained) in one round trip."""
+        that model was trained, what the listener disliked) in one round trip."""
         row = conn.execute(
             f"select u.onboarding_genres, {registry.ACTIVE_VERSION_SQL},"
-            f" {vectors.NEW_SONGS_EXIST_SQL} from catalog.users as u where u.id = %s",
+            f" {vectors.NEW_SONGS_EXIST_SQL}, {_DISLIKED_SONGS}, {_DISLIKED_ARTISTS}"
+            " from catalog.users as u where u.id = %s",
             (user_id,),
         ).fetchone()
         if row is None:
             raise UnknownUser(user_id)
-        return list(row[0]), row[1], row[2]
+        return list(row[0]), row[1], row[2], Disliked(row[3], row[4])
 
     def _listener_and_song(self, conn, user_id: str, song_id: str):
         """(onboarding genres, the active model version, the song's genre, whether the song
         has an ALS item vector, whether it has a lyrics vector) in one round trip; the
-        listener is checked first."""
+        listener is checked first; and what the listener disliked."""
         row = conn.execute(
             "select u.id is not null, u.onboarding_genres,"
             f" {registry.ACTIVE_VERSION_SQL}, s.id is not null, s.genre,"
-            f" {vectors.has_vectors_sql('s.id')}"
+            f" {vectors.has_vectors_sql('s.id')}, {_DISLIKED_SONGS}, {_DISLIKED_ARTISTS}"
             " from (select) as one"
             " left join catalog.users as u on u.id = %s"
             " left join catalog.songs as s on s.id = %s",
             (user_id, song_id),
         ).fetchone()
-        known_user, genres, version, known_song, genre, has_als, has_lyrics = row
+        known_user, genres, version, known_song, genre, has_als, has_lyrics, *disliked = row
         if not known_user:
             raise UnknownUser(user_id)
         if not known_song:
             raise UnknownSong(song_id)
-        return list(genres), version, genre, has_als, has_lyrics
+        return list(genres), version, genre, has_als, has_lyrics, Disliked(*disliked)
 
     def _session(self, user_id: str, degraded: list[str], version=None) -> Session:
         try:
@@ -235,8 +252,14 @@ class Recommender:
     def page(self, conn, answer: Answer, limit: int, offset: int) -> list[dict]:
         """The page ``[offset, offset + limit)`` of the capped order, with song details."""
         artists = self.artists.of(conn, [r.song_id for r in answer.ranked])
+        ranked = [r for r in answer.ranked if r.song_id in artists]
+        if answer.pushed_down:
+            last = set(answer.pushed_down)
+            ranked = [r for r in ranked if artists[r.song_id] not in last] + [
+                r for r in ranked if artists[r.song_id] in last
+            ]
         ordered = cap_per_artist(
-            [r for r in answer.ranked if r.song_id in artists],
+            ranked,
             lambda r: artists[r.song_id],
             limit,
             self.settings.recs_max_per_artist,
@@ -299,20 +322,29 @@ class Recommender:
 
     # -- home ---------------------------------------------------------------------------
     def home(self, conn, user_id: str, swapped: bool = False) -> Answer:
-        s = self.settings
-        genres, version, new_songs_exist = self._listener(conn, user_id)
+        genres, version, new_songs_exist, disliked = self._listener(conn, user_id)
         degraded: list[str] = []
         session = self._session(user_id, degraded, version)
+        exclude = list(dict.fromkeys([*session.recent, *disliked.songs]))
+        answer = self._home(conn, user_id, genres, version, new_songs_exist, session, exclude,
+                            degraded, swapped)  # fmt: skip
+        answer.pushed_down = disliked.artists
+        return answer
+
+    def _home(
+        self, conn, user_id, genres, version, new_songs_exist, session, exclude, degraded, swapped
+    ) -> Answer:
+        s = self.settings
         if version is None:
             degraded.append("no_active_model")
-            return Answer("trending", degraded, None, self._trending(conn, genres, session.recent))
+            return Answer("trending", degraded, None, self._trending(conn, genres, exclude))
         long_term = self._long_term(conn, version, user_id, session)
         short_term = session.short_term if session.short_term_version == version else None
         query = session_vector(long_term, short_term, s.recs_long_term_weight)
         if query is None:
-            ranked = self._trending(conn, genres, session.recent)
+            ranked = self._trending(conn, genres, exclude)
             if new_songs_exist:
-                ranked = self._with_new_songs(conn, ranked, session.heard, session.recent)
+                ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
             return Answer("trending", degraded, version, ranked)
         mode = (
             "session"
@@ -322,14 +354,14 @@ class Recommender:
             else "short_term"
         )
         nearest = vectors.nearest_items(
-            conn, version, query, session.recent, s.recs_candidate_pool, s.hnsw_ef_search
+            conn, version, query, exclude, s.recs_candidate_pool, s.hnsw_ef_search
         )
         if not nearest and not swapped and registry.active_version(conn) != version:
             # another version went live since the listener was read: answer with that one
             return self.home(conn, user_id, swapped=True)
         ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
         if new_songs_exist:
-            ranked = self._with_new_songs(conn, ranked, session.heard, session.recent)
+            ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
         heard = session.heard[:REASON_SONGS] if short_term is not None else []
         return Answer(mode, degraded, version, ranked, heard)
 
@@ -340,16 +372,21 @@ class Recommender:
         mix two models' candidates and scores in one answer."""
         with conn.transaction():
             registry.hold_active_model(conn)
-            return self._next_songs(conn, user_id, song_id)
+            genres, version, genre, has_als, has_lyrics, disliked = self._listener_and_song(
+                conn, user_id, song_id
+            )
+            answer = self._next_songs(
+                conn, user_id, song_id, (genres, version, genre, has_als, has_lyrics), disliked
+            )
+            answer.pushed_down = disliked.artists
+            return answer
 
-    def _next_songs(self, conn, user_id: str, song_id: str) -> Answer:
+    def _next_songs(self, conn, user_id: str, song_id: str, read, disliked) -> Answer:
         s = self.settings
-        genres, version, genre, has_als, has_lyrics = self._listener_and_song(
-            conn, user_id, song_id
-        )
+        genres, version, genre, has_als, has_lyrics = read
         degraded: list[str] = []
         session = self._session(user_id, degraded)
-        exclude = list(dict.fromkeys([song_id, *session.recent]))
+        exclude = list(dict.fromkeys([song_id, *session.recent, *disliked.songs]))
         if version is None:
             degraded.append("no_active_model")
         if not (has_als or has_lyrics):

@@ -31,7 +31,7 @@ import numpy as np
 import orjson
 import redis
 
-from recsys.events import is_play
+from recsys.events import FEEDBACK_ACTIONS, is_play
 from recsys.settings import Settings
 from webapp.services.served_vectors import ServedItemVectors
 
@@ -266,6 +266,7 @@ def record_accepted(store: SessionStore, pool, events: list[dict]) -> dict[str, 
     """Move the sessions of accepted events (the event contract's dicts); returns
     ``{user_id: queue_stale}`` for users who skipped, or None when the session store is down.
     The events are already in Kafka: nothing here may fail the request."""
+    events = [e for e in events if e["action"] not in FEEDBACK_ACTIONS]  # no plays
     if not events or not store.available():
         return None
     plays = [
