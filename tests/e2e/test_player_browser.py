@@ -157,7 +157,9 @@ def test_a_session_plays_songs_refills_up_next_and_steers_the_home_page(
     wait_for(followed_the_session, 20, f"For you to change from {before} without {played}")
 
 
-def test_two_quick_skips_refresh_up_next(page, settings, kafka, als_model, trending_day):
+def test_two_quick_skips_refresh_up_next(
+    page, settings, webapp_server, kafka, als_model, trending_day
+):
     # A new listener: no skips left in the session store by earlier tests.
     genres = requests.get(f"{settings.webapp_url}/api/v1/genres", timeout=10).json()["items"]
     listener = new_listener(settings, "Skipper", genres[:1])
@@ -194,6 +196,54 @@ def test_two_quick_skips_refresh_up_next(page, settings, kafka, als_model, trend
         assert [e["action"] for e in mine if e["action"] != "listen"] == ["skip"], mine
         skip = next(e for e in mine if e["action"] == "skip")
         assert 0 <= skip["duration"] < skip["total_duration"]
+
+
+def test_likes_follow_the_listener_to_another_browser_and_a_dislike_never_comes_back(
+    browser, settings, webapp_server, kafka, als_model
+):
+    genres = requests.get(f"{settings.webapp_url}/api/v1/genres", timeout=10).json()["items"]
+    listener = new_listener(settings, "Heart", genres[:1])
+    api = f"{settings.webapp_url}/api/v1/users/{listener['id']}"
+    with open_page(browser, WIDE) as first:
+        open_home(first, settings, listener["id"])
+        first.wait_for_selector(f'[data-testid=player][data-likes-for="{listener["id"]}"]')
+        item = first.get_by_test_id("rec-item").first
+        liked = item.get_attribute("data-song-id")
+        item.get_by_test_id("play-song").click()
+        first.wait_for_selector(f'[data-testid=player][data-song-id="{liked}"]')
+        assert first.get_by_test_id("like").get_attribute("aria-pressed") == "false"
+        first.get_by_test_id("like").click()
+        first.wait_for_selector("[data-testid=like][aria-pressed=true]")
+
+        def wait_for_liked():
+            items = requests.get(f"{api}/likes", timeout=10).json()["items"]
+            return [i["song_id"] for i in items] == [liked]
+
+        wait_for(wait_for_liked, 10, "the like on the server")
+
+    with open_page(browser, WIDE) as second:  # another browser: its own localStorage
+        open_home(second, settings, listener["id"])
+        second.wait_for_selector(f'[data-testid=player][data-likes-for="{listener["id"]}"]')
+        second.locator(
+            f'[data-testid=rec-item][data-song-id="{liked}"] [data-testid=play-song]'
+        ).click()
+        second.wait_for_selector(f'[data-testid=player][data-song-id="{liked}"]')
+        assert second.get_by_test_id("like").get_attribute("aria-pressed") == "true"
+
+        second.get_by_test_id("dislike").click()
+        second.wait_for_function(
+            f"document.querySelector('[data-testid=player]').dataset.songId !== '{liked}'"
+            " && document.querySelector('[data-testid=player]').dataset.disliked === '1'"
+        )
+        second.get_by_test_id("up-next-item").first.wait_for()
+        assert liked not in ids_of(second, "up-next-item")
+        dislikes = requests.get(f"{api}/dislikes", timeout=10).json()["items"]
+        assert [i["song_id"] for i in dislikes] == [liked]
+        assert requests.get(f"{api}/likes", timeout=10).json()["total"] == 0
+        home = requests.get(
+            f"{settings.webapp_url}/api/v1/recs/{listener['id']}?limit=100", timeout=10
+        ).json()
+        assert home["items"] and liked not in [i["song_id"] for i in home["items"]]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)

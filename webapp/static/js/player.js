@@ -8,13 +8,15 @@
 //   skip     when the listener skips or picks another song (the seconds heard so far)
 // and each playback ends with exactly one of complete or skip. All the events of a playback
 // carry its playback_id, so the server counts the listen and the complete as one play.
+// The ♡ sends like / unlike and "Not for me" a dislike (then skips): both kept by the server
+// for the listener, so their likes show in any browser, and a disliked song never comes back.
 
 import { byTestId, el, formatTime, getJSON, postJSON, reasonOf, showError } from "./api.js";
 
 const UP_NEXT_SIZE = 5;
 const REFILL_BELOW = 3;
 const TICK_MS = 200;
-const LIKES_KEY = "musicrec.likes";
+const LIKES_PAGE = 100;
 
 // A random (version 4) UUID; crypto.randomUUID exists only on https and localhost pages.
 function newPlaybackId() {
@@ -50,6 +52,8 @@ export class Player {
     this.queueMode = null;
     this.refills = 0;
     this.completed = 0;
+    this.likes = new Set();
+    this.likesFor = null;
     this.ui = {
       title: byTestId("now-title", root),
       artist: byTestId("now-artist", root),
@@ -60,6 +64,7 @@ export class Player {
       playPause: byTestId("play-pause", root),
       skip: byTestId("skip", root),
       like: byTestId("like", root),
+      dislike: byTestId("dislike", root),
       error: byTestId("player-error", root),
       upNext: byTestId("up-next", root),
       upNextMode: byTestId("up-next-mode", root),
@@ -69,6 +74,7 @@ export class Player {
     this.ui.playPause.addEventListener("click", () => this.togglePause());
     this.ui.skip.addEventListener("click", () => this.skip());
     this.ui.like.addEventListener("click", () => this.toggleLike());
+    this.ui.dislike.addEventListener("click", () => this.dislike());
     this.ui.audio.addEventListener("timeupdate", () => this.audioProgress());
     this.ui.audio.addEventListener("ended", () => {
       this.audioProgress(); // the last stretch before the end
@@ -87,8 +93,31 @@ export class Player {
     this.playback = null;
     this.queue = [];
     this.played = new Set();
+    this.likes = new Set();
+    this.likesFor = null;
     this.ui.history.replaceChildren();
     this.renderQueue();
+    this.render();
+    this.loadLikes(userId);
+  }
+
+  // The listener's likes, as the server keeps them (every page).
+  async loadLikes(userId) {
+    const likes = new Set();
+    try {
+      for (let offset = 0; ; offset += LIKES_PAGE) {
+        const path = `/users/${encodeURIComponent(userId)}/likes?limit=${LIKES_PAGE}&offset=${offset}`;
+        const page = await getJSON(path);
+        page.items.forEach((item) => likes.add(item.song_id));
+        if (page.items.length < LIKES_PAGE || offset + LIKES_PAGE >= page.total) break;
+      }
+    } catch (err) {
+      showError(this.ui.error, err);
+      return;
+    }
+    if (userId !== this.userId) return; // another listener was picked meanwhile
+    this.likes = likes;
+    this.likesFor = userId;
     this.render();
   }
 
@@ -232,9 +261,12 @@ export class Player {
     if (this.queue.length < REFILL_BELOW) await this.fillQueue("extend");
   }
 
+  // A listening event of the playback; a like, unlike or dislike is about the song, so it
+  // carries no playback_id.
   async send(playback, action) {
     const song = playback.song;
     const heard = Math.floor(playback.heard);
+    const word = ["like", "unlike", "dislike"].includes(action);
     try {
       return await postJSON("/logs/event", {
         user_id: this.userId,
@@ -243,7 +275,7 @@ export class Player {
         action,
         duration: Math.min(heard, song.duration_s),
         total_duration: song.duration_s,
-        playback_id: playback.id,
+        playback_id: word ? undefined : playback.id,
       });
     } catch (err) {
       showError(this.ui.error, err);
@@ -275,18 +307,43 @@ export class Player {
     this.renderQueue();
   }
 
-  toggleLike() {
-    if (!this.playback) return;
-    const likes = new Set(JSON.parse(localStorage.getItem(LIKES_KEY) || "[]"));
-    const id = this.playback.song.id;
-    if (likes.has(id)) likes.delete(id);
-    else likes.add(id);
-    localStorage.setItem(LIKES_KEY, JSON.stringify([...likes]));
+  // Shown at once; undone if the server did not keep it.
+  async toggleLike() {
+    const playback = this.playback;
+    if (!playback) return;
+    const id = playback.song.id;
+    const liked = this.likes.has(id);
+    if (liked) this.likes.delete(id);
+    else this.likes.add(id);
     this.render();
+    const answer = await this.send(playback, liked ? "unlike" : "like");
+    if (!answer) {
+      if (liked) this.likes.add(id);
+      else this.likes.delete(id);
+      this.render();
+    }
+  }
+
+  // "Not for me": the server never offers the song to this listener again; it stops now, and
+  // Up Next is asked again (it may hold more of what the listener just turned down).
+  async dislike() {
+    const playback = this.playback;
+    if (!playback) return;
+    const answer = await this.send(playback, "dislike");
+    if (!answer) return;
+    this.likes.delete(playback.song.id);
+    this.root.dataset.disliked = String(Number(this.root.dataset.disliked || 0) + 1);
+    if (playback === this.playback && !playback.ended) {
+      this.finish("skip", { advance: false });
+      await this.fillQueue("replace");
+      await this.next();
+    } else {
+      this.render();
+    }
   }
 
   isLiked(songId) {
-    return JSON.parse(localStorage.getItem(LIKES_KEY) || "[]").includes(songId);
+    return this.likes.has(songId);
   }
 
   addToHistory(playback, action) {
@@ -314,6 +371,8 @@ export class Player {
     this.ui.playPause.disabled = !active;
     this.ui.skip.disabled = !active;
     this.ui.like.disabled = !playback;
+    this.ui.dislike.disabled = !active;
+    this.root.dataset.likesFor = this.likesFor || "";
     this.ui.playPause.textContent = active && !playback.paused ? "Pause" : "Play";
     const liked = Boolean(playback && this.isLiked(playback.song.id));
     this.ui.like.setAttribute("aria-pressed", String(liked));
