@@ -15,6 +15,9 @@ Under the lake root (``RECSYS_LAKE_URI``, a folder or any URI Spark can write):
     raw/imported_events/_imports/         one manifest per imported file (its commit time,
                                           days and counts)
     raw/imported_events/_staging/<run>/   an import's files before they are published
+    raw/impressions/date=YYYY-MM-DD/      the recommendation answers served (one row per
+                                          answer: recsys.impressions), by serving day
+                                          (UTC), landed like the events
 
 Pure string building, no Spark: the jobs, the tooling and the tests all ask here. (The
 streaming checkpoints are not the lake's: they live under ``RECSYS_CHECKPOINT_URI``.) The
@@ -74,6 +77,11 @@ def import_manifests_path(lake_uri: str) -> str:
 def import_staging_path(lake_uri: str, run: str) -> str:
     """Where the import ``run`` writes its files before publishing them."""
     return f"{imported_events_path(lake_uri)}/_staging/{run}"
+
+
+def impressions_path(lake_uri: str) -> str:
+    """The landed impressions (recsys.impressions), one row per recommendation answer."""
+    return f"{_root(lake_uri)}/raw/impressions"
 
 
 def rejected_path(lake_uri: str) -> str:

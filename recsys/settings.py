@@ -59,6 +59,9 @@ class Settings:
     # Kafka
     kafka_bootstrap_servers: str = _setting("127.0.0.1:9092", "Kafka broker list, comma separated.")
     kafka_topic: str = _setting("music_log", "Topic of the raw listening log.")
+    kafka_impressions_topic: str = _setting(
+        "rec_impressions", "Topic of the recommendation answers served (impressions)."
+    )
     kafka_partitions: int = _setting(3, "Partitions of the topic when the stack creates it.")
     kafka_replication_factor: int = _setting(1, "Replication factor of the topic when created.")
     kafka_send_timeout_s: float = _setting(

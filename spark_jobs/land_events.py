@@ -1,4 +1,5 @@
-"""Land the Kafka topic ``music_log`` into the Parquet lake, exactly once.
+"""Land the Kafka topic ``music_log`` into the Parquet lake, exactly once; and the
+recommendation answers' topic (``rec_impressions``) beside it.
 
 Reads:  Kafka topic (settings.kafka_topic), from the checkpointed offsets on.
 Writes: ``<lake>/raw/listen_events/date=YYYY-MM-DD/`` (event day, UTC) with the Kafka
@@ -8,7 +9,10 @@ Writes: ``<lake>/raw/listen_events/date=YYYY-MM-DD/`` (event day, UTC) with the 
 
 Exactly once: Spark's file sink commits each micro-batch with the Kafka offsets in the
 checkpoint, and repeated event_ids (a client retrying after a lost acknowledgement) are
-dropped within ``--dedup-window``.
+dropped within ``--dedup-window``. Impressions land the same way into
+``<lake>/raw/impressions/date=YYYY-MM-DD/`` (serving day), each ``rec_id`` once; the topic
+is subscribed by pattern, so a deployment that has not created it yet lands its events as
+before.
 
     spark-submit --jars <connectors> spark_jobs/land_events.py [--continuous]
 """
@@ -16,15 +20,16 @@ dropped within ``--dedup-window``.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from recsys.events import ACTIONS, REQUIRED_FIELDS, SOURCES
-from recsys.lake import events_path, rejected_path
+from recsys.lake import events_path, impressions_path, rejected_path
 from recsys.settings import Settings, load_settings
-from spark_jobs.common.lake import EVENT_SCHEMA
+from spark_jobs.common.lake import EVENT_SCHEMA, IMPRESSION_SCHEMA
 from spark_jobs.common.session import spark_session
 
 # The stateful de-duplication's partitioning is fixed by the first checkpoint; changing it
@@ -103,6 +108,46 @@ def read_topic(spark: SparkSession, settings: Settings, max_offsets: int) -> Dat
     )
 
 
+def read_impressions_topic(spark: SparkSession, settings: Settings, max_offsets: int):
+    # by pattern: a missing topic is no topic yet, not an error
+    pattern = "^" + re.escape(settings.kafka_impressions_topic) + "$"
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .option("subscribePattern", pattern)
+        .option("startingOffsets", "earliest")
+        .option("maxOffsetsPerTrigger", str(max_offsets))
+        .load()
+    )
+
+
+def impression_rows(records: DataFrame) -> DataFrame:
+    """Kafka rows -> impressions in the lake's schema, with their UTC serving day; a
+    message without its rec_id, listener or songs is no impression and is left out."""
+    parsed = F.from_json(F.col("value").cast("string"), IMPRESSION_SCHEMA)
+    return (
+        records.select(
+            parsed.alias("i"),
+            F.col("partition").alias("kafka_partition"),
+            F.col("offset").alias("kafka_offset"),
+            F.col("timestamp").alias("kafka_timestamp"),
+        )
+        .where(
+            F.col("i.rec_id").isNotNull()
+            & F.col("i.user_id").isNotNull()
+            & F.col("i.song_ids").isNotNull()
+            & F.col("i.served_at").isNotNull()
+        )
+        .select(
+            "i.*",
+            "kafka_partition",
+            "kafka_offset",
+            "kafka_timestamp",
+            F.to_date(F.timestamp_millis(F.col("i.served_at"))).alias("date"),
+        )
+    )
+
+
 def start_queries(spark: SparkSession, settings: Settings, args) -> list:
     parsed = parse_kafka_records(read_topic(spark, settings, args.max_offsets_per_batch))
     events = (
@@ -131,7 +176,19 @@ def start_queries(spark: SparkSession, settings: Settings, args) -> list:
         .queryName("land_rejected_events")
         .start()
     )
-    return [landed, rejected]
+    shown = (
+        impression_rows(read_impressions_topic(spark, settings, args.max_offsets_per_batch))
+        .withWatermark("kafka_timestamp", args.dedup_window)
+        .dropDuplicatesWithinWatermark(["rec_id"])
+        .writeStream.format("parquet")
+        .partitionBy("date")
+        .option("path", impressions_path(settings.lake_uri))
+        .option("checkpointLocation", f"{checkpoints}/land_impressions")
+        .trigger(**trigger)
+        .queryName("land_impressions")
+        .start()
+    )
+    return [landed, rejected, shown]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -10,21 +10,22 @@ import uuid
 from kafka import KafkaConsumer, TopicPartition
 
 
-def end_offsets(settings) -> dict[int, int]:
+def end_offsets(settings, topic: str | None = None) -> dict[int, int]:
+    """The end offset of each partition of ``topic`` (default: the events topic)."""
+    topic = topic or settings.kafka_topic
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
     try:
-        partitions = [
-            TopicPartition(settings.kafka_topic, p)
-            for p in consumer.partitions_for_topic(settings.kafka_topic)
-        ]
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         return {tp.partition: off for tp, off in consumer.end_offsets(partitions).items()}
     finally:
         consumer.close()
 
 
-def records_since(settings, start: dict[int, int]) -> list[dict]:
-    """Every record appended after the ``start`` offsets, decoded."""
-    end = end_offsets(settings)
+def records_since(settings, start: dict[int, int], topic: str | None = None) -> list[dict]:
+    """Every record of ``topic`` (default: the events topic) appended after the ``start``
+    offsets, decoded."""
+    topic = topic or settings.kafka_topic
+    end = end_offsets(settings, topic)
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_auto_commit=False,
@@ -32,7 +33,7 @@ def records_since(settings, start: dict[int, int]) -> list[dict]:
     )
     out = []
     try:
-        partitions = [TopicPartition(settings.kafka_topic, p) for p in end]
+        partitions = [TopicPartition(topic, p) for p in end]
         consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, start.get(tp.partition, 0))

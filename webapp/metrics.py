@@ -32,6 +32,12 @@ KAFKA_ERRORS = Counter(
     ["kind"],
 )
 RATE_LIMITED = Counter("recsys_rate_limited", "Requests answered 429, by limit.", ["group"])
+IMPRESSIONS = Counter(
+    "recsys_impressions",
+    "Recommendation answers recorded as impressions: sent (acknowledged by Kafka) or lost"
+    " (Kafka away: the answer was served all the same).",
+    ["outcome"],
+)
 RECOMMENDATIONS = Counter(
     "recsys_recommendations",
     "Recommendation answers by kind (home, next), mode and whether degraded.",

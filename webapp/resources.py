@@ -1,6 +1,6 @@
 """Every per-process object the web app shares between requests, on one ``Resources``: the
 PostgreSQL pool, the Kafka producer, the Redis client with the session store, rate limiter,
-event sink and recommender on it, and the registry ``/metrics`` serves.
+event sink, recommender and impression log on it, and the registry ``/metrics`` serves.
 
 Each is created on first use, after gunicorn has forked, never at import time, and closed
 with the app. ``resources()`` is this app's (flaskr's ``get_db`` for all of them).
@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 from recsys.events import producer_config
 from recsys.settings import Settings
 from webapp.services.event_sink import EventSink
+from webapp.services.impression_log import ImpressionLog
 from webapp.services.recs import Recommender
 from webapp.services.sessions import SessionStore
 
@@ -34,6 +35,7 @@ class Resources:
         self._limiter = None
         self._event_sink: EventSink | None = None
         self._recommender: Recommender | None = None
+        self._impression_log: ImpressionLog | None = None
         self._metrics_registry = None
 
     def _once(self, name: str, build):
@@ -113,6 +115,11 @@ class Resources:
         return self._once("_recommender", lambda: Recommender(self.settings, self.sessions))
 
     @property
+    def impression_log(self) -> ImpressionLog:
+        """Recommendation answers on their way to Kafka, never waited for."""
+        return self._once("_impression_log", lambda: ImpressionLog(self.settings))
+
+    @property
     def metrics_registry(self):
         """What ``GET /metrics`` serves: every worker's samples and the pipeline's numbers."""
         from webapp.metrics_endpoint import scrape_registry
@@ -132,6 +139,8 @@ class Resources:
             ).start()
 
     def close(self) -> None:
+        if self._impression_log is not None:
+            self._impression_log.close()
         if self._producer is not None:
             self._producer.close(timeout=5)
         if self._pool is not None:

@@ -175,8 +175,9 @@ def format_storage(libs: Path, props: Path, log4j: Path, cluster_id: str, *optio
 def ensure_topic(
     settings: Settings, replication_factor: int | None = None, topic_configs: dict | None = None
 ) -> None:
-    """Create the events topic unless it exists (``replication_factor`` defaults to the
-    setting; ``topic_configs`` are added to the topic's own configuration)."""
+    """Create the events topic and the impressions topic unless they exist
+    (``replication_factor`` defaults to the setting; ``topic_configs`` are added to the
+    topics' own configuration)."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -184,20 +185,23 @@ def ensure_topic(
         bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=20000
     )
     try:
-        if settings.kafka_topic in admin.list_topics():
-            return
-        admin.create_topics(
-            [
-                NewTopic(
-                    settings.kafka_topic,
-                    settings.kafka_partitions,
-                    replication_factor or settings.kafka_replication_factor,
-                    topic_configs={**TOPIC_CONFIG, **(topic_configs or {})},
+        existing = set(admin.list_topics())
+        for topic in (settings.kafka_topic, settings.kafka_impressions_topic):
+            if topic in existing:
+                continue
+            try:
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            topic,
+                            settings.kafka_partitions,
+                            replication_factor or settings.kafka_replication_factor,
+                            topic_configs={**TOPIC_CONFIG, **(topic_configs or {})},
+                        )
+                    ]
                 )
-            ]
-        )
-    except TopicAlreadyExistsError:
-        pass
+            except TopicAlreadyExistsError:
+                pass
     finally:
         admin.close()
 

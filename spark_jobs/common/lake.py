@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from recsys.lake import events_path, imported_events_path
+from recsys.lake import events_path, imported_events_path, impressions_path
 
 # The contract's fields as they arrive on Kafka (JSON).
 EVENT_SCHEMA = T.StructType(
@@ -41,6 +41,38 @@ LAKE_SCHEMA = T.StructType(
 )
 
 
+# One recommendation answer as it arrives on Kafka (recsys.impressions.IMPRESSION_FIELDS).
+IMPRESSION_SCHEMA = T.StructType(
+    [
+        T.StructField("rec_id", T.StringType()),
+        T.StructField("user_id", T.StringType()),
+        T.StructField("surface", T.StringType()),
+        T.StructField("seed_song_id", T.StringType()),
+        T.StructField("model_version", T.LongType()),
+        T.StructField("mode", T.StringType()),
+        T.StructField("experiment_arm", T.StringType()),
+        T.StructField("song_ids", T.ArrayType(T.StringType())),
+        T.StructField("positions", T.ArrayType(T.IntegerType())),
+        T.StructField("served_at", T.LongType()),
+    ]
+)
+IMPRESSION_LAKE_SCHEMA = T.StructType(
+    [
+        *IMPRESSION_SCHEMA.fields,
+        T.StructField("kafka_partition", T.IntegerType()),
+        T.StructField("kafka_offset", T.LongType()),
+        T.StructField("kafka_timestamp", T.TimestampType()),
+        T.StructField("date", T.DateType()),
+    ]
+)
+
+
+def read_impressions(spark: SparkSession, lake_uri: str) -> DataFrame:
+    """Every landed impression (IMPRESSION_LAKE_SCHEMA), through the sink's commit log."""
+    found = _read(spark, impressions_path(lake_uri), IMPRESSION_LAKE_SCHEMA)
+    return found if found is not None else spark.createDataFrame([], IMPRESSION_LAKE_SCHEMA)
+
+
 def read_events(spark: SparkSession, lake_uri: str) -> DataFrame:
     """Every listening event: the landed ones and the imported histories, as one DataFrame
     (LAKE_SCHEMA; imported rows have no Kafka partition or offset, and their
@@ -58,10 +90,10 @@ def read_events(spark: SparkSession, lake_uri: str) -> DataFrame:
     return imported if landed is None else landed.unionByName(imported)
 
 
-def _read(spark: SparkSession, path: str) -> DataFrame | None:
+def _read(spark: SparkSession, path: str, schema=LAKE_SCHEMA) -> DataFrame | None:
     """The dataset at ``path``, or None when there is no folder yet."""
     try:
-        return spark.read.schema(LAKE_SCHEMA).parquet(path)
+        return spark.read.schema(schema).parquet(path)
     except Exception as err:
         if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
             return None

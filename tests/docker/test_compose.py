@@ -388,7 +388,7 @@ def shell_expanded(service: dict) -> str:
     return pattern.sub(lambda m: env.get(m.group(1), m.group(0)), text)
 
 
-def test_topic_is_created_with_three_replicas_and_two_in_sync():
+def test_topics_are_created_with_three_replicas_and_two_in_sync():
     creators = {
         name: shell_expanded(service)
         for name, service in SERVICES.items()
@@ -396,15 +396,20 @@ def test_topic_is_created_with_three_replicas_and_two_in_sync():
     }
     assert len(creators) == 1, f"expected one topic init service, found {sorted(creators)}"
     [(name, command)] = creators.items()
-    [create] = [part for part in command.split("&&") if "--create" in part]
-    words = shlex.split(create)
-    topic = words[words.index("--topic") + 1]
-    assert topic == SETTING_DEFAULTS["RECSYS_KAFKA_TOPIC"], f"service {name} creates {topic!r}"
-    replication = words[words.index("--replication-factor") + 1]
-    assert replication == "3", f"service {name} creates the topic with replication {replication}"
-    assert "min.insync.replicas=2" in words, (
-        f"service {name} does not create the topic with min.insync.replicas=2"
-    )
+    created = {}
+    for create in (part for part in command.split("&&") if "--create" in part):
+        words = shlex.split(create)
+        created[words[words.index("--topic") + 1]] = words
+    expected = {
+        SETTING_DEFAULTS[k] for k in ("RECSYS_KAFKA_TOPIC", "RECSYS_KAFKA_IMPRESSIONS_TOPIC")
+    }
+    assert set(created) == expected, f"service {name} creates {sorted(created)}"
+    for topic, words in created.items():
+        replication = words[words.index("--replication-factor") + 1]
+        assert replication == "3", f"service {name} creates {topic} with replication {replication}"
+        assert "min.insync.replicas=2" in words, (
+            f"service {name} does not create {topic} with min.insync.replicas=2"
+        )
     # Nor may a later step of the same command (an --alter) set it to anything else.
     settings = set(re.findall(r"min\.insync\.replicas=(\S+)", command))
     assert settings == {"2"}, f"service {name} sets min.insync.replicas to {sorted(settings)}"

@@ -85,6 +85,10 @@ class Reason(BaseModel):
 
 class Recommendation(BaseModel):
     rank: int
+    position: int = Field(
+        description="The item's place in the whole list (its rank); send it with rec_id in"
+        " the events of a song played from this list."
+    )
     song_id: str
     title: str
     artist_id: str
@@ -100,6 +104,9 @@ class Recommendation(BaseModel):
 
 
 class Recommendations(BaseModel):
+    rec_id: str = Field(
+        description="This answer's id (a UUID), recorded with its songs as an impression."
+    )
     user_id: str
     song_id: str | None = Field(None, description="Next songs only.")
     mode: Literal[

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, jsonify
 from pydantic import BaseModel
 
+from recsys import impressions
+from recsys.events import new_event_id
 from webapp import metrics
 from webapp.api import api
 from webapp.api.answers import Recommendations
@@ -39,17 +43,37 @@ def _page(query: Page) -> tuple[int, int]:
 
 
 def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: int, **ids):
+    """The answer, with a new ``rec_id``, each item its ``position``; recorded as an
+    impression (recsys.impressions) on the way out, never waited for."""
     kind = "next" if "song_id" in ids else "home"
     metrics.RECOMMENDATIONS.labels(kind, answer.mode, str(bool(answer.degraded)).lower()).inc()
+    items = recommender.page(conn, answer, limit, offset)
+    rec_id = new_event_id()
+    for item in items:
+        item["position"] = item["rank"]
+    resources().impression_log.record(
+        impressions.impression(
+            rec_id,
+            ids["user_id"],
+            "up_next" if kind == "next" else "home",
+            ids.get("song_id"),
+            answer.model_version,
+            answer.mode,
+            [item["song_id"] for item in items],
+            offset,
+            int(time.time() * 1000),
+        )
+    )
     return jsonify(
         {
+            "rec_id": rec_id,
             **ids,
             "mode": answer.mode,
             "degraded": answer.degraded,
             "model_version": answer.model_version,
             "limit": limit,
             "offset": offset,
-            "items": recommender.page(conn, answer, limit, offset),
+            "items": items,
         }
     )
 

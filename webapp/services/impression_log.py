@@ -1,0 +1,118 @@
+"""Recording recommendation answers as impressions (recsys.impressions) without making any
+request wait for Kafka.
+
+A request only appends its impression to a bounded in-process queue (``record``: never
+blocks, never raises). One daemon thread per process drains it into Kafka with its own
+producer, made when first needed and again after a failure. Whatever cannot be queued (the
+queue is full: Kafka has been away for a while) or sent (no broker, no acknowledgement in
+time) is counted as lost in ``/metrics`` (``recsys_impressions{outcome="lost"}``): with
+Kafka down, recommendations answer as usual and the loss is visible.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from kafka import KafkaProducer
+
+from recsys import impressions
+from recsys.events import producer_config
+from recsys.settings import Settings
+from webapp import metrics
+
+log = logging.getLogger(__name__)
+QUEUE_SIZE = 10_000
+RETRY_AFTER_S = 2.0
+
+
+class ImpressionLog:
+    def __init__(self, settings: Settings, queue_size: int = QUEUE_SIZE):
+        self.settings = settings
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._producer: KafkaProducer | None = None
+        self._closed = False
+
+    def record(self, record: dict) -> None:
+        """Queue one impression for Kafka; counted as lost when the queue is full."""
+        if self._thread is None:
+            self._start()
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            metrics.IMPRESSIONS.labels("lost").inc()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._drain, name="impression-log", daemon=True
+                )
+                self._thread.start()
+
+    def _drain(self) -> None:
+        while not self._closed:
+            try:
+                record = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            batch = [record]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._send(batch)
+            for _ in batch:
+                self._queue.task_done()
+
+    def _send(self, batch: list[dict]) -> None:
+        try:
+            producer = self._get_producer()
+            topic = self.settings.kafka_impressions_topic
+            for record in batch:
+                future = producer.send(
+                    topic, key=impressions.key(record), value=impressions.encode(record)
+                )
+                future.add_callback(lambda _: metrics.IMPRESSIONS.labels("sent").inc())
+                future.add_errback(self._lost)
+        except Exception as err:  # no broker, or a send refused: these are lost
+            metrics.IMPRESSIONS.labels("lost").inc(len(batch))
+            log.warning("impressions lost (%s): %s", len(batch), err)
+            self._reset()
+            time.sleep(RETRY_AFTER_S)
+
+    def _lost(self, err) -> None:
+        metrics.IMPRESSIONS.labels("lost").inc()
+        log.warning("an impression was not acknowledged: %s", err)
+
+    def _get_producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(**producer_config(self.settings))
+        return self._producer
+
+    def _reset(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception:  # closing a broken producer must not stop the thread
+                log.debug("closing the impressions producer failed", exc_info=True)
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait until every queued impression was handed to Kafka and acknowledged or lost
+        (tests, and the app's shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._producer is not None:
+            self._producer.flush(timeout=max(deadline - time.monotonic(), 0.1))
+
+    def close(self) -> None:
+        self.flush(timeout_s=5)
+        self._closed = True
+        self._reset()
