@@ -103,9 +103,10 @@ class Fit:
 
 def lake_events(spark: SparkSession, events: list[dict]) -> DataFrame:
     """Contract events as rows of the lake's schema, as the landing job would write them."""
-    # generated events are whole playbacks, without a playback_id
+    # generated events are whole playbacks, without a playback_id, played from no list
     frame = pd.DataFrame.from_records(events, columns=lake.EVENT_SCHEMA.fieldNames())
-    frame["playback_id"] = None
+    for optional in ("playback_id", "rec_id", "surface", "position"):
+        frame[optional] = None
     appended = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
     frame = frame.assign(
         kafka_partition=0,

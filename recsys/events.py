@@ -44,19 +44,26 @@ from pydantic_core import PydanticCustomError
 # (kept per listener and song by the web app; weighed by ALS).
 Action = Literal["listen", "skip", "complete", "like", "unlike", "dislike"]
 Source = Literal["real_user", "simulation"]
+# Where the song was played from (recsys.impressions.SURFACES are the recommending ones).
+Surface = Literal["home", "up_next", "search", "trending", "playlist"]
 ACTIONS: tuple[str, ...] = get_args(Action)
 FEEDBACK_ACTIONS = ("like", "unlike", "dislike")
 SOURCES: tuple[str, ...] = get_args(Source)
+SURFACES: tuple[str, ...] = get_args(Surface)
 # The order of the fields on the wire (see ``encode``).
 ALL_FIELDS = (
     "event_id", "user_id", "track_id", "timestamp", "action", "duration", "total_duration",
-    "source", "playback_id",
+    "source", "playback_id", "rec_id", "surface", "position",
 )  # fmt: skip
+# Optional fields kept only when the client sent them (the wire format omits them otherwise).
+SENT_ONLY_FIELDS = ("playback_id", "rec_id", "surface", "position")
 MAX_ID_LENGTH = 64
 # 2000-01-01T00:00:00Z: anything earlier is a unit mistake (seconds instead of ms).
 MIN_TIMESTAMP_MS = 946_684_800_000
 # An event that can never describe a real listening: a day-long song.
 MAX_DURATION_S = 86_400
+# A position beyond any list the API pages through (RECSYS_RECS_CANDIDATE_POOL is lower).
+MAX_POSITION = 10_000
 
 # PostgreSQL text holds no NUL character; a lone surrogate is no UTF-8 at all (pydantic
 # rejects it as string_unicode as soon as a string has a constraint, this pattern included).
@@ -173,6 +180,20 @@ class Event(BaseModel):
         ),
     )
 
+    rec_id: UuidText | None = Field(
+        None,
+        description=(
+            "Optional: the rec_id of the recommendation answer the song was played from"
+            " (GET /recs/...), which ties the event to that answer's impression."
+        ),
+    )
+    surface: Surface | None = Field(
+        None, description="Optional: where the song was played from."
+    )
+    position: Annotated[StrictInt, Field(ge=1, le=MAX_POSITION)] | None = Field(
+        None, description="Optional: the song's 1-based position in that list."
+    )
+
     WORDING: ClassVar[dict[tuple[str, str], str]] = {
         ("timestamp", "int_type"): "must be an integer (epoch milliseconds)",
         ("timestamp", "greater_than_equal"): "is before 2000-01-01; send epoch milliseconds",
@@ -180,6 +201,7 @@ class Event(BaseModel):
         ("total_duration", "int_type"): "must be an integer number of seconds",
         ("event_id", "string_type"): "must be a UUID string",
         ("playback_id", "string_type"): "must be a UUID string",
+        ("rec_id", "string_type"): "must be a UUID string",
     }
 
 
@@ -220,7 +242,8 @@ def validate_event(raw, now_ms: int, max_future_s: int = 300):
 
     Returns ``(event, errors)``: the normalised event (with ``event_id`` assigned when the
     client sent none, and ``source`` defaulted) when ``errors`` is empty, else ``None``.
-    ``playback_id`` is kept only when the client sent one (see ``is_play``).
+    ``playback_id``, ``rec_id``, ``surface`` and ``position`` are kept only when the client
+    sent them.
     """
     raw = _without_nulls(raw)
     try:
@@ -253,8 +276,9 @@ def _normalised(model: Event, now_ms: int, max_future_s: int):
         return None, errors
     if event["event_id"] is None:
         event["event_id"] = new_event_id()
-    if event["playback_id"] is None:
-        del event["playback_id"]
+    for name in SENT_ONLY_FIELDS:
+        if event[name] is None:
+            del event[name]
     return event, []
 
 
@@ -284,7 +308,7 @@ def is_progress(action: str, playback_id: str | None) -> bool:
 
 def encode(event: dict) -> bytes:
     """The Kafka message value: the event as compact UTF-8 JSON, fields in contract order
-    (``playback_id`` only when the event has one)."""
+    (the optional SENT_ONLY_FIELDS only when the event has them)."""
     return orjson.dumps({k: event[k] for k in ALL_FIELDS if k in event})
 
 

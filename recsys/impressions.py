@@ -22,8 +22,8 @@ import orjson
 SURFACES = ("home", "up_next")
 # The wire format's fields, in order (and the lake's columns besides Kafka's coordinates).
 IMPRESSION_FIELDS = (
-    "rec_id", "user_id", "surface", "seed_song_id", "model_version", "mode", "experiment_arm",
-    "song_ids", "positions", "served_at",
+    "rec_id", "user_id", "surface", "seed_song_id", "model_version", "mode", "experiment",
+    "experiment_arm", "song_ids", "positions", "served_at",
 )  # fmt: skip
 
 
@@ -37,9 +37,12 @@ def impression(
     song_ids: list[str],
     offset: int,
     served_at_ms: int,
+    experiment: str | None = None,
     experiment_arm: str | None = None,
 ) -> dict:
-    """One answer's impression (``offset``: the page's first position, minus one)."""
+    """One answer's impression (``offset``: the page's first position, minus one;
+    ``experiment`` and ``experiment_arm``: the running experiment of the surface and the
+    listener's arm in it, None outside any experiment)."""
     if surface not in SURFACES:
         raise ValueError(f"surface must be one of {SURFACES}, not {surface!r}")
     return {
@@ -49,6 +52,7 @@ def impression(
         "seed_song_id": seed_song_id,
         "model_version": model_version,
         "mode": mode,
+        "experiment": experiment,
         "experiment_arm": experiment_arm,
         "song_ids": list(song_ids),
         "positions": list(range(offset + 1, offset + 1 + len(song_ids))),

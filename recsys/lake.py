@@ -41,6 +41,9 @@ EVENT_COLUMNS = pa.schema(
         ("total_duration", pa.int32()),
         ("source", pa.string()),
         ("playback_id", pa.string()),
+        ("rec_id", pa.string()),
+        ("surface", pa.string()),
+        ("position", pa.int32()),
     ]
 )
 # A lake file's columns (spark_jobs.common.lake.LAKE_SCHEMA) but the partition column ``date``.

@@ -26,6 +26,11 @@ EVENT_SCHEMA = T.StructType(
         T.StructField("source", T.StringType()),
         # optional: the events of one playback share it (lake files written before it: null)
         T.StructField("playback_id", T.StringType()),
+        # optional: the recommendation answer the song was played from (recsys.impressions),
+        # where it was played from, its position there (earlier lake files: null)
+        T.StructField("rec_id", T.StringType()),
+        T.StructField("surface", T.StringType()),
+        T.StructField("position", T.IntegerType()),
     ]
 )
 
@@ -40,6 +45,12 @@ LAKE_SCHEMA = T.StructType(
     ]
 )
 
+# The fields a lake row's checksum hashes (play_stats.lake_checksums): those of the events
+# counted before the attribution fields existed, so the checksums the counters recorded for
+# their intervals stay valid; the attribution fields count nothing.
+CHECKSUM_FIELDS = tuple(
+    n for n in LAKE_SCHEMA.fieldNames() if n not in ("rec_id", "surface", "position")
+)
 
 # One recommendation answer as it arrives on Kafka (recsys.impressions.IMPRESSION_FIELDS).
 IMPRESSION_SCHEMA = T.StructType(
@@ -50,6 +61,7 @@ IMPRESSION_SCHEMA = T.StructType(
         T.StructField("seed_song_id", T.StringType()),
         T.StructField("model_version", T.LongType()),
         T.StructField("mode", T.StringType()),
+        T.StructField("experiment", T.StringType()),
         T.StructField("experiment_arm", T.StringType()),
         T.StructField("song_ids", T.ArrayType(T.StringType())),
         T.StructField("positions", T.ArrayType(T.IntegerType())),

@@ -15,7 +15,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_jobs.common.lake import LAKE_SCHEMA
+from spark_jobs.common.lake import CHECKSUM_FIELDS
 
 
 def appended(events: DataFrame, start: datetime, end: datetime) -> DataFrame:
@@ -44,7 +44,7 @@ def lake_checksums(rows: DataFrame, by: tuple = ()) -> DataFrame:
 
     The hashes' high and low 32 bits are summed apart, as longs (no overflow below 2**31
     rows), and put together once per group: summing 64-bit values as decimals is slower."""
-    row_hash = F.xxhash64(*LAKE_SCHEMA.fieldNames())
+    row_hash = F.xxhash64(*CHECKSUM_FIELDS)
     sums = rows.groupBy(*by).agg(
         F.count(F.lit(1)).alias("lake_rows"),
         F.coalesce(F.sum(F.shiftright(row_hash, 32)), F.lit(0)).alias("high"),

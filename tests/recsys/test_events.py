@@ -99,9 +99,41 @@ def test_play_rule(action, duration, expected):
 def test_wire_format_round_trips_in_contract_order():
     event, _ = events.validate_event(good(), NOW)
     decoded = json.loads(events.encode(event))
-    assert list(decoded) == [k for k in events.ALL_FIELDS if k != "playback_id"]
+    assert list(decoded) == [k for k in events.ALL_FIELDS if k not in events.SENT_ONLY_FIELDS]
     assert decoded == {k: event[k] for k in decoded}
     assert events.key(event) == b"u1"
+
+
+REC_ID = "0b8e0f4e-51b5-4c53-9b61-3f0d2f3f7a10"
+
+
+def test_attribution_fields_are_kept_when_sent_and_in_contract_order_on_the_wire():
+    sent = {**good(), "position": 3, "surface": "home", "rec_id": REC_ID.upper()}
+    event, errors = events.validate_event(sent, NOW)
+    assert errors == []
+    assert (event["rec_id"], event["surface"], event["position"]) == (REC_ID, "home", 3)
+    decoded = json.loads(events.encode(event))
+    assert list(decoded)[-3:] == ["rec_id", "surface", "position"]
+    only_surface, _ = events.validate_event({**good(), "surface": "search", "rec_id": None}, NOW)
+    assert only_surface["surface"] == "search" and "rec_id" not in only_surface
+    assert "position" not in only_surface
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("rec_id", "r-1", "must be a UUID string"),
+        ("rec_id", 12, "must be a UUID string"),
+        ("surface", "radio", "must be one of home, up_next, search, trending, playlist"),
+        ("surface", 1, "must be one of home, up_next, search, trending, playlist"),
+        ("position", 0, "must be at least 1"),
+        ("position", "2", "must be an integer"),
+        ("position", 2.5, "must be an integer"),
+        ("position", events.MAX_POSITION + 1, f"must be at most {events.MAX_POSITION}"),
+    ],
+)
+def test_a_bad_attribution_field_is_named(field, value, reason):
+    assert reasons({**good(), field: value}) == {field: reason}
 
 
 @pytest.mark.parametrize(

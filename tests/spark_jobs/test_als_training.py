@@ -29,7 +29,7 @@ BLOCK_USERS, BLOCK_SONGS, WITHHELD = 20, 20, 5
 def event(user, song, action, duration, day, total=200, playback_id=None):
     ts = dt.datetime.combine(day, dt.time(12), dt.UTC)
     return (str(uuid.uuid4()), user, song, int(ts.timestamp() * 1000), action, duration, total,
-            "simulation", playback_id, 0, 0, ts, day)  # fmt: skip
+            "simulation", playback_id, None, None, None, 0, 0, ts, day)  # fmt: skip
 
 
 def checkerboard(seed=1, train_days=TRAIN_DAYS, holdout_days=HOLDOUT_DAYS):

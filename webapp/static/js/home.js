@@ -24,7 +24,8 @@ const state = { userId: null, users: new Map(), usersLoaded: 0, usersTotal: 0, r
 const select = byTestId("user-select");
 const player = new Player(byTestId("player"), { onPlayed: () => loadRecs() });
 
-function songRow(item, testid, extra = []) {
+// ``from``: the list the song is played from (surface, and rec_id for a recommendation).
+function songRow(item, testid, extra = [], from = {}) {
   const id = item.song_id ?? item.id;
   return el(
     "li",
@@ -36,7 +37,7 @@ function songRow(item, testid, extra = []) {
         class: "play",
         testid: "play-song",
         "aria-label": `Play ${item.title}`,
-        onclick: () => player.pick(item),
+        onclick: () => player.pick({ ...item, from }),
       },
       "▶",
     ),
@@ -156,7 +157,13 @@ async function loadRecs() {
     mode.textContent = notes.join(" · ");
     mode.dataset.mode = answer.mode;
     list.replaceChildren(
-      ...answer.items.map((item) => songRow(item, "rec-item", [reasonOf(item, "rec-reason")])),
+      ...answer.items.map((item) =>
+        songRow(item, "rec-item", [reasonOf(item, "rec-reason")], {
+          surface: "home",
+          rec_id: answer.rec_id,
+          position: item.position,
+        }),
+      ),
     );
     byTestId("recs-empty").hidden = answer.items.length > 0;
     byTestId("recs-empty").textContent = "No recommendations yet.";
@@ -185,9 +192,12 @@ async function loadTrending() {
     byTestId("trending-list").replaceChildren(
       ...answer.items.map((item) => {
         const rank = `#${item.rank} · ${item.plays_7d} plays `;
-        return songRow(item, "trending-item", [
-          el("span", { class: "meta" }, rank, rankChange(item)),
-        ]);
+        return songRow(
+          item,
+          "trending-item",
+          [el("span", { class: "meta" }, rank, rankChange(item))],
+          { surface: "trending", position: item.rank },
+        );
       }),
     );
   } catch (err) {
@@ -210,7 +220,11 @@ async function search(q) {
     const answer = await getJSON(`/search?${query({ q })}`);
     if (request !== searchRequest) return;
     showError(error, null);
-    songs.replaceChildren(...answer.songs.map((song) => songRow(song, "search-song")));
+    songs.replaceChildren(
+      ...answer.songs.map((song, i) =>
+        songRow(song, "search-song", [], { surface: "search", position: i + 1 }),
+      ),
+    );
     artists.replaceChildren(
       ...answer.artists.map((artist) =>
         el(

@@ -28,13 +28,16 @@ function newPlaybackId() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-function songOf(item) {
+// A song to play; ``from`` says which list it was played from (surface, the recommendation
+// answer's rec_id, its position there), sent with each of its events.
+function songOf(item, from = item.from) {
   return {
     id: item.song_id ?? item.id,
     title: item.title,
     artist: item.artist,
     duration_s: item.duration_s,
     audio_url: item.audio_url || null,
+    from: from || {},
   };
 }
 
@@ -121,7 +124,8 @@ export class Player {
     this.render();
   }
 
-  // The listener picked a song (a recommendation, trending or search result).
+  // The listener picked a song (a recommendation, trending or search result); ``item.from``
+  // names the list.
   async pick(item) {
     if (!this.userId) {
       showError(this.ui.error, "Pick a listener first.");
@@ -130,7 +134,7 @@ export class Player {
     let song = songOf(item);
     if (!song.duration_s) {
       try {
-        song = songOf(await getJSON(`/songs/${encodeURIComponent(song.id)}`));
+        song = songOf(await getJSON(`/songs/${encodeURIComponent(song.id)}`), song.from);
       } catch (err) {
         showError(this.ui.error, err);
         return;
@@ -276,6 +280,9 @@ export class Player {
         duration: Math.min(heard, song.duration_s),
         total_duration: song.duration_s,
         playback_id: word ? undefined : playback.id,
+        rec_id: song.from.rec_id,
+        surface: song.from.surface,
+        position: song.from.position,
       });
     } catch (err) {
       showError(this.ui.error, err);
@@ -300,7 +307,12 @@ export class Player {
     if (request !== this.queueRequest) return; // a newer fill superseded this one
     const kept = how === "extend" ? this.queue : [];
     const taken = new Set([...this.played, ...kept.map((item) => item.song_id)]);
-    const fresh = answer.items.filter((item) => !taken.has(item.song_id));
+    const fresh = answer.items
+      .filter((item) => !taken.has(item.song_id))
+      .map((item) => ({
+        ...item,
+        from: { surface: "up_next", rec_id: answer.rec_id, position: item.position },
+      }));
     this.queue = kept.concat(fresh).slice(0, Math.max(UP_NEXT_SIZE, kept.length));
     this.queueMode = answer.mode;
     this.refills += 1;
