@@ -187,9 +187,7 @@ class Event(BaseModel):
             " (GET /recs/...), which ties the event to that answer's impression."
         ),
     )
-    surface: Surface | None = Field(
-        None, description="Optional: where the song was played from."
-    )
+    surface: Surface | None = Field(None, description="Optional: where the song was played from.")
     position: Annotated[StrictInt, Field(ge=1, le=MAX_POSITION)] | None = Field(
         None, description="Optional: the song's 1-based position in that list."
     )
