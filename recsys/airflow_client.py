@@ -14,7 +14,9 @@ from recsys.settings import Settings
 
 TERMINAL_STATES = ("success", "failed")
 # The project's DAGs (dags/), in the order their data flows.
-DAG_IDS = ("play_counters", "trending_resync", "als_training", "lyrics_embeddings")
+DAG_IDS = (
+    "play_counters", "trending_resync", "als_training", "lyrics_embeddings", "online_metrics",
+)  # fmt: skip
 
 
 class AirflowError(RuntimeError):

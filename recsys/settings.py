@@ -135,6 +135,16 @@ class Settings:
     )
     play_min_seconds: int = _setting(30, "Seconds heard for a listen to count as a play.")
 
+    # Online metrics: which recommendation caused an event (docs/analysts.md#online-metrics)
+    attribution_rec_id_hours: int = _setting(
+        6, "Hours after an answer in which an event naming its rec_id is attributed to it."
+    )
+    attribution_window_minutes: int = _setting(
+        30,
+        "Minutes after an answer in which an event naming no list is attributed to the"
+        " listener's latest answer that showed the song.",
+    )
+
     # Trending
     trending_window_days: int = _setting(7, "Event days the trending plays count covers.")
     trending_snapshot_size: int = _setting(1000, "Songs ranked in each daily trending snapshot.")

@@ -23,37 +23,7 @@ create table analytics.online_metrics (
     unique nulls not distinct (day, surface, model_version, experiment, experiment_arm)
 );
 
--- The analysts' view: the rates, per row. Rates are null where nothing was counted.
-create view analytics.online_metrics_daily as
-select
-    m.day, m.surface, m.model_version, m.experiment, m.experiment_arm,
-    m.impressions, m.items_shown, m.songs_shown, m.plays, m.completes, m.skips, m.likes,
-    m.dislikes, m.seconds_listened,
-    m.plays::float8 / nullif(m.items_shown, 0) as play_rate,
-    m.completes::float8 / nullif(m.completes + m.skips, 0) as play_through_rate,
-    m.skips::float8 / nullif(m.completes + m.skips, 0) as skip_rate,
-    m.likes::float8 / nullif(m.items_shown, 0) as like_rate,
-    m.dislikes::float8 / nullif(m.items_shown, 0) as dislike_rate,
-    m.seconds_listened::float8 / nullif(m.impressions, 0) as seconds_per_impression,
-    m.songs_shown::float8 / nullif(
-        (select count(*) from catalog.songs as s where s.taken_down_at is null), 0
-    ) as catalog_coverage
-from analytics.online_metrics as m;
-
--- Per model version and surface over all days (the admin page's chart reads it).
-create view analytics.online_metrics_by_model as
-select
-    m.model_version, m.surface,
-    min(m.day) as first_day, max(m.day) as last_day,
-    sum(m.impressions) as impressions, sum(m.items_shown) as items_shown,
-    sum(m.plays) as plays, sum(m.completes) as completes, sum(m.skips) as skips,
-    sum(m.likes) as likes, sum(m.dislikes) as dislikes,
-    sum(m.plays)::float8 / nullif(sum(m.items_shown), 0) as play_rate,
-    sum(m.completes)::float8 / nullif(sum(m.completes + m.skips), 0) as play_through_rate,
-    sum(m.skips)::float8 / nullif(sum(m.completes + m.skips), 0) as skip_rate,
-    sum(m.likes)::float8 / nullif(sum(m.items_shown), 0) as like_rate,
-    sum(m.dislikes)::float8 / nullif(sum(m.items_shown), 0) as dislike_rate,
-    sum(m.seconds_listened)::float8 / nullif(sum(m.impressions), 0) as seconds_per_impression
-from analytics.online_metrics as m
-group by m.model_version, m.surface;
-
+comment on table analytics.online_metrics is
+    'What listeners did with the recommendations served each day, per surface, model version'
+    ' and experiment arm (written by the online_metrics DAG; rates in the views'
+    ' analytics.online_metrics_daily and analytics.online_metrics_by_model).';
