@@ -7,7 +7,9 @@ up; without that variable (tests, ``flask run``) the process's own registry is s
 
 The pipeline's numbers come from the tables its DAGs write (analytics.counter_runs,
 analytics.resync_runs, model.embedding_runs, model.als_runs, ops.alerts), so they are the
-same whichever worker is scraped, and no DAG needs a metrics agent of its own.
+same whichever worker is scraped, and no DAG needs a metrics agent of its own; so do the
+online metrics of the newest day computed (analytics.online_metrics), one sample per surface,
+model version and experiment arm.
 """
 
 from __future__ import annotations
@@ -62,6 +64,72 @@ PIPELINE_GAUGES = (
     ("recsys_alerts_last_day", "Task failures recorded in ops.alerts over the last 24 hours."),
 )
 
+# The newest day of analytics.online_metrics: its rows, summed per label set.
+ONLINE_SQL = """
+select surface, coalesce(model_version::text, 'none'), coalesce(experiment, ''),
+       coalesce(experiment_arm, ''), extract(epoch from day::timestamp),
+       sum(impressions), sum(plays), sum(completes), sum(skips), sum(likes), sum(dislikes),
+       sum(items_shown)
+from analytics.online_metrics
+where day = (select max(day) from analytics.online_metrics)
+group by 1, 2, 3, 4, 5
+order by 1, 2, 3, 4
+"""
+ONLINE_LABELS = ["surface", "model_version", "experiment", "arm"]
+
+
+def online_gauges(rows) -> list[GaugeMetricFamily]:
+    """The newest day's online metrics as gauges (absent until the DAG has run once)."""
+    day = GaugeMetricFamily(
+        "recsys_online_metrics_day_seconds", "The day (unix time) the online metrics are of."
+    )
+    families = {
+        "impressions": GaugeMetricFamily(
+            "recsys_online_impressions", "Answers served that day.", labels=ONLINE_LABELS
+        ),
+        "plays": GaugeMetricFamily(
+            "recsys_online_plays", "Plays attributed to that day's answers.", labels=ONLINE_LABELS
+        ),
+        "play_rate": GaugeMetricFamily(
+            "recsys_online_play_rate", "Attributed plays per song shown.", labels=ONLINE_LABELS
+        ),
+        "play_through": GaugeMetricFamily(
+            "recsys_online_play_through_rate",
+            "Attributed playbacks heard to the end, of those that ended.",
+            labels=ONLINE_LABELS,
+        ),
+        "skip": GaugeMetricFamily(
+            "recsys_online_skip_rate",
+            "Attributed playbacks skipped, of those that ended.",
+            labels=ONLINE_LABELS,
+        ),
+        "like": GaugeMetricFamily(
+            "recsys_online_like_rate", "Attributed likes per song shown.", labels=ONLINE_LABELS
+        ),
+        "dislike": GaugeMetricFamily(
+            "recsys_online_dislike_rate",
+            "Attributed dislikes per song shown.",
+            labels=ONLINE_LABELS,
+        ),
+    }
+    for surface, version, experiment, arm, epoch, *counts in rows:
+        shown, plays, done, skips, likes, dislikes, items = counts
+        labels = [surface, version, experiment, arm]
+        day_value = float(epoch)
+        families["impressions"].add_metric(labels, float(shown))
+        families["plays"].add_metric(labels, float(plays))
+        if items:
+            families["play_rate"].add_metric(labels, plays / items)
+            families["like"].add_metric(labels, likes / items)
+            families["dislike"].add_metric(labels, dislikes / items)
+        if done + skips:
+            families["play_through"].add_metric(labels, done / (done + skips))
+            families["skip"].add_metric(labels, skips / (done + skips))
+    if not rows:
+        return []
+    day.add_metric([], day_value)
+    return [day, *families.values()]
+
 
 class PipelineCollector:
     """The DAGs' key numbers, read in one query per scrape; a gauge is absent while its job
@@ -75,6 +143,7 @@ class PipelineCollector:
         try:
             with self._pool().connection(timeout=2) as conn:
                 values = conn.execute(PIPELINE_SQL).fetchone()
+                online = conn.execute(ONLINE_SQL).fetchall()
         except Exception as err:  # a scrape never fails: it reports the warehouse down
             log.warning("pipeline metrics unavailable: %s", err)
             up.add_metric([], 0)
@@ -85,6 +154,7 @@ class PipelineCollector:
         for (name, doc), value in zip(PIPELINE_GAUGES, values, strict=True):
             if value is not None:
                 yield GaugeMetricFamily(name, doc, value=float(value))
+        yield from online_gauges(online)
 
 
 class _ProcessRegistry:

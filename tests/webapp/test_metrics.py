@@ -3,6 +3,7 @@ process (the test client) and summed over gunicorn's workers (the real server)."
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -90,3 +91,44 @@ def test_gunicorn_workers_are_summed(webapp_server, world):
     )
     assert accepted == sent
     assert sample(after, "recsys_pipeline_up") == 1
+
+
+def test_the_newest_days_online_metrics_are_exported(client, settings, postgres):
+    rows = [  # (surface, model_version, experiment, arm, impressions, items, plays, ends)
+        ("home", 7, None, None, 10, 100, 12, (9, 3)),
+        ("home", 7, "blend", "b", 4, 40, 2, (1, 1)),
+        ("up_next", None, None, None, 5, 50, 0, (0, 0)),
+    ]
+    newest, older = "2099-01-02", "2099-01-01"
+    with db.connect(settings, autocommit=True) as conn:
+        conn.execute("delete from analytics.online_metrics where day >= %s", (older,))
+        for day in (older, newest):
+            for surface, version, experiment, arm, shown, items, plays, (done, skips) in rows:
+                conn.execute(
+                    "insert into analytics.online_metrics values"
+                    " (%s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s, 1, 2, 60, now())",
+                    (day, surface, version, experiment, arm, shown, items, plays, plays, done,
+                     skips),
+                )  # fmt: skip
+        # the older day says otherwise: only the newest may show
+        conn.execute("update analytics.online_metrics set plays = 99 where day = %s", (older,))
+    try:
+        text = client.get("/metrics").text
+    finally:
+        with db.connect(settings, autocommit=True) as conn:
+            conn.execute("delete from analytics.online_metrics where day >= %s", (older,))
+    control = {"surface": "home", "model_version": "7", "experiment": "", "arm": ""}
+    assert sample(text, "recsys_online_impressions", **control) == 10
+    assert sample(text, "recsys_online_plays", **control) == 12
+    assert sample(text, "recsys_online_play_rate", **control) == pytest.approx(0.12)
+    assert sample(text, "recsys_online_play_through_rate", **control) == pytest.approx(0.75)
+    assert sample(text, "recsys_online_skip_rate", **control) == pytest.approx(0.25)
+    assert sample(text, "recsys_online_like_rate", **control) == pytest.approx(0.01)
+    arm = {"experiment": "blend", "arm": "b"}
+    assert sample(text, "recsys_online_play_through_rate", **arm) == pytest.approx(0.5)
+    trending = {"surface": "up_next", "model_version": "none"}
+    assert sample(text, "recsys_online_impressions", **trending) == 5
+    skip_rates = [line for line in text.splitlines() if line.startswith("recsys_online_skip")]
+    assert len(skip_rates) == 2, "no rate without an ended playback (up_next had none)"
+    midnight = datetime.datetime(2099, 1, 2, tzinfo=datetime.UTC)
+    assert sample(text, "recsys_online_metrics_day_seconds") == midnight.timestamp()
