@@ -62,6 +62,11 @@ class Settings:
     kafka_impressions_topic: str = _setting(
         "rec_impressions", "Topic of the recommendation answers served (impressions)."
     )
+    impressions_enabled: bool = _setting(
+        True,
+        "Record each recommendation answer as an impression on its topic (off: answers keep"
+        " their rec_id, but no online metrics can be computed).",
+    )
     kafka_partitions: int = _setting(3, "Partitions of the topic when the stack creates it.")
     kafka_replication_factor: int = _setting(1, "Replication factor of the topic when created.")
     kafka_send_timeout_s: float = _setting(

@@ -98,3 +98,24 @@ def test_an_impression_numbers_its_songs_from_the_page_start():
     assert record["positions"] == [21, 22]
     with pytest.raises(ValueError, match="surface"):
         impressions.impression("r", "u", "search", None, None, "x", [], 0, 1)
+
+
+def test_with_impressions_off_answers_keep_their_rec_id_and_nothing_is_recorded(
+    settings, world, postgres, redis_server
+):
+    off = dataclasses.replace(
+        settings, impressions_enabled=False, kafka_bootstrap_servers="127.0.0.1:1"
+    )
+    app = create_app(off)
+    client = app.test_client()
+    before = client.get("/metrics").text
+    answer = client.get(f"/api/v1/recs/{world.users[0]['id']}?limit=5")
+    assert answer.status_code == 200 and uuid.UUID(answer.json["rec_id"])
+    log = app.extensions["recsys"].impression_log
+    log.flush(timeout_s=30)  # on, the impression would be counted lost by now
+    after = client.get("/metrics").text
+    for outcome in ("sent", "lost"):
+        assert sample(after, "recsys_impressions_total", outcome=outcome) == sample(
+            before, "recsys_impressions_total", outcome=outcome
+        )
+    app.extensions["recsys"].close()

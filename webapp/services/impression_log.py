@@ -38,7 +38,10 @@ class ImpressionLog:
         self._closed = False
 
     def record(self, record: dict) -> None:
-        """Queue one impression for Kafka; counted as lost when the queue is full."""
+        """Queue one impression for Kafka; counted as lost when the queue is full. Nothing
+        when RECSYS_IMPRESSIONS_ENABLED is off."""
+        if not self.settings.impressions_enabled:
+            return
         if self._thread is None:
             self._start()
         try:
