@@ -77,6 +77,31 @@ def test_models_lists_versions_with_metrics_and_the_active_one(client, admin, ve
     assert by_version[versions["good"]]["metrics"]["model"]["ndcg"] == 0.4
 
 
+def test_models_carry_their_online_metrics_per_surface(client, admin, versions, settings):
+    good = versions["good"]
+    days = ("2098-03-01", "2098-03-02")
+    with db.connect(settings, autocommit=True) as conn:
+        conn.execute("delete from analytics.online_metrics where day in (%s, %s)", days)
+        for day, completes, skips in ((days[0], 6, 2), (days[1], 3, 1)):
+            conn.execute(
+                "insert into analytics.online_metrics values"
+                " (%s, 'home', %s, null, null, 5, 50, 20, 12, 10, %s, %s, 2, 1, 900, now())",
+                (day, good, completes, skips),
+            )
+    try:
+        body = client.get("/api/v1/admin/models", headers=admin).get_json()
+    finally:
+        with db.connect(settings, autocommit=True) as conn:
+            conn.execute("delete from analytics.online_metrics where day in (%s, %s)", days)
+    by_version = {v["version"]: v for v in body["versions"]}
+    home = by_version[good]["online"]["home"]
+    assert (home["first_day"], home["last_day"]) == days
+    assert (home["impressions"], home["completes"], home["skips"]) == (10, 9, 3)
+    assert home["play_through_rate"] == 0.75 and home["skip_rate"] == 0.25
+    assert home["play_rate"] == 0.2 and home["seconds_per_impression"] == 180.0
+    assert by_version[versions["rejected"]]["online"] == {}, "it never served"
+
+
 def test_rollback_and_forward(client, admin, versions, settings):
     back = client.post(f"/api/v1/admin/models/{versions['good']}/activate", headers=admin)
     assert back.status_code == 200 and back.get_json()["active"] == versions["good"]

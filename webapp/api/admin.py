@@ -17,7 +17,7 @@ from webapp.api.auth import admin_required
 from webapp.api.params import Text, int_param, operation
 from webapp.errors import ApiError
 from webapp.resources import resources
-from webapp.services import admin_status
+from webapp.services import admin_status, online_metrics
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,23 @@ def follow_run(run_id: str):
 @api.get("/admin/models")
 @admin_required
 @operation(
-    "Model versions with their metrics; which one is served.",
+    "Model versions with their offline metrics and what listeners did with their answers"
+    " (online metrics per surface); which one is served.",
     answers={200: "The versions, newest first."},
 )
 def list_models():
     with resources().pool.connection() as conn:
         versions = registry.list_versions(conn)
         active = registry.active_version(conn)
-    return jsonify({"active": active, "versions": [v.as_dict() for v in versions]})
+        online = online_metrics.by_model(conn)
+    return jsonify(
+        {
+            "active": active,
+            "versions": [{**v.as_dict(), "online": online.get(v.version, {})} for v in versions],
+            # trending answers, served while no model was
+            "online_without_model": online.get(None, {}),
+        }
+    )
 
 
 @api.get("/admin/status")
