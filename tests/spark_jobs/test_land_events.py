@@ -53,6 +53,19 @@ def test_valid_events_land_with_kafka_coordinates_and_event_day(spark):
     assert row["playback_id"] is None  # optional: most clients send none
 
 
+def test_where_a_song_was_played_from_lands_with_its_event(spark):
+    rec = "2c3e4b5a-6d7f-4a81-9b2c-0d1e2f3a4b5c"
+    sent = event(rec_id=rec, surface="up_next", position=4)
+    records = spark.createDataFrame(
+        [record(sent, 9), record(event(event_id=rec), 10)], KAFKA_SCHEMA
+    )
+    rows = land_events.to_lake_rows(land_events.parse_kafka_records(records)).collect()
+    assert [(r.rec_id, r.surface, r.position) for r in rows] == [
+        (rec, "up_next", 4),
+        (None, None, None),
+    ]
+
+
 def test_a_playback_id_lands_with_its_event(spark):
     playback = "0b7e4c1a-9f0e-4c55-8d55-3f3b0a7f2c01"
     records = spark.createDataFrame([record(event(playback_id=playback), 8)], KAFKA_SCHEMA)
