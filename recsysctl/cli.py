@@ -6,6 +6,8 @@ status    each service and whether it is healthy
 migrate   apply pending SQL migrations
 demo      generate the demo world and load it (catalog + listening history)
 simulate  send live listening traffic for the demo users
+simulate-responses
+          demo users who respond to their recommendations by their tastes (home, Up Next)
 pipeline  run the play_counters DAG once through Airflow and wait for it
 models    list model versions, activate one (roll back), retrain, re-embed lyrics
 import    bring your own music: `import catalog FILE`, `import lyrics lrclib|csv FILE`,
@@ -259,6 +261,12 @@ def cmd_simulate(args) -> int:
     return 0 if report.failed == 0 else 1
 
 
+def cmd_simulate_responses(args) -> int:
+    from recsysctl import responding_traffic
+
+    return responding_traffic.cmd_simulate_responses(args, load_settings())
+
+
 def cmd_pipeline(args) -> int:
     run_pipeline(load_settings())
     return 0
@@ -379,6 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
     from recsysctl import simulator
 
     simulator.add_arguments(simulate)
+    from recsysctl import responding_traffic
+
+    responding_traffic.add_arguments(
+        sub.add_parser(
+            "simulate-responses",
+            help="demo users who respond to their recommendations by their hidden tastes",
+        )
+    )
     return parser
 
 
@@ -389,6 +405,7 @@ COMMANDS = {
     "migrate": cmd_migrate,
     "demo": cmd_demo,
     "simulate": cmd_simulate,
+    "simulate-responses": cmd_simulate_responses,
     "pipeline": cmd_pipeline,
     "airflow": cmd_airflow,
     "models": cmd_models,

@@ -3,7 +3,8 @@
 Listeners choose songs by taste and popularity, skip songs that miss their taste and finish
 songs that fit, so models trained on the history have real signal to find. The same world,
 end, days and seed always give the same events. ``recsysctl.simulator`` reuses the model for
-live traffic.
+live traffic, ``recsysctl.responding`` its taste match and outcomes for listeners answering
+recommendations.
 
 Reads a ``World`` (``recsysctl.demo.world``); yields contract events (see ``recsys.events``)
 and writes nothing.
@@ -78,7 +79,7 @@ def session_lengths(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.minimum(rng.geometric(0.18, size=count), 40)
 
 
-def _taste_match(model: ListeningModel, user: int, songs: np.ndarray) -> np.ndarray:
+def taste_match(model: ListeningModel, user: int, songs: np.ndarray) -> np.ndarray:
     """How well each song fits the listener, 0 (a genre they avoid) to 1."""
     weights = model.genre_weights[user]
     genre_fit = weights[model.song_genre[songs]] / weights.max()
@@ -95,7 +96,13 @@ def _choose_songs(model: ListeningModel, user: int, count: int, rng) -> np.ndarr
     return np.minimum(picks, len(cumulative) - 1)
 
 
-def _outcomes(match: np.ndarray, totals: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+def skip_seconds(totals: np.ndarray, rng) -> np.ndarray:
+    """Seconds heard of songs skipped: under 30 s, most stopped in the first few."""
+    skip_span = np.maximum(np.minimum(SKIP_MAX_S, totals - 1), 1)
+    return 1 + np.floor(rng.random(len(totals)) ** 1.5 * skip_span).astype(np.int64)
+
+
+def outcomes(match: np.ndarray, totals: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     """Skip songs that miss the taste, finish songs that fit; seconds heard per playback."""
     p_skip = 0.55 - 0.45 * match
     p_complete = 0.15 + 0.5 * match
@@ -103,8 +110,7 @@ def _outcomes(match: np.ndarray, totals: np.ndarray, rng) -> tuple[np.ndarray, n
     actions = np.where(draw < p_skip, SKIP, np.where(draw < p_skip + p_complete, COMPLETE, LISTEN))
     # A listen stops between 30 s and the end; songs too short for that are heard whole.
     actions = np.where((actions == LISTEN) & (totals <= SKIP_MAX_S + 1), COMPLETE, actions)
-    skip_span = np.maximum(np.minimum(SKIP_MAX_S, totals - 1), 1)
-    skip_heard = 1 + np.floor(rng.random(len(match)) ** 1.5 * skip_span).astype(np.int64)
+    skip_heard = skip_seconds(totals, rng)
     listen_from = SKIP_MAX_S + 1
     listen_heard = listen_from + np.floor(
         rng.random(len(match)) * np.maximum(totals - listen_from, 1)
@@ -116,7 +122,7 @@ def _outcomes(match: np.ndarray, totals: np.ndarray, rng) -> tuple[np.ndarray, n
 def playbacks(model: ListeningModel, user: int, count: int, rng) -> Playbacks:
     """``count`` playbacks by ``user``: songs by taste and popularity, then their outcomes."""
     songs = _choose_songs(model, user, count, rng)
-    actions, heard = _outcomes(_taste_match(model, user, songs), model.durations[songs], rng)
+    actions, heard = outcomes(taste_match(model, user, songs), model.durations[songs], rng)
     return Playbacks(songs, actions, heard)
 
 
