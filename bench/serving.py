@@ -141,7 +141,7 @@ def request_paths(user_ids, song_ids, rng, count: int = 2000):
 def report(name: str, result: loadgen.LatencyResult, floor: loadgen.LatencyResult | None):
     p50, p99 = result.percentile(50), result.percentile(99)
     line = (
-        f"{name:<34} {result.requests_per_second:8.0f} req/s  p50 {p50:6.2f} ms  "
+        f"{name:<44} {result.requests_per_second:8.0f} req/s  p50 {p50:6.2f} ms  "
         f"p99 {p99:6.2f} ms  errors {result.errors}"
     )
     if floor is not None:
