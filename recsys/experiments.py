@@ -9,9 +9,14 @@ Assignment hashes ``f"{experiment_id}:{listener_id}"`` with SHA-256, so it survi
 and is the same in every process, and an experiment's split is independent of any other's.
 
 A rate is successes over trials: the play-through rate is completes / (completes + skips)
-(higher is better), the skip rate is skips / plays shown (lower is better).
+(higher is better), the skip rate is skips / (completes + skips) (lower is better), the play
+rate is plays / songs shown (higher is better).
 
->>> arms = [Arm("control", 0.5), Arm("session-heavy", 0.5, blend={"als": 0.3, "session": 0.7})]
+:func:`definition_problems` checks a whole experiment (name, surface, arms) for serving and
+names the field at fault; the control must be plain, so that stopping an experiment returns
+every listener to what the control served.
+
+>>> arms = [Arm("control", 0.5), Arm("session-heavy", 0.5, blend=0.3)]
 >>> validate_arms(arms)
 []
 >>> assign_arm("listener-42", "exp-7", arms) == assign_arm("listener-42", "exp-7", arms)
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -50,9 +56,10 @@ class Arm:
         Fraction of the experiment's listeners sent to this arm, > 0.
     model_version : int or None
         The model version this arm serves; None serves the active model.
-    blend : dict of str to float, or None
-        Serving blend weights override, e.g. ``{"als": 0.5, "session": 0.5}``; None keeps
-        the default blend.
+    blend : float or None
+        The surface's blend weight instead of the setting's: on the home page the long-term
+        weight (``RECSYS_RECS_LONG_TERM_WEIGHT``), in next songs the ALS weight
+        (``RECSYS_NEXT_SONG_ALS_WEIGHT``); from 0 to 1. None keeps the setting.
     random : bool
         Serve random songs: a deliberately poor arm, for demonstrating that the statistics
         catch a worse arm.
@@ -61,8 +68,32 @@ class Arm:
     name: str
     share: float
     model_version: int | None = None
-    blend: dict[str, float] | None = field(default=None, hash=False)
+    blend: float | None = field(default=None, hash=False)
     random: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """Serves what the surface serves outside any experiment."""
+        return self.model_version is None and self.blend is None and not self.random
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "share": self.share,
+            "model_version": self.model_version,
+            "blend": self.blend,
+            "random": self.random,
+        }
+
+    @classmethod
+    def from_dict(cls, arm: dict) -> Arm:
+        return cls(
+            arm["name"],
+            arm["share"],
+            arm.get("model_version"),
+            arm.get("blend"),
+            bool(arm.get("random", False)),
+        )
 
 
 def validate_arms(arms: Sequence[Arm]) -> list[str]:
@@ -94,6 +125,58 @@ def validate_arms(arms: Sequence[Arm]) -> list[str]:
         problems.append(
             f"the first arm {arms[0].name!r} is the control and cannot serve random songs"
         )
+    return problems
+
+
+SURFACES = ("home", "up_next")
+NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def definition_problems(name: str, surface: str, arms: Sequence[Arm]) -> list[tuple[str, str]]:
+    """``(field, reason)`` for each problem of an experiment as serving would run it; empty
+    when it can start (the model versions' existence is the store's to check).
+
+    Besides :func:`validate_arms` (reported as field ``arms``): the name goes in URLs; the
+    control (``arms[0]``) is plain; a blend is a weight from 0 to 1; a random arm has no
+    model version or blend; and next songs (``up_next``) are always served from the active
+    model, so an arm there cannot name a model version.
+    """
+    problems = []
+    if not _NAME.fullmatch(name):
+        problems.append(("name", f"must be {NAME_RULE}"))
+    if surface not in SURFACES:
+        problems.append(("surface", f"must be one of {', '.join(SURFACES)}"))
+    problems += [("arms", problem) for problem in validate_arms(arms)]
+    if arms and not arms[0].plain and not arms[0].random:  # validate_arms reports random
+        problems.append(
+            ("arms[0]", "the first arm is the control: it serves as usual (no model_version"
+             " or blend), so that stopping the experiment changes nothing for its listeners")
+        )  # fmt: skip
+    for i, arm in enumerate(arms):
+        problems += [
+            (f"arms[{i}].{field}", reason) for field, reason in _arm_problems(arm, surface)
+        ]
+    return problems
+
+
+def _arm_problems(arm: Arm, surface: str) -> list[tuple[str, str]]:
+    problems = []
+    if arm.blend is not None and not (
+        isinstance(arm.blend, int | float) and not isinstance(arm.blend, bool)
+        and 0 <= arm.blend <= 1
+    ):  # fmt: skip
+        problems.append(("blend", "must be a number from 0 to 1"))
+    if arm.model_version is not None:
+        if isinstance(arm.model_version, bool) or not isinstance(arm.model_version, int):
+            problems.append(("model_version", "must be an integer"))
+        elif surface == "up_next":
+            problems.append(
+                ("model_version", "next songs are always served from the active model;"
+                 " compare model versions on the home surface")
+            )  # fmt: skip
+    if arm.random and (arm.model_version is not None or arm.blend is not None):
+        problems.append(("random", "a random arm serves random songs: no model_version or blend"))
     return problems
 
 

@@ -256,8 +256,13 @@ def deactivate(conn) -> None:
 
 def prune(conn, keep: int) -> list[int]:
     """Drop the vectors of gate-passed versions beyond the ``keep`` newest (the active one is
-    always kept, whatever its age) and mark them pruned. Returns the pruned versions."""
+    always kept, whatever its age, and so is every version an arm of a running experiment
+    serves) and mark them pruned. Returns the pruned versions."""
+    # the experiments' table has its own module; it imports this package
+    from recsys.experiment_store import SERVED_VERSIONS_SQL
+
     with conn.transaction():
+        # an experiment starting now checks its versions under the row-share lock: it waits
         conn.execute("lock table model.active_model in exclusive mode")
         active = active_version(conn)
         passed = [
@@ -266,7 +271,8 @@ def prune(conn, keep: int) -> list[int]:
                 "select version from model.als_runs where status = 'passed' order by version desc"
             ).fetchall()
         ]
-        kept = set(passed[: max(keep, 1)]) | ({active} if active else set())
+        in_experiments = {v for (v,) in conn.execute(SERVED_VERSIONS_SQL).fetchall()}
+        kept = set(passed[: max(keep, 1)]) | ({active} if active else set()) | in_experiments
         pruned = [v for v in passed if v not in kept]
         for version in pruned:
             conn.execute(sql.SQL("drop table if exists {}").format(factors_table(version)))
