@@ -256,8 +256,9 @@ def results(conn, name: str, confidence: float = 0.95) -> dict:
     each rate against the control's: the difference with its ``confidence`` interval (Wald,
     recsys.experiments.rate_lift) and the verdict in words.
 
-    ``{"experiment": {...}, "confidence": 0.95, "arms": [{"name", "control", "share",
-    "totals": {...}, "rates": {...}, "lift": {rate: {...}} or None}]}``
+    The experiment's fields (``Experiment.as_dict``), its ``confidence``, and ``arms``:
+    ``[{"name", "share", "model_version", "blend", "random", "control", "totals": {...},
+    "rates": {...}, "lift": {rate: {...}} or None}]``.
     """
     experiment = get(conn, name)
     found = dict(map(_arm_totals, conn.execute(RESULTS_SQL, (name,))))
@@ -278,4 +279,4 @@ def results(conn, name: str, confidence: float = 0.95) -> dict:
             {**arm.as_dict(), "control": i == 0, "totals": totals, "rates": rates,
              "lift": lifts if i else None}
         )  # fmt: skip
-    return {"experiment": experiment.as_dict(), "confidence": confidence, "arms": arms}
+    return {**experiment.as_dict(), "confidence": confidence, "arms": arms}

@@ -238,6 +238,11 @@ class Settings:
     long_term_cache_ttl_s: int = _setting(
         600, "Seconds a listener's ALS vector is cached in Redis (keyed by model version)."
     )
+    experiments_cache_s: float = _setting(
+        5.0,
+        "Seconds each web worker keeps the running experiments before reading them again (a"
+        " start or stop takes effect within this time); 0: read on every request.",
+    )
     player_clock_speed: float = _setting(
         1.0, "Simulated playback seconds per real second for songs without audio (tests: 30+)."
     )

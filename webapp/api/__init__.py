@@ -4,4 +4,14 @@ from flask import Blueprint
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from webapp.api import admin, admin_catalog, catalog, events, feedback, openapi, recs, trending  # noqa: E402,F401  (registers routes on the blueprint)
+from webapp.api import (  # noqa: E402,F401  (registers routes on the blueprint)
+    admin,
+    admin_catalog,
+    catalog,
+    events,
+    experiments,
+    feedback,
+    openapi,
+    recs,
+    trending,
+)

@@ -74,6 +74,7 @@ class Reason(BaseModel):
         "taste",
         "new_from_artist",
         "new_in_genre",
+        "random",
     ]
     song_id: str | None = None
     title: str | None = None
@@ -103,6 +104,11 @@ class Recommendation(BaseModel):
     reason: Reason
 
 
+class ExperimentArm(BaseModel):
+    name: str = Field(description="The running experiment of the surface.")
+    arm: str = Field(description="The listener's arm in it (always the same for a listener).")
+
+
 class Recommendations(BaseModel):
     rec_id: str = Field(
         description="This answer's id (a UUID), recorded with its songs as an impression."
@@ -110,10 +116,20 @@ class Recommendations(BaseModel):
     user_id: str
     song_id: str | None = Field(None, description="Next songs only.")
     mode: Literal[
-        "session", "long_term", "short_term", "trending", "hybrid", "als_only", "content_only"
-    ]
+        "session",
+        "long_term",
+        "short_term",
+        "trending",
+        "hybrid",
+        "als_only",
+        "content_only",
+        "random",
+    ] = Field(description="random: an experiment's random arm.")
     degraded: list[Literal["sessions_unavailable", "no_active_model"]]
     model_version: int | None
+    experiment: ExperimentArm | None = Field(
+        description="The listener's arm when an experiment runs on this surface, else null."
+    )
     limit: int
     offset: int
     items: list[Recommendation]

@@ -43,14 +43,16 @@ def _page(query: Page) -> tuple[int, int]:
 
 
 def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: int, **ids):
-    """The answer, with a new ``rec_id``, each item its ``position``; recorded as an
-    impression (recsys.impressions) on the way out, never waited for."""
+    """The answer, with a new ``rec_id``, each item its ``position``, and the listener's
+    experiment arm (or null); recorded as an impression (recsys.impressions) on the way
+    out, never waited for."""
     kind = "next" if "song_id" in ids else "home"
     metrics.RECOMMENDATIONS.labels(kind, answer.mode, str(bool(answer.degraded)).lower()).inc()
     items = recommender.page(conn, answer, limit, offset)
     rec_id = new_event_id()
     for item in items:
         item["position"] = item["rank"]
+    assigned = answer.experiment
     resources().impression_log.record(
         impressions.impression(
             rec_id,
@@ -62,6 +64,8 @@ def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: 
             [item["song_id"] for item in items],
             offset,
             int(time.time() * 1000),
+            experiment=assigned.experiment if assigned else None,
+            experiment_arm=assigned.arm.name if assigned else None,
         )
     )
     return jsonify(
@@ -71,6 +75,7 @@ def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: 
             "mode": answer.mode,
             "degraded": answer.degraded,
             "model_version": answer.model_version,
+            "experiment": assigned.as_answer() if assigned else None,
             "limit": limit,
             "offset": offset,
             "items": items,
@@ -89,7 +94,9 @@ def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: 
         404: "No such user.",
         429: RATE_LIMITED,
     },
-    description="offset is at most RECSYS_RECS_CANDIDATE_POOL.",
+    description="offset is at most RECSYS_RECS_CANDIDATE_POOL. In a running experiment of the"
+    " home surface the listener's arm may serve another model version, another long-term"
+    " weight or random songs (docs/serving.md#experiments).",
 )
 def home_recommendations(user_id: str, query: Page):
     limit, offset = _page(query)
@@ -113,7 +120,9 @@ def home_recommendations(user_id: str, query: Page):
         404: "No such user or song.",
         429: RATE_LIMITED,
     },
-    description="offset is at most RECSYS_RECS_CANDIDATE_POOL.",
+    description="offset is at most RECSYS_RECS_CANDIDATE_POOL. In a running experiment of the"
+    " up_next surface the listener's arm may serve another ALS weight or random songs"
+    " (docs/serving.md#experiments).",
 )
 def next_song_recommendations(user_id: str, song_id: str, query: Page):
     limit, offset = _page(query)

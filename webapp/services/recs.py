@@ -15,8 +15,14 @@ taken down is never read as a candidate, and a page never shows one. Neither is 
 listener disliked; the songs of an artist they disliked twice or more come after all others
 (``feedback``).
 
-Reads catalog.users, catalog.songs, catalog.artists, the model tables (``vectors``) and the
-session store; writes only the long-term vector cache.
+In a running experiment (``experiments``) the listener's arm may change that: serve another
+model version (home page: its own user and item vectors, the short-term vector rebuilt from
+the songs heard in that version's space), another blend weight (home: long-term; next songs:
+ALS), or random servable songs. Outside an experiment, or in its control arm, nothing does.
+
+Reads catalog.users, catalog.songs, catalog.artists, the model tables (``vectors``,
+``version_vectors``), the running experiments and the session store; writes only the
+long-term vector cache.
 """
 
 from __future__ import annotations
@@ -27,11 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsys import model_registry as registry
-from recsys.model_registry import vectors
+from recsys.model_registry import vectors, version_vectors
 from recsys.settings import Settings
+from webapp.services.experiments import Assignment, RunningExperiments
 from webapp.services.feedback import disliked_sql
 from webapp.services.scoring import (
     cap_per_artist,
+    ema,
     hybrid_scores,
     session_vector,
     strongest_contributor,
@@ -83,6 +91,8 @@ class Answer:
     heard: list[str] = field(default_factory=list)
     # artists the listener disliked ARTIST_DISLIKES times or more: their songs go last
     pushed_down: list[str] = field(default_factory=list)
+    # the listener's arm in the surface's running experiment, if any
+    experiment: Assignment | None = None
 
 
 REASON_TEXT = {
@@ -92,6 +102,7 @@ REASON_TEXT = {
     "taste": "Picked for your taste",
     "new_from_artist": "New from {artist}",
     "new_in_genre": "New in {genre}",
+    "random": "A random pick",
 }
 # Reasons of new songs, about the recommended song itself (its artist, its genre).
 NEW_REASONS = {"artist": "new_from_artist", "genre": "new_in_genre"}
@@ -112,6 +123,13 @@ SONG_DETAILS_AND_VECTORS_SQL = SONG_SQL.format(
     factors=", f.factors::text",
     join=vectors.ITEM_FACTORS_JOIN,
 )
+# An experiment's random arm: servable songs in an order fixed per listener and experiment
+# (so pages do not overlap), a scan of the catalog: a demonstration arm, not a fast one.
+RANDOM_SONGS_SQL = """
+    select id from catalog.songs
+    where taken_down_at is null and id <> all(%s)
+    order by md5(%s || id), id limit %s
+"""
 SONG_FIELDS = ("song_id", "title", "artist_id", "artist", "genre", "duration_s", "image_url",
                "audio_url")  # fmt: skip
 
@@ -183,6 +201,7 @@ class Recommender:
         self.settings = settings
         self.store = store
         self.artists = SongArtists()
+        self.experiments = RunningExperiments(settings.experiments_cache_s)
 
     # -- shared steps -------------------------------------------------------------------
     def _listener(self, conn, user_id: str) -> tuple[list[str], int | None, bool, Disliked]:
@@ -248,6 +267,14 @@ class Recommender:
             (exclude, genres, genres, self.settings.recs_candidate_pool),
         ).fetchall()
         return [Ranked(r[0], float(r[1]), ("trending", None)) for r in rows]
+
+    def _random(self, conn, assigned: Assignment, user_id: str, exclude: list[str]) -> list[Ranked]:
+        """Servable songs at random: an experiment's deliberately poor arm."""
+        seed = f"{assigned.experiment}:{user_id}:"
+        rows = conn.execute(
+            RANDOM_SONGS_SQL, (exclude, seed, self.settings.recs_candidate_pool)
+        ).fetchall()
+        return [Ranked(r[0], 0.0, ("random", None)) for r in rows]
 
     def page(self, conn, answer: Answer, limit: int, offset: int) -> list[dict]:
         """The page ``[offset, offset + limit)`` of the capped order, with song details."""
@@ -322,37 +349,44 @@ class Recommender:
 
     # -- home ---------------------------------------------------------------------------
     def home(self, conn, user_id: str, swapped: bool = False) -> Answer:
+        assigned = self.experiments.assignment(conn, "home", user_id)
+        arm = assigned.arm if assigned else None
         genres, version, new_songs_exist, disliked = self._listener(conn, user_id)
         degraded: list[str] = []
         session = self._session(user_id, degraded, version)
         exclude = list(dict.fromkeys([*session.recent, *disliked.songs]))
-        answer = self._home(conn, user_id, genres, version, new_songs_exist, session, exclude,
-                            degraded, swapped)  # fmt: skip
+        if arm is not None and arm.random:
+            answer = Answer(
+                "random", degraded, None, self._random(conn, assigned, user_id, exclude)
+            )
+        elif arm is not None and arm.model_version not in (None, version):
+            answer = self._home_of_version(
+                conn, user_id, arm, (genres, new_songs_exist, session, exclude, degraded)
+            )
+        else:
+            weight = _blend(arm, self.settings.recs_long_term_weight)
+            answer = self._home(conn, user_id, genres, version, new_songs_exist, session, exclude,
+                                degraded, swapped, weight)  # fmt: skip
         answer.pushed_down = disliked.artists
+        answer.experiment = assigned
         return answer
 
     def _home(
-        self, conn, user_id, genres, version, new_songs_exist, session, exclude, degraded, swapped
-    ) -> Answer:
+        self, conn, user_id, genres, version, new_songs_exist, session, exclude, degraded, swapped,
+        weight,
+    ) -> Answer:  # fmt: skip
         s = self.settings
         if version is None:
             degraded.append("no_active_model")
             return Answer("trending", degraded, None, self._trending(conn, genres, exclude))
         long_term = self._long_term(conn, version, user_id, session)
         short_term = session.short_term if session.short_term_version == version else None
-        query = session_vector(long_term, short_term, s.recs_long_term_weight)
+        query = session_vector(long_term, short_term, weight)
         if query is None:
             ranked = self._trending(conn, genres, exclude)
             if new_songs_exist:
                 ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
             return Answer("trending", degraded, version, ranked)
-        mode = (
-            "session"
-            if long_term is not None and short_term is not None
-            else "long_term"
-            if long_term is not None
-            else "short_term"
-        )
         nearest = vectors.nearest_items(
             conn, version, query, exclude, s.recs_candidate_pool, s.hnsw_ef_search
         )
@@ -363,30 +397,65 @@ class Recommender:
         if new_songs_exist:
             ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
         heard = session.heard[:REASON_SONGS] if short_term is not None else []
-        return Answer(mode, degraded, version, ranked, heard)
+        return Answer(_home_mode(long_term, short_term), degraded, version, ranked, heard)
+
+    def _home_of_version(self, conn, user_id: str, arm, read) -> Answer:
+        """The home page from the arm's model version instead of the active one: its user
+        vector, and the short-term vector rebuilt from the songs heard this session (the
+        stored one is in the active model's space)."""
+        s = self.settings
+        genres, new_songs_exist, session, exclude, degraded = read
+        version = arm.model_version
+        heard = session.heard[:REASON_SONGS] if session.short_term is not None else []
+        long_term, heard_vectors = version_vectors.listener_vectors(conn, version, user_id, heard)
+        short_term = None
+        for song in reversed(heard):  # oldest first, as the session saw them
+            if song in heard_vectors:
+                short_term = ema(short_term, heard_vectors[song], s.session_ema_weight)
+        weight = _blend(arm, s.recs_long_term_weight)
+        query = session_vector(long_term, short_term, weight)
+        if query is None:
+            ranked = self._trending(conn, genres, exclude)
+            mode = "trending"
+        else:
+            nearest = version_vectors.nearest_items(
+                conn, version, query, exclude, s.recs_candidate_pool, s.hnsw_ef_search
+            )
+            ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
+            mode = _home_mode(long_term, short_term)
+        if new_songs_exist:
+            ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
+        return Answer(mode, degraded, version, ranked)
 
     # -- next song ----------------------------------------------------------------------
     def next_songs(self, conn, user_id: str, song_id: str) -> Answer:
         """Next songs after ``song_id``: its ALS and lyrics neighbours, scored by the hybrid
         rule. The reads share one transaction holding the served model, so a swap cannot
         mix two models' candidates and scores in one answer."""
+        assigned = self.experiments.assignment(conn, "up_next", user_id)
+        arm = assigned.arm if assigned else None
         with conn.transaction():
             registry.hold_active_model(conn)
             genres, version, genre, has_als, has_lyrics, disliked = self._listener_and_song(
                 conn, user_id, song_id
             )
-            answer = self._next_songs(
-                conn, user_id, song_id, (genres, version, genre, has_als, has_lyrics), disliked
-            )
+            degraded: list[str] = []
+            session = self._session(user_id, degraded)
+            exclude = list(dict.fromkeys([song_id, *session.recent, *disliked.songs]))
+            if arm is not None and arm.random:
+                ranked = self._random(conn, assigned, user_id, exclude)
+                answer = Answer("random", degraded, None, ranked)
+            else:
+                weight = _blend(arm, self.settings.next_song_als_weight)
+                read = (genres, version, genre, has_als, has_lyrics)
+                answer = self._next_songs(conn, song_id, read, degraded, exclude, weight)
             answer.pushed_down = disliked.artists
+            answer.experiment = assigned
             return answer
 
-    def _next_songs(self, conn, user_id: str, song_id: str, read, disliked) -> Answer:
+    def _next_songs(self, conn, song_id: str, read, degraded, exclude, weight) -> Answer:
         s = self.settings
         genres, version, genre, has_als, has_lyrics = read
-        degraded: list[str] = []
-        session = self._session(user_id, degraded)
-        exclude = list(dict.fromkeys([song_id, *session.recent, *disliked.songs]))
         if version is None:
             degraded.append("no_active_model")
         if not (has_als or has_lyrics):
@@ -403,7 +472,7 @@ class Recommender:
         # Beside songs the model knows, a new one (no ALS vector yet) is scored by its lyrics
         # alone; without ALS candidates every song already is.
         new = {k for k, (a, _, is_new) in merged.items() if is_new and a is None} if als else set()
-        w, w_new = s.next_song_als_weight, s.next_song_new_song_weight
+        w, w_new = weight, s.next_song_new_song_weight
         ranked = []
         for k, (score, n_als, n_content) in hybrid_scores(als, content, w).items():
             lyrics_led = k in new or (1 - w) * n_content > w * n_als
@@ -419,6 +488,17 @@ class Recommender:
         ranked = _new_songs_capped(ranked, new, s.recs_new_song_slots)
         mode = "hybrid" if has_als and has_lyrics else "als_only" if has_als else "content_only"
         return Answer(mode, degraded, version, ranked)
+
+
+def _blend(arm, setting: float) -> float:
+    """The blend weight the listener's arm serves with: its own, else the setting's."""
+    return setting if arm is None or arm.blend is None else arm.blend
+
+
+def _home_mode(long_term, short_term) -> str:
+    if long_term is not None and short_term is not None:
+        return "session"
+    return "long_term" if long_term is not None else "short_term"
 
 
 def _best_first(r: Ranked) -> tuple[float, str]:
