@@ -106,10 +106,28 @@ def check_events(events: list[dict], played: list[str]):
     assert len(playbacks) == len(played)
 
 
+def check_attribution(settings, shown_from, events, played, user_id):
+    """Each event says which answer (an impression on Kafka) its song was played from, and
+    where: the first song from the home page, at position 1; the others from Up Next."""
+    shown = {
+        r["rec_id"]: r
+        for r in records_since(settings, shown_from, settings.kafka_impressions_topic)
+        if r["user_id"] == user_id
+    }
+    for n, song_id in enumerate(played):
+        for e in (e for e in events if e["track_id"] == song_id):
+            answer = shown[e["rec_id"]]
+            assert e["surface"] == answer["surface"] == ("home" if n == 0 else "up_next")
+            assert answer["song_ids"][answer["positions"].index(e["position"])] == song_id
+            if n == 0:
+                assert e["position"] == 1
+
+
 def test_a_session_plays_songs_refills_up_next_and_steers_the_home_page(
     page, settings, kafka, listener, als_model, trending_day
 ):
     start = end_offsets(settings)
+    shown_from = end_offsets(settings, settings.kafka_impressions_topic)
     open_home(page, settings)
     pick_listener(page, listener)
     before = ids_of(page, "rec-item")
@@ -148,7 +166,9 @@ def test_a_session_plays_songs_refills_up_next_and_steers_the_home_page(
         found = [e for e in records_since(settings, start) if e["user_id"] == listener["id"]]
         return found if sum(e["action"] == "complete" for e in found) >= SONGS_PLAYED else None
 
-    check_events(wait_for(session_events, 20, "the session's events in Kafka"), played)
+    events = wait_for(session_events, 20, "the session's events in Kafka")
+    check_events(events, played)
+    check_attribution(settings, shown_from, events, played, listener["id"])
 
     def followed_the_session():
         ids = ids_of(page, "rec-item")
