@@ -13,6 +13,7 @@ models    list model versions, activate one (roll back), retrain, re-embed lyric
 import    bring your own music: `import catalog FILE`, `import lyrics lrclib|csv FILE`,
           `import history FORMAT FILE...` (docs/importing.md)
 catalog   take a song down, or restore it
+experiment  A/B experiments: start, list, show results, stop (docs/operating.md#experiments)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from recsys.airflow_client import AirflowError
 from recsys.jars import JarFetchError
 from recsys.lake import events_path
 from recsys.settings import PROJECT_ROOT, SettingsError, load_settings, require
-from recsysctl import catalog_commands, import_history
+from recsysctl import catalog_commands, experiment_commands, import_history
 from recsysctl.stack.process import ServiceError
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -381,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_commands.add_import_lyrics(kinds)
     import_history.add_import_history(kinds)
     catalog_commands.add_catalog(sub)
+    experiment_commands.add_experiment(sub)
     airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     simulate = sub.add_parser("simulate", help="send live listening traffic")
@@ -411,6 +413,7 @@ COMMANDS = {
     "models": cmd_models,
     "import": cmd_import,
     "catalog": catalog_commands.cmd_catalog,
+    "experiment": experiment_commands.cmd_experiment,
 }
 
 
