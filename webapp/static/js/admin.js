@@ -1,5 +1,6 @@
 // The admin page: model versions (table and chart), activation, retrain and re-embed runs
-// followed to the end, and the pipeline's freshness, DAG runs and alerts. The admin token is
+// followed to the end, experiments (start, results per arm, stop), and the pipeline's
+// freshness, DAG runs and alerts. The admin token is
 // kept in sessionStorage: it lasts for this tab and is sent only as a bearer header.
 
 import { byTestId, debounce, el, getJSON, postJSON, showError } from "./api.js";
@@ -123,6 +124,173 @@ async function startRun(path) {
   }
 }
 
+// --- experiments ---------------------------------------------------------------------------
+
+const EXPERIMENTS_SHOWN = 10;
+// The rates compared with the control, as GET /admin/experiments/<name> names them.
+const EXPERIMENT_RATES = [
+  ["play_through_rate", "Play-through"],
+  ["skip_rate", "Skip rate"],
+];
+
+// "name:share[:blend=W][:model_version=V][:random]" per line, as the CLI's --arm takes.
+function parseArms(text) {
+  const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
+  return lines.map((line, i) => {
+    const [name, share, ...options] = line.split(":");
+    const arm = { name, share: Number(share) };
+    if (share === undefined || share.trim() === "" || Number.isNaN(arm.share)) {
+      throw new Error(`arm line ${i + 1} (${line}): the share must be a number`);
+    }
+    for (const option of options) {
+      const [key, value] = option.split("=");
+      if (key === "random" && value === undefined) arm.random = true;
+      else if (key === "blend" && value !== undefined) arm.blend = Number(value);
+      else if (key === "model_version" && value !== undefined) arm.model_version = Number(value);
+      else {
+        const expected = "blend=W, model_version=V or random";
+        throw new Error(`arm line ${i + 1} (${line}): ${option} is not ${expected}`);
+      }
+    }
+    return arm;
+  });
+}
+
+function serves(arm) {
+  if (arm.random) return "random songs";
+  const parts = [];
+  if (arm.model_version != null) parts.push(`model v${arm.model_version}`);
+  if (arm.blend != null) parts.push(`blend ${arm.blend}`);
+  return parts.join(", ") || "as usual";
+}
+
+function rate(value) {
+  return typeof value === "number" ? `${(value * 100).toFixed(1)}%` : "–";
+}
+
+function signed(value) {
+  return `${value >= 0 ? "+" : "−"}${Math.abs(value * 100).toFixed(1)}`;
+}
+
+function liftCells(arm, key) {
+  const lift = arm.lift && arm.lift[key];
+  if (!lift) return [el("td", {}, "–"), el("td", {}, "")];
+  const change =
+    lift.difference === null
+      ? "–"
+      : `${signed(lift.difference)} pts [${signed(lift.low)}, ${signed(lift.high)}]`;
+  const verdictClass = `verdict ${lift.verdict.replaceAll(" ", "-")}`;
+  return [
+    el("td", { testid: `lift-${key}` }, change),
+    el("td", { testid: `verdict-${key}`, class: verdictClass }, lift.verdict),
+  ];
+}
+
+function experimentArmRow(arm) {
+  const totals = arm.totals;
+  return el(
+    "tr",
+    { testid: "experiment-arm", data: { arm: arm.name } },
+    el("td", {}, arm.name, arm.control ? el("strong", { class: "badge" }, "control") : null),
+    el("td", {}, `${Math.round(arm.share * 1000) / 10}%`),
+    el("td", {}, serves(arm)),
+    el("td", { testid: "arm-impressions" }, totals.impressions),
+    el("td", {}, totals.playbacks),
+    ...EXPERIMENT_RATES.flatMap(([key]) => [
+      el("td", {}, rate(arm.rates[key])),
+      ...liftCells(arm, key),
+    ]),
+  );
+}
+
+function experimentHead() {
+  const columns = ["Arm", "Share", "Serves", "Impressions", "Playbacks"];
+  for (const [, label] of EXPERIMENT_RATES) columns.push(label, "Lift", "Verdict");
+  return el("thead", {}, el("tr", {}, ...columns.map((text) => el("th", {}, text))));
+}
+
+function experimentBlock(experiment) {
+  const running = experiment.status === "running";
+  const onclick = () => stopExperiment(experiment.name);
+  const stopButton = running
+    ? el("button", { type: "button", testid: "experiment-stop", onclick }, "Stop")
+    : null;
+  const surface = experiment.surface === "home" ? "home page" : "Up Next";
+  const status = el(
+    "span",
+    { testid: "experiment-status", class: `state ${experiment.status}` },
+    experiment.status,
+  );
+  const stopped = experiment.stopped_at ? `, stopped ${when(experiment.stopped_at)}` : "";
+  const notes = experiment.notes ? ` · ${experiment.notes}` : "";
+  const data = { name: experiment.name, status: experiment.status };
+  return el(
+    "article",
+    { class: "experiment", testid: "experiment", data },
+    el("h3", {}, `${experiment.name} · ${surface} · `, status, " ", stopButton),
+    el(
+      "p",
+      { class: "meta" },
+      `started ${when(experiment.started_at)} by ${experiment.started_by}${stopped}${notes}`,
+    ),
+    el(
+      "div",
+      { class: "table-scroll" },
+      el("table", {}, experimentHead(), el("tbody", {}, ...experiment.arms.map(experimentArmRow))),
+    ),
+  );
+}
+
+async function loadExperiments() {
+  const error = byTestId("experiment-error");
+  try {
+    const { experiments } = await getJSON("/admin/experiments", { token: token() });
+    const shown = await Promise.all(
+      experiments
+        .slice(0, EXPERIMENTS_SHOWN)
+        .map((e) => getJSON(`/admin/experiments/${encodeURIComponent(e.name)}`, {
+          token: token(),
+        })),
+    );
+    byTestId("experiment-list").replaceChildren(...shown.map(experimentBlock));
+    byTestId("experiments-empty").hidden = shown.length > 0;
+  } catch (err) {
+    showError(error, err);
+  }
+}
+
+async function startExperiment(event) {
+  event.preventDefault();
+  const error = byTestId("experiment-error");
+  showError(error, null);
+  try {
+    const notes = byTestId("experiment-notes").value.trim();
+    const body = {
+      name: byTestId("experiment-name").value.trim(),
+      surface: byTestId("experiment-surface").value,
+      arms: parseArms(byTestId("experiment-arms").value),
+      ...(notes ? { notes } : {}),
+    };
+    await postJSON("/admin/experiments", body, { token: token() });
+    byTestId("experiment-name").value = "";
+    byTestId("experiment-notes").value = "";
+    await loadExperiments();
+  } catch (err) {
+    showError(error, err);
+  }
+}
+
+async function stopExperiment(name) {
+  const error = byTestId("experiment-error");
+  showError(error, null);
+  try {
+    await postJSON(`/admin/experiments/${encodeURIComponent(name)}/stop`, {}, { token: token() });
+    await loadExperiments();
+  } catch (err) {
+    showError(error, err);
+  }
+}
+
 // --- pipeline status -----------------------------------------------------------------------
 
 function describeCounters(run) {
@@ -217,7 +385,7 @@ async function open() {
   }
   byTestId("admin-content").hidden = false;
   drawChart(byTestId("chart-box"), chartedVersions); // again: hidden, it had no width
-  await loadStatus();
+  await Promise.all([loadStatus(), loadExperiments()]);
   document.body.dataset.ready = "true";
 }
 
@@ -237,5 +405,6 @@ window.addEventListener(
 );
 byTestId("retrain").addEventListener("click", () => startRun("/admin/retrain"));
 byTestId("reembed").addEventListener("click", () => startRun("/admin/embed"));
+byTestId("experiment-form").addEventListener("submit", startExperiment);
 
 open();
