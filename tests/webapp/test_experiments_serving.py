@@ -308,3 +308,24 @@ def test_serving_reads_the_experiments_once_per_cache_period(client, postgres):
         now[0] += 0.1
         assert running.assignment(conn, "home", "u1") is None
         assert running.assignment(conn, "up_next", "u1") is None
+
+
+def test_an_arm_whose_version_was_dropped_by_hand_is_served_the_active_model(
+    client, world, models, postgres
+):
+    with db.connect(postgres, autocommit=True) as conn:
+        doomed = write_model(conn, world, 3)
+    arms = [Arm("control", 0.5), Arm("doomed", 0.5, model_version=doomed.version)]
+    name = start(client, "home", arms)
+    user = listener_in(world, name, arms, "doomed")
+    assert recs(client, f"{user}?limit=5")["model_version"] == doomed.version
+    with db.connect(postgres, autocommit=True) as conn:
+        conn.execute(f"drop table model.als_factors_{doomed.version}")
+        conn.execute("update model.als_runs set status = 'pruned' where version = %s",
+                     (doomed.version,))  # fmt: skip
+
+    answer = recs(client, f"{user}?limit=5")
+    assert answer["degraded"] == ["experiment_arm_unavailable"]
+    assert answer["model_version"] == models["active"].version
+    assert answer["experiment"] == {"name": name, "arm": "doomed"}
+    assert_scored_by(answer, models["active"], models["active"].users[user])

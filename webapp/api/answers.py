@@ -125,7 +125,12 @@ class Recommendations(BaseModel):
         "content_only",
         "random",
     ] = Field(description="random: an experiment's random arm.")
-    degraded: list[Literal["sessions_unavailable", "no_active_model"]]
+    degraded: list[
+        Literal["sessions_unavailable", "no_active_model", "experiment_arm_unavailable"]
+    ] = Field(
+        description="experiment_arm_unavailable: the arm's model version is gone (dropped by"
+        " hand); served from the active model."
+    )
     model_version: int | None
     experiment: ExperimentArm | None = Field(
         description="The listener's arm when an experiment runs on this surface, else null."

@@ -355,15 +355,15 @@ class Recommender:
         degraded: list[str] = []
         session = self._session(user_id, degraded, version)
         exclude = list(dict.fromkeys([*session.recent, *disliked.songs]))
+        answer = None
         if arm is not None and arm.random:
             answer = Answer(
                 "random", degraded, None, self._random(conn, assigned, user_id, exclude)
             )
         elif arm is not None and arm.model_version not in (None, version):
-            answer = self._home_of_version(
-                conn, user_id, arm, (genres, new_songs_exist, session, exclude, degraded)
-            )
-        else:
+            read = (genres, new_songs_exist, session, exclude, degraded)
+            answer = self._home_of_version(conn, user_id, arm, read)
+        if answer is None:
             weight = _blend(arm, self.settings.recs_long_term_weight)
             answer = self._home(conn, user_id, genres, version, new_songs_exist, session, exclude,
                                 degraded, swapped, weight)  # fmt: skip
@@ -399,15 +399,22 @@ class Recommender:
         heard = session.heard[:REASON_SONGS] if short_term is not None else []
         return Answer(_home_mode(long_term, short_term), degraded, version, ranked, heard)
 
-    def _home_of_version(self, conn, user_id: str, arm, read) -> Answer:
+    def _home_of_version(self, conn, user_id: str, arm, read) -> Answer | None:
         """The home page from the arm's model version instead of the active one: its user
         vector, and the short-term vector rebuilt from the songs heard this session (the
-        stored one is in the active model's space)."""
+        stored one is in the active model's space). None when the version's vectors are gone
+        (dropped by hand: prune keeps them): the listener is then served the active model."""
         s = self.settings
         genres, new_songs_exist, session, exclude, degraded = read
         version = arm.model_version
         heard = session.heard[:REASON_SONGS] if session.short_term is not None else []
-        long_term, heard_vectors = version_vectors.listener_vectors(conn, version, user_id, heard)
+        try:
+            long_term, heard_vectors = version_vectors.listener_vectors(
+                conn, version, user_id, heard
+            )
+        except version_vectors.VersionGone:
+            degraded.append("experiment_arm_unavailable")
+            return None
         short_term = None
         for song in reversed(heard):  # oldest first, as the session saw them
             if song in heard_vectors:
