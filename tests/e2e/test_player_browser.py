@@ -318,8 +318,16 @@ def charted_versions(postgres):
                 (dt.timedelta(days=days_ago), version),
             )
             versions.append(version)
+        # what listeners did with the newer one's home answers, as the online_metrics DAG
+        # writes it: 15 of 20 ended playbacks heard to the end
+        conn.execute(
+            "insert into analytics.online_metrics values ('2097-05-01', 'home', %s, null, null,"
+            " 8, 80, 30, 24, 20, 15, 5, 1, 0, 3000, now())",
+            (versions[1],),
+        )
     yield versions
     with db.connect(postgres, autocommit=True) as conn:
+        conn.execute("delete from analytics.online_metrics where day = '2097-05-01'")
         conn.execute("delete from model.als_runs where version = any(%s)", (versions,))
 
 
@@ -349,6 +357,20 @@ def test_admin_page_charts_the_versions_and_shows_freshness(
     charted = ids_of(page, "chart-point-model", "data-version")
     assert sorted(map(int, charted)) == sorted(with_metrics)
     assert ids_of(page, "chart-point-popularity", "data-version") == charted
+    online = page.get_by_test_id("online-chart-svg")
+    bars = online.get_by_test_id("online-bar-play_through_rate")
+    assert bars.count() >= 1
+    served = online.locator(
+        f'[data-testid=online-bar-play_through_rate][data-version="{charted_versions[1]}"]'
+    )
+    assert float(served.get_attribute("data-value")) == 0.75
+    skip = online.locator(
+        f'[data-testid=online-bar-skip_rate][data-version="{charted_versions[1]}"]'
+    )
+    assert float(skip.get_attribute("data-value")) == 0.25
+    newer = page.locator(f'[data-testid=model-row][data-version="{charted_versions[1]}"]')
+    assert newer.get_by_test_id("online-home").text_content() == "0.7500"
+    assert newer.get_by_test_id("online-up_next").text_content() == "–"
     active = page.locator('[data-testid=model-row]:has([data-testid="active-badge"])')
     assert active.get_attribute("data-version") == str(models.json()["active"])
     rejected = page.locator(f'[data-testid=model-row][data-version="{charted_versions[0]}"]')

@@ -5,6 +5,7 @@
 
 import { byTestId, debounce, el, getJSON, postJSON, showError } from "./api.js";
 import { drawChart } from "./chart.js";
+import { drawOnlineChart } from "./online_chart.js";
 
 const TOKEN_KEY = "musicrec.adminToken";
 const RUN_POLL_MS = 3000;
@@ -44,9 +45,24 @@ function modelRow(model) {
     el("td", {}, `${model.window_start} – ${model.window_end}`),
     el("td", {}, fixed(metrics.model && metrics.model.ndcg)),
     el("td", {}, fixed(metrics.popularity && metrics.popularity.ndcg)),
+    onlineCell(model, "home"),
+    onlineCell(model, "up_next"),
     el("td", {}, when(model.finished_at)),
     el("td", {}, activateButton),
   );
+}
+
+// A version's online play-through rate on a surface, with its answers counted in the title.
+function onlineCell(model, surface) {
+  const found = model.online && model.online[surface];
+  const title = found ? `${found.impressions} answers, ${found.first_day} – ${found.last_day}` : "";
+  const testid = `online-${surface}`;
+  return el("td", { title, testid }, fixed(found ? found.play_through_rate : null));
+}
+
+function drawCharts() {
+  drawChart(byTestId("chart-box"), chartedVersions);
+  drawOnlineChart(byTestId("online-chart-box"), chartedVersions, "home");
 }
 
 async function loadModels() {
@@ -57,7 +73,7 @@ async function loadModels() {
     byTestId("models-table").tBodies[0].replaceChildren(...answer.versions.map(modelRow));
     byTestId("models-empty").hidden = answer.versions.length > 0;
     chartedVersions = answer.versions;
-    drawChart(byTestId("chart-box"), chartedVersions);
+    drawCharts();
     return true;
   } catch (err) {
     showError(error, err);
@@ -384,7 +400,7 @@ async function open() {
     return;
   }
   byTestId("admin-content").hidden = false;
-  drawChart(byTestId("chart-box"), chartedVersions); // again: hidden, it had no width
+  drawCharts(); // again: hidden, they had no width
   await Promise.all([loadStatus(), loadExperiments()]);
   document.body.dataset.ready = "true";
 }
@@ -401,7 +417,7 @@ byTestId("token-forget").addEventListener("click", () => {
 });
 window.addEventListener(
   "resize",
-  debounce(() => chartedVersions.length && drawChart(byTestId("chart-box"), chartedVersions), 200),
+  debounce(() => chartedVersions.length && drawCharts(), 200),
 );
 byTestId("retrain").addEventListener("click", () => startRun("/admin/retrain"));
 byTestId("reembed").addEventListener("click", () => startRun("/admin/embed"));

@@ -7,7 +7,7 @@ const MIN_WIDTH = 300;
 const HEIGHT = 260;
 const MARGIN = { top: 28, right: 20, bottom: 40, left: 56 };
 
-function svg(tag, attrs = {}, text) {
+export function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(SVG, tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
   if (text !== undefined) node.textContent = text;
@@ -57,11 +57,11 @@ function shortTime(ms) {
   return new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 }
 
-function text(x, y, content, anchor = "start", cls = "tick") {
+export function text(x, y, content, anchor = "start", cls = "tick") {
   return svg("text", { x, y, "text-anchor": anchor, class: cls }, content);
 }
 
-function line(x1, y1, x2, y2, attrs) {
+export function line(x1, y1, x2, y2, attrs) {
   return svg("line", { x1, y1, x2, y2, ...attrs });
 }
 
