@@ -60,28 +60,31 @@ class HttpRecommendations:
         self.sink = simulator.HttpSink(settings, self.session, sleep)
         self._sleep = sleep
 
-    def _get(self, path: str, limit: int) -> requests.Response | None:
-        attempt = 0
+    def _get(self, path: str, limit: int) -> requests.Response:
+        """The web app's answer to GET ``path``; raises ``SimulationError`` when it stays
+        away (no listener gets far without answers, so the run stops)."""
+        attempt, url = 0, f"{self.url}/{path}"
         while attempt < simulator.MAX_ATTEMPTS:
             if attempt:
                 self._sleep(simulator.BACKOFF_S * 2 ** (attempt - 1))
             attempt += 1
             try:
-                response = self.session.get(
-                    f"{self.url}/{path}", params={"limit": limit}, timeout=30
-                )
+                response = self.session.get(url, params={"limit": limit}, timeout=30)
             except (requests.ConnectionError, requests.Timeout):
                 continue
-            if response.status_code == 429:
+            if response.status_code == 429:  # over the rate limit: wait as told
                 self._sleep(float(response.headers.get("Retry-After", 1)))
                 attempt -= 1
                 continue
             if response.status_code not in simulator.RETRYABLE_STATUSES:
                 return response
-        return None
+        raise simulator.SimulationError(
+            f"the web app did not answer GET {url} after {simulator.MAX_ATTEMPTS} attempts"
+        )
 
-    def _answer(self, response: requests.Response | None) -> dict | None:
-        if response is None or response.status_code == 404:
+    @staticmethod
+    def _answer(response: requests.Response) -> dict | None:
+        if response.status_code == 404:  # a song gone from the catalog: no list
             return None
         if response.status_code != 200:
             raise simulator.SimulationError(
@@ -92,7 +95,7 @@ class HttpRecommendations:
 
     def home(self, user_id: str, limit: int) -> dict | None:
         response = self._get(user_id, limit)
-        if response is not None and response.status_code == 404:
+        if response.status_code == 404:
             raise simulator.SimulationError(
                 f"the web app does not know listener {user_id}: simulate the demo world "
                 "loaded into its catalog (--size, --world-seed)"
@@ -122,7 +125,7 @@ class ResponseReport:
     sessions: int
     seconds: float
     arms: dict[str, ArmCounts]
-    unanswered: int  # lists the web app could not give (after retries)
+    unanswered: int  # Up Next lists of a song the web app no longer knows
     steps: list[Step] = field(repr=False, default_factory=list)
 
     @property
@@ -180,10 +183,14 @@ def simulate_responses(
     started = time.monotonic()
     steps: list[Step] = []
     bar = tqdm(total=listeners, unit="listener", desc="responding", disable=not progress)
-    with bar, ThreadPoolExecutor(max_workers=threads) as pool:
-        for listened in pool.map(listen, range(listeners)):  # in listener order
-            steps += listened
-            bar.update(1)
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        with bar:
+            for listened in pool.map(listen, range(listeners)):  # in listener order
+                steps += listened
+                bar.update(1)
+    finally:  # on an error, listeners not yet started never start
+        pool.shutdown(cancel_futures=True)
     return ResponseReport(
         seed=seed,
         listeners=listeners,
@@ -202,7 +209,7 @@ def format_report(report: ResponseReport) -> str:
         f"{report.listeners} listeners x {report.sessions} sessions (seed {report.seed}) "
         f"in {report.seconds:.1f} s: events accepted {report.count('accepted')}, rejected "
         f"{report.count('rejected')}, failed {report.count('failed')}; "
-        f"lists not answered {report.unanswered}",
+        f"Up Next of songs gone from the catalog {report.unanswered}",
         f"{'experiment:arm':32} {'answers':>7} {'events':>6} {'accepted':>8} {'plays':>5} "
         f"{'completes':>9} {'skips':>5} {'left':>4} {'play-through':>12}",
     ]
@@ -279,7 +286,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_simulate_responses(args: argparse.Namespace, settings: Settings) -> int:
     """Run the listeners, print the report; 2 for arguments the world cannot take, 1 when
-    events or lists were lost."""
+    the web app stayed away or events were lost."""
     world = demo.generate_world(args.size, seed=args.world_seed)
     if args.listeners is not None and args.listeners > len(world.users):
         print(
@@ -303,5 +310,4 @@ def cmd_simulate_responses(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(format_report(report))
-    lost = report.count("failed") + report.count("rejected") + report.unanswered
-    return 0 if lost == 0 else 1
+    return 0 if report.count("failed") + report.count("rejected") == 0 else 1

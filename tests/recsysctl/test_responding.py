@@ -263,6 +263,14 @@ def test_the_client_waits_when_rate_limited_and_reads_unknown_songs_as_no_list()
     assert session.urls[-1].endswith("/api/v1/recs/u1/gone")
 
 
+def test_a_web_app_that_stays_away_stops_the_simulation():
+    session, pauses = ScriptedSession(*[(503, {"error": "unavailable"}, {})] * 5), []
+    api = responding_traffic.HttpRecommendations(Settings(), session, sleep=pauses.append)
+    with pytest.raises(simulator.SimulationError, match="did not answer GET .* after 5"):
+        api.home("u1", 10)
+    assert pauses == [0.5, 1.0, 2.0, 4.0]
+
+
 def test_a_listener_the_web_app_does_not_know_stops_the_simulation():
     session = ScriptedSession((404, {"error": "not_found"}, {}))
     api = responding_traffic.HttpRecommendations(Settings(), session, sleep=lambda s: None)
