@@ -142,8 +142,9 @@ class Recommendations(Protocol):
 
 @dataclass(frozen=True)
 class Step:
-    """One list shown in a session and what came of it: ``answer`` None when it could not be
-    had; ``event`` None when the listener left; ``outcome`` the receiver's word on it."""
+    """One list shown in a session and what came of it: ``answer`` None when there was none
+    (Up Next of a song gone from the catalog); ``event`` None when the listener left;
+    ``outcome`` the receiver's word on the event."""
 
     user_id: str
     surface: str
@@ -194,13 +195,12 @@ def run_session(
 
 @dataclass
 class ArmCounts:
-    """What one experiment arm's answers got: answers, events sent and accepted, playbacks,
-    plays (``recsys.events.is_play``), completes, skips, lists the listener left."""
+    """What one experiment arm's answers got: answers, events sent (one per playback) and
+    accepted, plays (``recsys.events.is_play``), completes, skips, lists the listener left."""
 
     answers: int = 0
     events: int = 0
     accepted: int = 0
-    playbacks: int = 0
     plays: int = 0
     completes: int = 0
     skips: int = 0
@@ -227,7 +227,6 @@ def count_by_arm(steps: list[Step], play_min_seconds: int = 30) -> dict[str, Arm
         event = step.event
         counts.events += 1
         counts.accepted += step.outcome == "accepted"
-        counts.playbacks += 1
         counts.plays += is_play(event["action"], event["duration"], play_min_seconds)
         counts.completes += event["action"] == "complete"
         counts.skips += event["action"] == "skip"
