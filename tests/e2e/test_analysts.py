@@ -17,6 +17,8 @@ VIEWS = (
     "song_skip_rates",
     "genre_skip_rates",
     "new_songs_rising",
+    "online_metrics_daily",
+    "online_metrics_by_model",
 )
 
 
@@ -76,7 +78,21 @@ def test_analyst_cannot_reach_models_or_write(analyst, statement):
         analyst.execute("rollback")
 
 
+@pytest.fixture(scope="module")
+def online_day(postgres):
+    """A day of online metrics as the online_metrics DAG writes them (the demo data has no
+    answers a day old yet), removed afterwards."""
+    with psycopg.connect(postgres.postgres_dsn, autocommit=True) as conn:
+        conn.execute(
+            "insert into analytics.online_metrics values ('2096-01-01', 'home', 1, null, null,"
+            " 4, 40, 30, 12, 9, 6, 2, 1, 0, 1500, now())"
+        )
+    yield
+    with psycopg.connect(postgres.postgres_dsn, autocommit=True) as conn:
+        conn.execute("delete from analytics.online_metrics where day = '2096-01-01'")
+
+
 @pytest.mark.parametrize("query", example_queries(), ids=lambda q: q.split("\n")[0][:40])
-def test_documented_example_queries_run_as_the_analyst(analyst, query, trending_day):
+def test_documented_example_queries_run_as_the_analyst(analyst, query, trending_day, online_day):
     rows = analyst.execute(query).fetchall()
     assert rows, "the example should answer something on the demo data"
