@@ -156,7 +156,7 @@ def test_a_players_playback_counts_once_as_its_strongest_event(spark):
 def at(row, hour):
     """``row`` (an ``event``) moved to ``hour`` of its day."""
     ts = dt.datetime.combine(row[-1], dt.time(hour), dt.UTC)
-    return (*row[:3], int(ts.timestamp() * 1000), *row[4:11], ts, row[-1])
+    return (*row[:3], int(ts.timestamp() * 1000), *row[4:-2], ts, row[-1])
 
 
 def test_a_listeners_latest_like_or_dislike_counts_once_beside_the_plays(spark):
