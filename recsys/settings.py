@@ -123,6 +123,11 @@ class Settings:
         "Reverse proxies in front of the web app whose X-Forwarded-For names the client"
         " (rate limits are per client); 0: the client is the connecting address.",
     )
+    cors_origins: str = _setting(
+        "",
+        "Origins (scheme://host[:port], comma separated) whose pages may call the API from"
+        " the browser (CORS); empty: the app's own pages only.",
+    )
     rate_limit_events_per_s: float = _setting(
         20.0, "Event requests a client may make per second on average; 0: no limit."
     )

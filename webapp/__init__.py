@@ -43,13 +43,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         hops = settings.webapp_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from webapp import metrics, resources
+    from webapp import metrics, resources, security
     from webapp.api import api
     from webapp.errors import register_error_handlers
     from webapp.health import health
     from webapp.metrics_endpoint import metrics as metrics_endpoint
     from webapp.pages import pages
 
+    security.init_app(app, settings)
     resources.init_app(app, settings)
     metrics.init_app(app)
     app.before_request(_reject_long_url)

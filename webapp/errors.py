@@ -1,6 +1,7 @@
 """One JSON shape for every error the API answers, HTTP or validation.
 
-``{"error": <code>, "message": <sentence>, "errors": [{"field": ..., "reason": ...}]}``
+``{"error": <code>, "message": <sentence>, "errors": [{"field": ..., "reason": ...}],
+"request_id": <the answer's X-Request-ID>}``
 
 Validation errors come from the routes' declared models (webapp.api.params), raised as
 ApiError; the OpenAPI document describes this shape as ``Error`` (webapp.api.answers).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,22 @@ def not_found(kind: str, field: str, value: str) -> ApiError:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
-        return jsonify(err.body()), err.status, err.headers
+        return _answer(err.body()), err.status, err.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         code = (err.name or "error").lower().replace(" ", "_")
-        return jsonify({"error": code, "message": err.description}), err.code
+        return _answer({"error": code, "message": err.description}), err.code
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         log.exception("unhandled error")
-        return jsonify({"error": "internal_error", "message": "unexpected server error"}), 500
+        return _answer({"error": "internal_error", "message": "unexpected server error"}), 500
+
+
+def _answer(body: dict):
+    """The body with the request's id (webapp/security.py), so a client can quote it."""
+    request_id = g.get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    return jsonify(body)

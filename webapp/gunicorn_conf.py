@@ -6,9 +6,15 @@ import os
 
 from gunicorn import util
 
+from webapp.security import SECURITY_HEADERS, request_id_from
+
 # Request lines up to gunicorn's own maximum reach the app, which answers a URL over
 # webapp.MAX_URL_LENGTH (4,096) with a 414 in the API's JSON shape naming the field.
 limit_request_line = 8190
+
+# Every log line one JSON object: gunicorn's error and access logs and the app's loggers,
+# with the request id of the request being answered (webapp/logs.py).
+logger_class = "webapp.logs.GunicornLogger"
 
 
 def on_starting(server):
@@ -19,15 +25,21 @@ def on_starting(server):
 
 
 def write_json_error(sock, status_int, reason, mesg):
-    """gunicorn.util.write_error's answer, as ``{"error", "message", "errors"}`` JSON."""
+    """gunicorn.util.write_error's answer, as ``{"error", "message", "errors", "request_id"}``
+    JSON with the app's security headers. The request was not read, so its id is a new one."""
+    request_id = request_id_from(None)
     body = {"error": reason.lower().replace(" ", "_"), "message": mesg or reason}
     field = {414: "url", 431: "headers"}.get(status_int)
     if field:
         body["errors"] = [{"field": field, "reason": mesg or reason}]
+    body["request_id"] = request_id
     payload = json.dumps(body).encode()
+    headers = {**SECURITY_HEADERS, "X-Request-ID": request_id}
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        + "\r\n"
     )
     util.write_nonblock(sock, head.encode("latin1") + payload)
 
