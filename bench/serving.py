@@ -8,9 +8,9 @@ Then, each for ``--seconds``, keep-alive clients (on the same 2 cores as the ser
 home pages and next songs; each is preceded by its floor: the bare pgvector queries for the
 same vectors (home: the nearest items to the user's vector; next song: the nearest items and
 the nearest lyrics to the song's) straight to PostgreSQL from as many connections. Every
-answer is logged as an impression on Kafka, as in production; a last round restarts the web
-app with RECSYS_IMPRESSIONS_ENABLED=false and measures again at 32 clients, so the cost of the
-logging is the ratio of the two.
+answer is logged as an impression on Kafka, as in production; the last rounds measure again
+at 32 clients with RECSYS_IMPRESSIONS_ENABLED on and off in turn (the web app restarted each
+time), so the cost of the logging is the ratio of the two totals.
 
     python -m bench serving [--seconds 60] [--days 30]
 """
@@ -152,6 +152,34 @@ def report(name: str, result: loadgen.LatencyResult, floor: loadgen.LatencyResul
     print(line, flush=True)
 
 
+# Rounds of the impressions on/off comparison: interleaved, so a change of the machine's load
+# during the run weighs on both sides alike.
+COST_ROUNDS = 3
+
+
+def impression_cost(settings, url, surfaces, seconds: float) -> None:
+    """The throughput at the most clients with impression logging on and off, in
+    COST_ROUNDS interleaved rounds of ``seconds / 2`` each (the web app restarted between
+    them), and the cost of the logging from the totals."""
+    clients = CLIENTS[-1]
+    served = {(name, on): [] for name, _, _ in surfaces for on in (True, False)}
+    for _ in range(COST_ROUNDS):
+        for on in (True, False):
+            restart_webapp(settings, RECSYS_IMPRESSIONS_ENABLED=str(on).lower())
+            for name, paths, _ in surfaces:
+                result = loadgen.get_for(url.hostname, url.port, paths, clients, seconds / 2)
+                served[(name, on)].append(result.requests_per_second)
+    for name, _, _ in surfaces:
+        logged, unlogged = served[(name, True)], served[(name, False)]
+        rounds = " ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(logged, unlogged, strict=True))
+        cost = 1 - sum(logged) / sum(unlogged)
+        print(
+            f"{name}, {clients} clients, impressions on/off req/s by round: {rounds};"
+            f" impression logging costs {cost:+.1%} of throughput",
+            flush=True,
+        )
+
+
 def restart_webapp(settings, **environment: str) -> None:
     """The web app again, with ``environment`` (RECSYS_* variables) on top of the stack's."""
     webapp.stop(settings)
@@ -188,22 +216,14 @@ def main(argv: list[str]) -> None:
         )
         bare = _BareQueries(settings.postgres_dsn, settings.hnsw_ef_search)
         surfaces = (("home", home, home_floor), ("next song", following, next_floor))
-        logged = {}
         for name, paths, queries in surfaces:
             for clients in CLIENTS:
                 floor = loadgen.closed_loop(bare, queries, 2, clients // 2, args.seconds)
                 report(f"{name}, {clients} clients: bare pgvector", floor, None)
                 served = loadgen.get_for(url.hostname, url.port, paths, clients, args.seconds)
                 report(f"{name}, {clients} clients: API", served, floor)
-                logged[name] = served
-        restart_webapp(settings, RECSYS_IMPRESSIONS_ENABLED="false")
         print()
-        for name, paths, _ in surfaces:
-            clients = CLIENTS[-1]
-            unlogged = loadgen.get_for(url.hostname, url.port, paths, clients, args.seconds)
-            report(f"{name}, {clients} clients: API, no impressions", unlogged, None)
-            cost = 1 - logged[name].requests_per_second / unlogged.requests_per_second
-            print(f"  impression logging costs {cost:+.1%} of {name} throughput", flush=True)
+        impression_cost(settings, url, surfaces, args.seconds)
         print(
             "\ntargets on this 2-core machine: home API >= 0.4x the bare query's req/s;"
             " impression logging <= 10% of throughput"
