@@ -157,7 +157,9 @@ def test_a_session_plays_songs_refills_up_next_and_steers_the_home_page(
     assert played[1:] == up_next_first[: SONGS_PLAYED - 1], "Up Next did not play in order"
 
     # Fewer than 3 left after the third song: the queue was topped up from the song playing.
-    page.wait_for_function("document.querySelector('[data-testid=player]').dataset.refills >= 2")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=player]').dataset.refills >= 2"
+    )
     up_next_now = ids_of(page, "up-next-item")
     assert set(up_next_now) - set(up_next_first), (up_next_first, up_next_now)
     assert not set(up_next_now) & set(played), "Up Next holds a song played this session"
@@ -194,12 +196,14 @@ def test_two_quick_skips_refresh_up_next(
         skipped.append(player_state(page)["songId"])
         page.get_by_test_id("skip").click()
         page.wait_for_function(
-            f"document.querySelector('[data-testid=player]').dataset.songId !== '{skipped[-1]}'"
+            "() => document.querySelector('[data-testid=player]').dataset.songId"
+            f" !== '{skipped[-1]}'"
         )
     page.get_by_test_id("play-pause").click()  # no song may end and top the queue up
     # Up Next still held 3 songs: only the server's queue_stale answer refreshes it now.
     page.wait_for_function(
-        "document.querySelector('[data-testid=player]').dataset.refills >= 2", timeout=10_000
+        "() => document.querySelector('[data-testid=player]').dataset.refills >= 2",
+        timeout=10_000,
     )
     playing = player_state(page)["songId"]
     up_next = ids_of(page, "up-next-item")
@@ -252,7 +256,7 @@ def test_likes_follow_the_listener_to_another_browser_and_a_dislike_never_comes_
 
         second.get_by_test_id("dislike").click()
         second.wait_for_function(
-            f"document.querySelector('[data-testid=player]').dataset.songId !== '{liked}'"
+            f"() => document.querySelector('[data-testid=player]').dataset.songId !== '{liked}'"
             " && document.querySelector('[data-testid=player]').dataset.disliked === '1'"
         )
         second.get_by_test_id("up-next-item").first.wait_for()
