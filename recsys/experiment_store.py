@@ -7,7 +7,11 @@ through the registry: it must exist and be servable (passed, vectors kept). The 
 the registry's row-share lock, so a concurrent ``prune`` either ran before (the version is
 refused) or sees the experiment (and keeps the version).
 
-Reads ops.experiments, model.als_runs and analytics.online_metrics; writes ops.experiments.
+Starting and stopping with ``audit_as`` (the admin API and the CLI) record the action in
+ops.audit_log (recsys.audit) in the same transaction; a refusal is recorded with its kind.
+
+Reads ops.experiments, model.als_runs and analytics.online_metrics; writes ops.experiments
+and ops.audit_log.
 
 >>> from recsys.experiments import Arm
 >>> arms = [Arm("control", 0.5), Arm("low_blend", 0.5, blend=0.5)]
@@ -24,6 +28,7 @@ import orjson
 import psycopg
 
 from recsys import model_registry as registry
+from recsys.audit import Actor, audited
 from recsys.experiments import Arm, Lift, definition_problems, rate_lift, verdict
 
 
@@ -107,10 +112,18 @@ def _model_version_problems(conn, arms: Sequence[Arm]) -> list[tuple[str, str]]:
 
 
 def start(
-    conn, name: str, surface: str, arms: Sequence[Arm], started_by: str, notes: str | None = None
+    conn,
+    name: str,
+    surface: str,
+    arms: Sequence[Arm],
+    started_by: str,
+    notes: str | None = None,
+    *,
+    audit_as: Actor | None = None,
 ) -> Experiment:
     """Start an experiment on ``surface``; serving picks it up within
-    ``RECSYS_EXPERIMENTS_CACHE_S``.
+    ``RECSYS_EXPERIMENTS_CACHE_S``. With ``audit_as``, recorded as ``experiment.start``
+    (``conn`` outside a transaction).
 
     Raises
     ------
@@ -119,6 +132,14 @@ def start(
     ExperimentConflict
         The name is taken (field ``name``) or the surface runs one (field ``surface``).
     """
+    if audit_as is None:
+        return _start(conn, name, surface, arms, started_by, notes)
+    details = {"surface": surface, "arms": [arm.as_dict() for arm in arms]}
+    with audited(conn, audit_as, "experiment.start", name, details):
+        return _start(conn, name, surface, arms, started_by, notes)
+
+
+def _start(conn, name, surface, arms, started_by, notes) -> Experiment:
     problems = definition_problems(name, surface, arms)
     if problems:
         raise InvalidExperiment(problems)
@@ -166,11 +187,19 @@ def get(conn, name: str) -> Experiment:
     return _experiment(row)
 
 
-def stop(conn, name: str, stopped_by: str) -> Experiment:
-    """Stop a running experiment: its listeners are served as the control was.
+def stop(conn, name: str, stopped_by: str, *, audit_as: Actor | None = None) -> Experiment:
+    """Stop a running experiment: its listeners are served as the control was. With
+    ``audit_as``, recorded as ``experiment.stop`` (``conn`` outside a transaction).
 
     Raises UnknownExperiment, or ExperimentConflict (field ``name``) when already stopped.
     """
+    if audit_as is None:
+        return _stop(conn, name, stopped_by)
+    with audited(conn, audit_as, "experiment.stop", name):
+        return _stop(conn, name, stopped_by)
+
+
+def _stop(conn, name: str, stopped_by: str) -> Experiment:
     with conn.transaction():
         row = conn.execute(
             "update ops.experiments set status = 'stopped', stopped_at = now(), stopped_by = %s"

@@ -1,5 +1,13 @@
 """What an admin can do to the models, shared by the admin API and the CLI: start a training
-or embedding run through Airflow, follow it, list model versions, activate one."""
+or embedding run through Airflow, follow it, list model versions, activate one.
+
+Starting a run and activating a version are audited (recsys.audit, ops.audit_log). An
+activation and its row commit in one transaction. A run is started outside the database, so
+its row is written in a transaction held open around the trigger and committed once Airflow
+took the run (target: the run id); a trigger Airflow refused or never answered is recorded
+with the error's kind. The one gap, a database that fails between the trigger and the
+commit, leaves a run without its row: the run's Airflow note still names who asked.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from datetime import UTC, datetime
 
 from recsys import model_registry as registry
 from recsys.airflow_client import AirflowClient, AirflowError
+from recsys.audit import Actor, audited
 from recsys.model_registry import embeddings
 
 # action -> the DAG it runs on demand
@@ -16,19 +25,31 @@ ON_DEMAND = {"retrain": "als_training", "embed": "lyrics_embeddings"}
 _RUN_ID = re.compile(r"^admin__(?P<dag>[a-z_]+)__\d{8}T\d{6}__[0-9a-f]{6}$")
 
 
-def start(client: AirflowClient, action: str, by: str, conf: dict | None = None) -> dict:
-    """Trigger the DAG of ``action`` now, with the DAG params in ``conf``; the run id names
-    the DAG, so it alone follows it. ``dag_paused`` says the run waits: Airflow runs nothing
-    of a paused DAG until it is unpaused."""
+def start(client: AirflowClient, conn, action: str, actor: Actor, conf: dict | None = None) -> dict:
+    """Trigger the DAG of ``action`` now, with the DAG params in ``conf``, and record it as
+    ``model.<action>`` on the run id (``conn`` outside a transaction); the run id names the
+    DAG, so it alone follows it. ``dag_paused`` says the run waits: Airflow runs nothing of a
+    paused DAG until it is unpaused."""
     dag_id = ON_DEMAND[action]
     run_id = f"admin__{dag_id}__{datetime.now(UTC):%Y%m%dT%H%M%S}__{secrets.token_hex(3)}"
-    client.trigger(dag_id, conf=conf, run_id=run_id, note=f"{action} requested by {by}")
+    details = {"dag_id": dag_id, **({"conf": conf} if conf else {})}
+    with audited(conn, actor, f"model.{action}", run_id, details):
+        note = f"{action} requested by {actor.name}"
+        client.trigger(dag_id, conf=conf, run_id=run_id, note=note)
     return {
         "run_id": run_id,
         "dag_id": dag_id,
         "state": "queued",
         "dag_paused": _paused(client, dag_id),
     }
+
+
+def activate(conn, version: int, actor: Actor) -> None:
+    """Serve ``version`` (registry.activate) and record it as ``model.activate``, in one
+    transaction; a refused one (ModelNotFound, NotActivatable) is recorded as such."""
+    with audited(conn, actor, "model.activate", version) as attempt:
+        attempt.details["previous"] = registry.active_version(conn)
+        registry.activate(conn, version, by=actor.name)
 
 
 def _paused(client: AirflowClient, dag_id: str) -> bool | None:

@@ -5,6 +5,8 @@
     python -m recsysctl import lyrics csv FILE [--dry-run] [--skip-invalid] [--embed]
     python -m recsysctl catalog takedown SONG_ID | restore SONG_ID | taken-down
 
+Takedowns, restores and the ``--embed`` run are audited as the OS user (recsys.audit).
+
 The import shows a progress bar (bytes of the file, rows and rows/s) and ends with a summary;
 its rules are ``recsys.catalog.importer``'s. Exit status: 0 when the file was imported (or,
 for a dry run, could be), 1 when it was not (bad rows without ``--skip-invalid``, or a file
@@ -167,11 +169,13 @@ def _lyrics_changed(settings, changed: int, start_now: bool) -> None:
             f" or now: {EMBED_COMMAND}"
         )
         return
-    from recsys import model_admin
+    from recsys import db, model_admin
     from recsys.airflow_client import AirflowClient, AirflowError
+    from recsys.audit import Actor
 
     try:
-        run = model_admin.start(AirflowClient(settings), "embed", by="import catalog")
+        with db.connect(settings, autocommit=True) as conn:
+            run = model_admin.start(AirflowClient(settings), conn, "embed", Actor.cli())
     except (AirflowError, OSError) as err:
         print(f"could not start lyrics_embeddings through Airflow ({err}); run: {EMBED_COMMAND}")
         return
@@ -260,22 +264,33 @@ def print_lyrics_report(report, source: str) -> None:
 
 def cmd_catalog(args) -> int:
     from recsys import db
+    from recsys.audit import Actor, audited
     from recsys.catalog import store
 
-    with db.connect(load_settings()) as conn:
+    with db.connect(load_settings(), autocommit=True) as conn:
         if args.action == "taken-down":
             for song_id, title, artist, when in store.taken_down(conn, args.limit):
                 print(f"{when:%Y-%m-%d %H:%M:%S%z}  {song_id}  {title} ({artist})")
             return 0
         if args.action == "takedown":
-            done = store.take_down(conn, args.song_id)
+            with audited(conn, Actor.cli(), "song.takedown", args.song_id) as attempt:
+                done = store.take_down(conn, args.song_id)
+                if done is None:
+                    attempt.outcome = "unknown_song"
+                else:
+                    attempt.details["changed"] = done[1]
             if done is None:
                 sys.exit(f"error: no song {args.song_id!r}")
             when, changed = done
             state = "taken down" if changed else "was already taken down"
             print(f"{args.song_id} {state} at {when:%Y-%m-%d %H:%M:%S%z}: it is no longer served")
             return 0
-        restored = store.restore(conn, args.song_id)
+        with audited(conn, Actor.cli(), "song.restore", args.song_id) as attempt:
+            restored = store.restore(conn, args.song_id)
+            if restored is None:
+                attempt.outcome = "unknown_song"
+            else:
+                attempt.details["changed"] = restored
         if restored is None:
             sys.exit(f"error: no song {args.song_id!r}")
         print(f"{args.song_id} {'restored' if restored else 'was not taken down'}: it is served")

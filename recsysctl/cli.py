@@ -14,6 +14,7 @@ import    bring your own music: `import catalog FILE`, `import lyrics lrclib|csv
           `import history FORMAT FILE...` (docs/importing.md)
 catalog   take a song down, or restore it
 experiment  A/B experiments: start, list, show results, stop (docs/operating.md#experiments)
+audit     the latest admin actions: who did what, when, and how it ended
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from recsys.airflow_client import AirflowError
 from recsys.jars import JarFetchError
 from recsys.lake import events_path
 from recsys.settings import PROJECT_ROOT, SettingsError, load_settings, require
-from recsysctl import catalog_commands, experiment_commands, import_history
+from recsysctl import audit_commands, catalog_commands, experiment_commands, import_history
 from recsysctl.stack.process import ServiceError
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -194,9 +195,7 @@ def train_models(settings) -> None:
     client = AirflowClient(settings)
     for action in ("embed", "retrain"):
         dag_id = model_admin.ON_DEMAND[action]
-        run_id = _scheduled_or_started(
-            client, dag_id, lambda a=action: model_admin.start(client, a, by="make up")["run_id"]
-        )
+        run_id = _scheduled_or_started(client, dag_id, lambda a=action: _start(settings, client, a))
         print(f"      {dag_id} run {run_id}")
         _wait_for(client, dag_id, run_id)
         with db.connect(settings) as conn:
@@ -216,6 +215,15 @@ def train_models(settings) -> None:
                 f"{ndcg:.4f} against popularity {pop:.4f}"
                 + (f" ({m['reason']})" if m["reason"] else "")
             )
+
+
+def _start(settings, client, action: str, conf: dict | None = None) -> dict:
+    """Start the DAG of ``action`` as the operator at the command line (audited)."""
+    from recsys import db, model_admin
+    from recsys.audit import Actor
+
+    with db.connect(settings, autocommit=True) as conn:
+        return model_admin.start(client, conn, action, Actor.cli(), conf=conf)
 
 
 def cmd_down(args) -> int:
@@ -277,6 +285,7 @@ def cmd_models(args) -> int:
     from recsys import db, model_admin
     from recsys import model_registry as registry
     from recsys.airflow_client import AirflowClient
+    from recsys.audit import Actor
 
     settings = load_settings()
     if args.action == "list":
@@ -295,7 +304,7 @@ def cmd_models(args) -> int:
     if args.action == "activate":
         with db.connect(settings) as conn:
             try:
-                registry.activate(conn, args.version, by="cli")
+                model_admin.activate(conn, args.version, Actor.cli())
             except (registry.ModelNotFound, registry.NotActivatable) as err:
                 sys.exit(f"error: {err}")
         print(f"model version {args.version} is now active")
@@ -303,7 +312,7 @@ def cmd_models(args) -> int:
     client = AirflowClient(settings)
     anchor = getattr(args, "window_anchor", None)
     conf = {"window_anchor": anchor} if anchor else None
-    run = model_admin.start(client, args.action, by="cli", conf=conf)
+    run = _start(settings, client, args.action, conf)
     print(f"{run['dag_id']} run {run['run_id']} started")
     if run["dag_paused"]:
         print(f"  {run['dag_id']} is paused in Airflow: the run waits until you unpause it")
@@ -383,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_history.add_import_history(kinds)
     catalog_commands.add_catalog(sub)
     experiment_commands.add_experiment(sub)
+    audit_commands.add_audit(sub)
     airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     simulate = sub.add_parser("simulate", help="send live listening traffic")
@@ -414,6 +424,7 @@ COMMANDS = {
     "import": cmd_import,
     "catalog": catalog_commands.cmd_catalog,
     "experiment": experiment_commands.cmd_experiment,
+    "audit": audit_commands.cmd_audit,
 }
 
 

@@ -114,12 +114,16 @@ def read_arms_file(path: Path) -> list[Arm]:
 def cmd_experiment(args) -> int:
     from recsys import db
     from recsys import experiment_store as store
+    from recsys.audit import Actor
 
+    by = Actor.cli()  # starts and stops are audited as the OS user
     try:
         arms = _arms(args) if args.action == "start" else None
         with db.connect(load_settings(), autocommit=True) as conn:
             if args.action == "start":
-                experiment = store.start(conn, args.name, args.surface, arms, "cli", args.notes)
+                experiment = store.start(
+                    conn, args.name, args.surface, arms, by.name, args.notes, audit_as=by
+                )
                 print(f"experiment {experiment.name} running on {experiment.surface}:")
                 _print_arms(experiment.arms)
             elif args.action == "list":
@@ -127,7 +131,7 @@ def cmd_experiment(args) -> int:
             elif args.action == "show":
                 _print_results(store.results(conn, args.name))
             else:
-                store.stop(conn, args.name, "cli")
+                store.stop(conn, args.name, by.name, audit_as=by)
                 print(f"experiment {args.name} stopped: everyone is served as the control was")
     except BadArgument as err:
         return _error(str(err), BAD_INPUT)

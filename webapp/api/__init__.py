@@ -7,6 +7,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 from webapp.api import (  # noqa: E402,F401  (registers routes on the blueprint)
     admin,
     admin_catalog,
+    audit,
     catalog,
     events,
     experiments,

@@ -1,18 +1,20 @@
 """Admin endpoints: start retraining and re-embedding, follow runs, list and activate model
 versions, report the pipeline's status. Each is ``@admin_required`` (webapp.api.auth):
-``Authorization: Bearer <RECSYS_ADMIN_TOKEN>``, 401 without a token, 403 with a wrong one."""
+``Authorization: Bearer <RECSYS_ADMIN_TOKEN>``, 401 without a token, 403 with a wrong one.
+Starting a run and activating a version are audited, refusals too (recsys.model_admin)."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import current_app, g, jsonify
+from flask import current_app, jsonify
 from pydantic import BaseModel
 
 from recsys import model_admin
 from recsys import model_registry as registry
 from recsys.airflow_client import AirflowClient, AirflowError
 from webapp.api import api
+from webapp.api.audit import actor
 from webapp.api.auth import admin_required
 from webapp.api.params import Text, int_param, operation
 from webapp.errors import ApiError
@@ -33,7 +35,8 @@ def _airflow_unavailable(err: AirflowError) -> ApiError:
 
 def _start(action: str):
     try:
-        run = model_admin.start(_airflow(), action, by=f"admin API ({g.admin})")
+        with resources().pool.connection() as conn:
+            run = model_admin.start(_airflow(), conn, action, actor())
     except (AirflowError, OSError) as err:
         raise _airflow_unavailable(err) from err
     run["links"] = {"self": f"/api/v1/admin/runs/{run['run_id']}"}
@@ -146,7 +149,7 @@ def pipeline_status():
 def activate_model(version: int):
     with resources().pool.connection() as conn:
         try:
-            registry.activate(conn, version, by=f"admin API ({g.admin})")
+            model_admin.activate(conn, version, actor())
         except registry.ModelNotFound as err:
             raise ApiError(
                 404, "unknown_model", str(err), [{"field": "version", "reason": "unknown"}]

@@ -5,6 +5,10 @@ A song in the body has the columns of a catalog file's row (recsys.catalog.rows,
 docs/importing.md#catalog), written by the same store as ``import catalog``. A takedown is
 committed before it is answered, so every request that starts after the answer no longer
 finds, recommends or ranks the song.
+
+Each write is audited (recsys.audit) in its own transaction: ``songs.upsert`` (target: how
+many songs), ``song.takedown`` and ``song.restore`` (target: the song id); an unknown song or
+conflicting songs are recorded with that outcome, and nothing was changed.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from typing import Annotated
 from flask import jsonify
 from pydantic import BaseModel, Field
 
+from recsys.audit import audited
 from recsys.catalog import store
 from recsys.catalog.rows import CatalogSong, validate_row
 from webapp.api import api
+from webapp.api.audit import actor
 from webapp.api.auth import admin_required
 from webapp.api.params import Body, Invalid, Text, operation
 from webapp.errors import ApiError, not_found
@@ -99,14 +105,22 @@ def _songs(body) -> list[CatalogSong]:
 )
 def upsert_songs(body):
     songs = _songs(body)
-    with resources().pool.connection() as conn, conn.transaction():
-        store.stage(conn, enumerate(songs))
-        conflicts = store.conflicts(conn)
-        if conflicts:
-            raise _invalid(
-                [{"field": f"songs[{c.line}].{c.field}", "reason": c.reason} for c in conflicts]
-            )
-        written = store.apply(conn)
+    ids = [song.song_id for song in songs]
+    written = None
+    with resources().pool.connection() as conn:
+        with audited(conn, actor(), "songs.upsert", f"{len(ids)} songs") as attempt:
+            attempt.details["song_ids"] = ids[:20]  # enough to find them, not the whole batch
+            store.stage(conn, enumerate(songs))
+            conflicts = store.conflicts(conn)
+            if conflicts:
+                attempt.outcome = INVALID_SONGS.error  # nothing applied; staging is dropped
+            else:
+                written = store.apply(conn)
+                attempt.details["written"] = written.as_dict()
+    if written is None:
+        raise _invalid(
+            [{"field": f"songs[{c.line}].{c.field}", "reason": c.reason} for c in conflicts]
+        )
     return jsonify(written.as_dict())
 
 
@@ -131,8 +145,13 @@ def _state(song_id: str, taken_down_at, changed: bool):
 )
 def take_down_song(song_id: str):
     with resources().pool.connection() as conn:
-        done = store.take_down(conn, song_id)
-    # answered only after the pool's autocommit connection committed the takedown
+        with audited(conn, actor(), "song.takedown", song_id) as attempt:
+            done = store.take_down(conn, song_id)
+            if done is None:
+                attempt.outcome = "unknown_song"
+            else:
+                attempt.details["changed"] = done[1]
+    # answered only after the takedown and its audit row were committed
     if done is None:
         raise not_found("song", "song_id", song_id)
     return _state(song_id, *done)
@@ -147,7 +166,12 @@ def take_down_song(song_id: str):
 )
 def restore_song(song_id: str):
     with resources().pool.connection() as conn:
-        restored = store.restore(conn, song_id)
+        with audited(conn, actor(), "song.restore", song_id) as attempt:
+            restored = store.restore(conn, song_id)
+            if restored is None:
+                attempt.outcome = "unknown_song"
+            else:
+                attempt.details["changed"] = restored
     if restored is None:
         raise not_found("song", "song_id", song_id)
     return _state(song_id, None, restored)

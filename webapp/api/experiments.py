@@ -1,6 +1,7 @@
 """Admin endpoints of experiments: start one on a surface, list them, read one with each
 arm's results against the control, stop one. Each is ``@admin_required``
 (webapp.api.auth); the rules are recsys.experiment_store's, the serving docs/serving.md's.
+Starting and stopping are audited with the experiment's name, refusals too (recsys.audit).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from recsys import experiment_store as store
 from recsys.events import field_errors
 from recsys.experiments import Arm
 from webapp.api import api
+from webapp.api.audit import actor
 from webapp.api.auth import admin_required
 from webapp.api.params import Body, Text, operation
 from webapp.errors import ApiError, not_found
@@ -78,6 +80,11 @@ def _start_body(raw) -> StartBody:
         ) from None
 
 
+def _by() -> str:
+    """Who started or stopped it, as the experiment itself records it."""
+    return f"admin API ({g.admin})"
+
+
 def _conflict(err: store.ExperimentConflict) -> ApiError:
     return ApiError(
         409, "experiment_conflict", str(err), [{"field": err.field, "reason": str(err)}]
@@ -102,7 +109,7 @@ def start_experiment(body):
     with resources().pool.connection() as conn:
         try:
             experiment = store.start(
-                conn, start.name, start.surface, arms, f"admin API ({g.admin})", start.notes
+                conn, start.name, start.surface, arms, _by(), start.notes, audit_as=actor()
             )
         except store.InvalidExperiment as err:
             raise _invalid(err.problems) from None
@@ -155,7 +162,7 @@ def show_experiment(name: str):
 def stop_experiment(name: str):
     with resources().pool.connection() as conn:
         try:
-            experiment = store.stop(conn, name, f"admin API ({g.admin})")
+            experiment = store.stop(conn, name, _by(), audit_as=actor())
         except store.UnknownExperiment:
             raise not_found("experiment", "name", name) from None
         except store.ExperimentConflict as err:
