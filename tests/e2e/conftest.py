@@ -2,6 +2,8 @@ import datetime as dt
 
 import pytest
 
+from tests.e2e.browser import WIDE, chromium, open_page
+
 
 @pytest.fixture(scope="session")
 def play_counters_dag(airflow_db):
@@ -24,3 +26,17 @@ def run_interval(play_counters_dag):
         return dag_run
 
     return run
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module (tests/e2e/browser.py)."""
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh desktop-sized page for each test."""
+    with open_page(browser, WIDE) as page:
+        yield page

@@ -8,21 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.e2e.browser import WIDE, chromium, open_page
-
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser):
-    with open_page(browser, WIDE) as page:
-        yield page
 
 
 @pytest.fixture

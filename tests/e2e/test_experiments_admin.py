@@ -12,21 +12,9 @@ import requests
 
 from recsys import db
 from recsys import experiment_store as store
-from tests.e2e.browser import WIDE, chromium, open_page, screenshot
+from tests.e2e.browser import screenshot
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser):
-    with open_page(browser, WIDE) as page:
-        yield page
 
 
 @pytest.fixture

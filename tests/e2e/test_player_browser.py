@@ -19,7 +19,7 @@ import requests
 from recsys import db
 from recsys import model_registry as registry
 from recsys.events import is_play
-from tests.e2e.browser import NARROW, WIDE, chromium, ids_of, open_page, screenshot
+from tests.e2e.browser import NARROW, WIDE, ids_of, open_page, screenshot
 from tests.kafka_helpers import end_offsets, records_since
 
 pytestmark = pytest.mark.integration
@@ -27,18 +27,6 @@ pytestmark = pytest.mark.integration
 SONGS_PLAYED = 3
 # A script element runs only when parsed into a page; an image's onerror runs from innerHTML too.
 HOSTILE_NAMES = ["<script>window.__xss=1</script>", "<img src=x onerror=window.__xss=1>"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser):
-    with open_page(browser, WIDE) as page:
-        yield page
 
 
 @pytest.fixture(scope="module")
