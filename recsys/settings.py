@@ -117,7 +117,63 @@ class Settings:
     webapp_access_log: str = _setting(
         "", "File for gunicorn's per-request access log ('-' for stdout); empty: none."
     )
-    admin_token: str = _setting(None, "Token admin endpoints require (secret).", secret=True)
+    admin_token: str = _setting(
+        None, "Token admin endpoints take, with the admin role (secret).", secret=True
+    )
+    admin_tokens: str = _setting(
+        "",
+        "More admin tokens, each name:role:token (role admin or operator), comma separated:"
+        " add a new one, move its users over, remove the old one (rotation without downtime);"
+        " the name is who the audit trail records.",
+    )
+
+    # Listener identity (docs/security.md)
+    auth_mode: str = _setting(
+        "token",
+        "'token': every listener endpoint needs a bearer token (a JWT) whose subject is the"
+        " listener, or a service token with a scope; 'open': anyone may act as any listener"
+        " (no identity at all; marked in /healthz and on the pages).",
+    )
+    auth_secret: str = _setting(
+        None, "Key the tokens this app issues are signed with (HS256; secret).", secret=True
+    )
+    auth_issuer: str = _setting("musicrec", "Issuer (iss) of the tokens this app issues.")
+    auth_audience: str = _setting(
+        "musicrec-api", "Audience (aud) every token must name, ours and the identity provider's."
+    )
+    auth_token_minutes: int = _setting(
+        720, "Minutes a listener's token (and the player's sign-in) lasts."
+    )
+    auth_clock_skew_s: int = _setting(
+        30, "Seconds of clock difference allowed on a token's exp, nbf and iat."
+    )
+    auth_demo_signin: bool = _setting(
+        False,
+        "Whether the player offers 'sign in as' any listener without a password (the demo"
+        " world's listeners have none); `make up` turns it on for the local demo.",
+    )
+    auth_jwks_url: str = _setting(
+        "",
+        "JWKS URL of an external identity provider whose tokens (RS256 or ES256) are accepted"
+        " besides ours; empty: only ours.",
+    )
+    auth_jwks_issuer: str = _setting("", "Issuer (iss) of the identity provider's tokens.")
+    auth_jwks_algorithms: str = _setting(
+        "RS256,ES256", "Algorithms accepted from the identity provider, comma separated."
+    )
+    auth_jwks_refresh_s: int = _setting(
+        300,
+        "Seconds the identity provider's keys are kept before they are fetched again; a token"
+        " naming an unknown key fetches them sooner, at most once every 10 seconds.",
+    )
+    auth_subject_claim: str = _setting(
+        "sub", "Claim of the identity provider's tokens that holds the listener's id."
+    )
+    auth_role_claim: str = _setting(
+        "role",
+        "Claim holding a token's role (admin or operator; a string or a list) for the admin"
+        " endpoints.",
+    )
     webapp_proxy_hops: int = _setting(
         0,
         "Reverse proxies in front of the web app whose X-Forwarded-For names the client"
@@ -133,6 +189,11 @@ class Settings:
     )
     rate_limit_recs_per_s: float = _setting(
         10.0, "Recommendation requests a client may make per second on average; 0: no limit."
+    )
+    rate_limit_signin_per_s: float = _setting(
+        1.0,
+        "Sign-in and sign-up requests a client may make per second on average (password"
+        " guessing); 0: no limit.",
     )
     rate_limit_burst_s: float = _setting(
         5.0, "Seconds' worth of its rate a client may spend at once (the bucket's size)."

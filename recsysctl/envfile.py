@@ -14,6 +14,8 @@ from recsys.settings import PROJECT_ROOT, documented_settings, read_env_file
 
 GENERATORS = {
     "RECSYS_AIRFLOW_FERNET_KEY": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    # HS256 keys shorter than the hash (32 bytes) are weak (RFC 7518 3.2)
+    "RECSYS_AUTH_SECRET": lambda: secrets.token_urlsafe(48),
 }
 
 

@@ -38,6 +38,10 @@ def _session_environment() -> dict[str, str]:
 
 
 def pytest_configure(config):
+    from tests.auth_helpers import ServiceClient
+    from webapp import WarehouseApp
+
+    WarehouseApp.test_client_class = ServiceClient
     os.environ.update(_session_environment())
     from recsysctl.stack.airflow import airflow_env
 

@@ -27,6 +27,7 @@ class ApiError(Exception):
         message: str,
         errors: list[dict] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -34,9 +35,10 @@ class ApiError(Exception):
         self.message = message
         self.errors = errors or []
         self.headers = headers or {}
+        self.extra = extra or {}
 
     def body(self) -> dict:
-        body = {"error": self.error, "message": self.message}
+        body = {"error": self.error, "message": self.message, **self.extra}
         if self.errors:
             body["errors"] = self.errors
         return body

@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from kafka import KafkaProducer
 
 from recsys.events import producer_config
+from recsys.identity.tokens import TokenConfig, TokenVerifier
 from recsys.settings import Settings
 from webapp.services.event_sink import EventSink
 from webapp.services.impression_log import ImpressionLog
@@ -37,6 +38,7 @@ class Resources:
         self._recommender: Recommender | None = None
         self._impression_log: ImpressionLog | None = None
         self._metrics_registry = None
+        self._verifier: TokenVerifier | None = None
 
     def _once(self, name: str, build):
         """The object kept as ``name``, built by ``build()`` the first time (by one thread)."""
@@ -118,6 +120,13 @@ class Resources:
     def impression_log(self) -> ImpressionLog:
         """Recommendation answers on their way to Kafka, never waited for."""
         return self._once("_impression_log", lambda: ImpressionLog(self.settings))
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        """Checks bearer tokens; keeps the identity provider's keys (recsys.identity.jwks)."""
+        return self._once(
+            "_verifier", lambda: TokenVerifier(TokenConfig.from_settings(self.settings))
+        )
 
     @property
     def metrics_registry(self):

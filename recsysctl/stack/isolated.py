@@ -42,12 +42,15 @@ def isolated_environment(base: Path) -> dict[str, str]:
         "RECSYS_AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "RECSYS_AIRFLOW_SECRET_KEY": secrets.token_urlsafe(24),
         "RECSYS_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "RECSYS_AUTH_SECRET": secrets.token_urlsafe(48),
+        "RECSYS_AUTH_DEMO_SIGNIN": "true",
         "RECSYS_ANALYST_PASSWORD": secrets.token_urlsafe(12),
         "RECSYS_WEBAPP_PORT": str(free_port_pair()),
         # Tests and benchmarks send many listeners' traffic from one address; the rate
         # limits have their own test (tests/webapp/test_rate_limits.py).
         "RECSYS_RATE_LIMIT_EVENTS_PER_S": "0",
         "RECSYS_RATE_LIMIT_RECS_PER_S": "0",
+        "RECSYS_RATE_LIMIT_SIGNIN_PER_S": "0",
     }
 
 

@@ -22,7 +22,7 @@ from webapp import create_app
 pytestmark = pytest.mark.integration
 
 DAY = dt.date(2026, 5, 1)
-ACTOR = "api:127.0.0.1"  # the test client's address
+ACTOR = "api:token:admin@127.0.0.1"  # the admin token (named admin) from the test client's address
 
 
 @pytest.fixture(scope="module")

@@ -90,12 +90,12 @@ def test_unlimited_endpoints_stay_unlimited(workers, world):
 def test_local_buckets_refill_at_the_rate_and_say_how_long_to_wait():
     now = [100.0]
     buckets = LocalBuckets(clock=lambda: now[0])
-    waits = [buckets.take("k", rate=2.0, capacity=3.0) for _ in range(4)]
+    waits = [buckets.take(["k"], rate=2.0, capacity=3.0) for _ in range(4)]
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert waits[3] == pytest.approx(0.5)
     now[0] += 0.5  # one token back
-    assert buckets.take("k", 2.0, 3.0) == 0.0
-    assert buckets.take("k", 2.0, 3.0) == pytest.approx(0.5)
-    assert buckets.take("other", 2.0, 3.0) == 0.0
+    assert buckets.take(["k"], 2.0, 3.0) == 0.0
+    assert buckets.take(["k"], 2.0, 3.0) == pytest.approx(0.5)
+    assert buckets.take(["other"], 2.0, 3.0) == 0.0
     now[0] += 60  # a long pause refills only up to the capacity
-    assert [buckets.take("k", 2.0, 3.0) for _ in range(4)][3] > 0
+    assert [buckets.take(["k"], 2.0, 3.0) for _ in range(4)][3] > 0

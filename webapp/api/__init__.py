@@ -14,5 +14,6 @@ from webapp.api import (  # noqa: E402,F401  (registers routes on the blueprint)
     feedback,
     openapi,
     recs,
+    signin,
     trending,
 )

@@ -1,6 +1,7 @@
 """Admin endpoints: start retraining and re-embedding, follow runs, list and activate model
-versions, report the pipeline's status. Each is ``@admin_required`` (webapp.api.auth):
-``Authorization: Bearer <RECSYS_ADMIN_TOKEN>``, 401 without a token, 403 with a wrong one.
+versions, report the pipeline's status. Changes are ``@admin_required`` and reads
+``@operator_allowed`` (webapp.api.auth): an admin token or a JWT with a role, 401 without a
+token, 403 with a wrong one or a role that may not.
 Starting a run and activating a version are audited, refusals too (recsys.model_admin)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from recsys import model_registry as registry
 from recsys.airflow_client import AirflowClient, AirflowError
 from webapp.api import api
 from webapp.api.audit import actor
-from webapp.api.auth import admin_required
+from webapp.api.auth import admin_required, operator_allowed
 from webapp.api.params import Text, int_param, operation
 from webapp.errors import ApiError
 from webapp.resources import resources
@@ -72,7 +73,7 @@ def embed():
 
 
 @api.get("/admin/runs/<run_id>")
-@admin_required
+@operator_allowed
 @operation(
     "Follow a run started by the admin endpoints.",
     path=RunPath,
@@ -101,7 +102,7 @@ def follow_run(run_id: str):
 
 
 @api.get("/admin/models")
-@admin_required
+@operator_allowed
 @operation(
     "Model versions with their offline metrics and what listeners did with their answers"
     " (online metrics per surface); which one is served.",
@@ -123,7 +124,7 @@ def list_models():
 
 
 @api.get("/admin/status")
-@admin_required
+@operator_allowed
 @operation(
     "Data freshness, recent DAG runs and alerts, for the admin page.",
     answers={200: "Freshness, runs and alerts."},

@@ -20,6 +20,14 @@ class Error(BaseModel):
     error: str
     message: str
     errors: list[FieldProblem] = []
+    check: str | None = Field(
+        None,
+        description="Which check a bearer token failed (401 only): missing, malformed,"
+        " algorithm, issuer, unknown_key, signature, expired, not_yet_valid, audience, claims.",
+    )
+    request_id: str | None = Field(
+        None, description="The answer's X-Request-ID, to quote when reporting it."
+    )
 
 
 class Song(BaseModel):

@@ -8,13 +8,14 @@ from pydantic import BaseModel
 
 from recsys import audit
 from webapp.api import api
-from webapp.api.auth import admin_required
+from webapp.api.auth import operator_allowed
 from webapp.api.params import int_param, operation
 from webapp.resources import resources
 
 
 def actor() -> audit.Actor:
-    """The admin token's bearer, named by the address it called from (``g.admin``)."""
+    """The admin (``token:<name>`` for an admin token, ``jwt:<subject>`` or ``idp:<subject>``
+    for a JWT with a role) and the address it called from (``g.admin``)."""
     return audit.Actor(f"api:{g.admin}", "api")
 
 
@@ -24,7 +25,7 @@ class AuditPage(BaseModel):
 
 
 @api.get("/admin/audit")
-@admin_required
+@operator_allowed
 @operation(
     "Admin actions (retrain, embed, activate, takedown, restore, experiment start and stop):"
     " who, through what, when, on what, and how it ended; newest first.",

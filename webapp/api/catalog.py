@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from flask import jsonify
+from flask import current_app, jsonify
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from recsys.events import not_blank
 from webapp.api import api
 from webapp.api.answers import SearchAnswer, Song, User, Users
+from webapp.api.auth import acts_for, listener_required, require_scope
 from webapp.api.params import Body, Invalid, Page, Text, int_param, operation, validated
 from webapp.errors import ApiError, not_found
 from webapp.resources import resources
@@ -78,16 +79,25 @@ def list_genres():
 
 @api.get("/users")
 @operation(
-    "Listeners, for the player's user picker.",
+    "Listeners, for the player's demo sign-in picker.",
     query=Page,
-    answers={200: ("A page of listeners.", Users)},
+    answers={
+        200: ("A page of listeners.", Users),
+        401: "Token mode without demo sign-in, and no bearer token.",
+        403: "Token mode without demo sign-in, and a token without the users:read:any scope.",
+    },
+    description="Open to anyone while RECSYS_AUTH_DEMO_SIGNIN is on (or in open mode);"
+    " otherwise a service token with the users:read:any scope.",
 )
 def list_users(query: Page):
+    if not current_app.config["RECSYS"].auth_demo_signin:
+        require_scope("users:read:any")
     with resources().pool.connection() as conn:
         return jsonify(catalog.users(conn, query.limit, query.offset))
 
 
 @api.get("/users/<user_id>")
+@acts_for("user_id", "users:read:any")
 @operation(
     "One listener.", path=UserPath, answers={200: ("The listener.", User), 404: "No such user."}
 )
@@ -99,7 +109,7 @@ def get_user(user_id: str):
     return jsonify(found)
 
 
-def _known_genres(conn, chosen: list[str]) -> list[str]:
+def known_genres(conn, chosen: list[str]) -> list[str]:
     """The chosen genres once each, in order; 422 naming any the catalog does not have."""
     unknown = sorted(set(chosen) - set(catalog.genres(conn)))
     if unknown:
@@ -113,6 +123,7 @@ def _known_genres(conn, chosen: list[str]) -> list[str]:
 
 
 @api.post("/users")
+@listener_required
 @operation(
     "A new listener, with the genres chosen at onboarding.",
     body=NewListener,
@@ -120,13 +131,15 @@ def _known_genres(conn, chosen: list[str]) -> list[str]:
     answers={201: ("Created.", User)},
 )
 def create_user(body: NewListener):
+    require_scope("users:write:any")  # listeners sign up at POST /auth/signup
     with resources().pool.connection() as conn:
-        genres = _known_genres(conn, body.onboarding_genres)
+        genres = known_genres(conn, body.onboarding_genres)
         created = catalog.create_user(conn, body.display_name.strip(), genres)
     return jsonify(created), 201
 
 
 @api.put("/users/<user_id>/genres")
+@acts_for("user_id", "users:write:any")
 @operation(
     "Change a listener's onboarding genres.",
     path=UserPath,
@@ -140,7 +153,7 @@ def set_user_genres(user_id: str, body):
         if catalog.user(conn, user_id) is None:
             raise not_found("user", "user_id", user_id)
         change = validated(GenresChange, body, INVALID_USER)
-        genres = _known_genres(conn, change.onboarding_genres)
+        genres = known_genres(conn, change.onboarding_genres)
         updated = catalog.set_genres(conn, user_id, genres)
     if updated is None:
         raise not_found("user", "user_id", user_id)

@@ -14,6 +14,7 @@ from recsys.events import FEEDBACK_ACTIONS, Event
 from webapp import metrics
 from webapp.api import api
 from webapp.api.answers import BatchAnswer, EventAccepted
+from webapp.api.auth import caller, listener_required, require_acting_for, require_scope
 from webapp.api.params import RATE_LIMITED, Body, Invalid, operation
 from webapp.errors import ApiError
 from webapp.ratelimit import limited
@@ -22,6 +23,7 @@ from webapp.services import feedback, sessions
 from webapp.services.event_sink import CatalogUnavailable, KafkaUnavailable
 
 log = logging.getLogger(__name__)
+EVENTS_FOR_ANYONE = "events:write:any"
 # An unacknowledged send may still have reached the log: a retry is safe only with the
 # same event_id, which every job deduplicates on.
 KAFKA_UNAVAILABLE = (
@@ -60,7 +62,24 @@ class EventBatch(Body):
         return events
 
 
-def _validate_and_publish(raw_events: list):
+def _check_identity(raw_events: list, batch: bool) -> None:
+    """403 for the whole request, before anything reaches Kafka, if any event is for a
+    listener the caller may not act for (an event without a user_id is the sink's to
+    reject, field by field)."""
+    who = caller()
+    if who.kind == "anyone" or EVENTS_FOR_ANYONE in who.scopes:
+        return
+    for index, raw in enumerate(raw_events):
+        user_id = raw.get("user_id") if isinstance(raw, dict) else None
+        if isinstance(user_id, str) and not who.may_act_for(user_id, EVENTS_FOR_ANYONE):
+            field = f"events[{index}].user_id" if batch else "user_id"
+            require_acting_for(user_id, EVENTS_FOR_ANYONE, field)
+    if who.kind != "listener":  # an admin's or another service's token
+        require_scope(EVENTS_FOR_ANYONE)
+
+
+def _validate_and_publish(raw_events: list, batch: bool):
+    _check_identity(raw_events, batch)
     sink = resources().event_sink
     try:
         events, outcomes = sink.validate(raw_events)
@@ -90,6 +109,7 @@ def _validate_and_publish(raw_events: list):
 
 @api.post("/logs/event")
 @limited("events")
+@listener_required
 @operation(
     "Capture one listening event (stored in Kafka before 202).",
     body=Event,
@@ -97,7 +117,7 @@ def _validate_and_publish(raw_events: list):
     answers={202: ("Accepted and acknowledged by the broker.", EventAccepted), **CAPTURE_ANSWERS},
 )
 def log_event(body):
-    (outcome,), stale = _validate_and_publish([body])
+    (outcome,), stale = _validate_and_publish([body], batch=False)
     if outcome.status == "rejected":
         raise ApiError(
             422, "invalid_event", "the event was rejected", [e.as_dict() for e in outcome.errors]
@@ -116,6 +136,7 @@ def log_event(body):
 
 @api.post("/logs/events")
 @limited("events")
+@listener_required
 @operation(
     "Capture a batch of up to RECSYS_EVENT_BATCH_MAX (1,000) events; each gets its own outcome.",
     body=EventBatch,
@@ -132,7 +153,7 @@ def log_events(body: EventBatch):
             f"a batch carries 1 to {limit} events",
             [{"field": "events", "reason": f"must hold 1 to {limit} events"}],
         )
-    outcomes, _ = _validate_and_publish(raw_events)
+    outcomes, _ = _validate_and_publish(raw_events, batch=True)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("accepted", "rejected", "failed")}
     answer = {**counts, "results": [o.as_dict() for o in outcomes]}
     if counts["accepted"]:

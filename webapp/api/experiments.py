@@ -1,6 +1,7 @@
 """Admin endpoints of experiments: start one on a surface, list them, read one with each
-arm's results against the control, stop one. Each is ``@admin_required``
-(webapp.api.auth); the rules are recsys.experiment_store's, the serving docs/serving.md's.
+arm's results against the control, stop one. Starting and stopping are
+``@admin_required``, reading ``@operator_allowed`` (webapp.api.auth); the rules are
+recsys.experiment_store's, the serving docs/serving.md's.
 Starting and stopping are audited with the experiment's name, refusals too (recsys.audit).
 """
 
@@ -16,7 +17,7 @@ from recsys.events import field_errors
 from recsys.experiments import Arm
 from webapp.api import api
 from webapp.api.audit import actor
-from webapp.api.auth import admin_required
+from webapp.api.auth import admin_required, operator_allowed
 from webapp.api.params import Body, Text, operation
 from webapp.errors import ApiError, not_found
 from webapp.resources import resources
@@ -119,7 +120,7 @@ def start_experiment(body):
 
 
 @api.get("/admin/experiments")
-@admin_required
+@operator_allowed
 @operation(
     "Experiments, the running ones first, then the newest.",
     answers={200: "The experiments' definitions."},
@@ -131,7 +132,7 @@ def list_experiments():
 
 
 @api.get("/admin/experiments/<name>")
-@admin_required
+@operator_allowed
 @operation(
     "An experiment with each arm's results: totals and rates from analytics.online_metrics,"
     " and each arm's lift over the control with its 95% interval and verdict.",

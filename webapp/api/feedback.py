@@ -7,6 +7,7 @@ from flask import jsonify
 
 from webapp.api import api
 from webapp.api.answers import FeedbackSongs
+from webapp.api.auth import acts_for
 from webapp.api.params import Page, operation
 from webapp.api.recs import UserPath
 from webapp.errors import not_found
@@ -23,6 +24,7 @@ def _songs(user_id: str, kind: str, query: Page):
 
 
 @api.get("/users/<user_id>/likes")
+@acts_for("user_id", "users:read:any")
 @operation(
     "The songs a listener likes (the player's heart), newest first.",
     path=UserPath,
@@ -34,6 +36,7 @@ def listener_likes(user_id: str, query: Page):
 
 
 @api.get("/users/<user_id>/dislikes")
+@acts_for("user_id", "users:read:any")
 @operation(
     "The songs a listener disliked (never recommended to them again), newest first.",
     path=UserPath,

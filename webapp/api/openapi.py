@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from webapp.api import api
 from webapp.api.answers import Error
-from webapp.api.auth import ADMIN_ANSWERS
+from webapp.api.auth import ADMIN_ANSWERS, COOKIE, LISTENER_ANSWERS
 from webapp.api.params import Operation
 
 REF = "#/components/schemas/{model}"
@@ -71,7 +71,7 @@ class Document:
             answer["content"] = {"application/json": {"schema": self.ref(model, "serialization")}}
         return answer
 
-    def operation(self, op: Operation, admin: bool) -> dict:
+    def operation(self, op: Operation, admin: str | None, listener: str | None) -> dict:
         answers = dict(op.answers)
         answers.setdefault(414, ERROR_ANSWERS[414])
         if op.path or op.query or op.body:
@@ -82,6 +82,8 @@ class Document:
             answers.setdefault(op.invalid.status, "The body breaks its schema; see errors.")
         if admin:
             answers |= {s: d for s, d in ADMIN_ANSWERS.items() if s not in answers}
+        if listener:
+            answers |= {s: d for s, d in LISTENER_ANSWERS.items() if s not in answers}
         described = {"summary": op.summary}
         if op.description:
             described["description"] = op.description
@@ -95,6 +97,13 @@ class Document:
             }
         if admin:
             described["security"] = [{"adminToken": []}]
+            if admin == "operator":
+                described["description"] = (
+                    f"{op.description or ''} Open to the operator role as well as admin."
+                ).strip()
+        if listener:
+            # token mode; in open mode (RECSYS_AUTH_MODE=open) no token is needed
+            described["security"] = [{"bearerToken": []}, {"playerCookie": []}]
         described["responses"] = {
             str(status): self.answer(status, answers[status]) for status in sorted(answers)
         }
@@ -123,10 +132,11 @@ def build(blueprint: Blueprint) -> dict:
         view = app.view_functions[rule.endpoint]
         if not hasattr(view, "operation"):
             raise TypeError(f"{rule.endpoint} ({rule.rule}) declares no @operation")
-        admin = getattr(view, "admin_required", False)
+        admin = getattr(view, "admin_required", None)
+        listener = getattr(view, "listener_required", None)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             path = document.paths.setdefault(openapi_path(rule.rule), {})
-            path[method.lower()] = document.operation(view.operation, admin)
+            path[method.lower()] = document.operation(view.operation, admin, listener)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -135,14 +145,21 @@ def build(blueprint: Blueprint) -> dict:
             "description": (
                 "Listening events in, recommendations out. Every error is JSON:"
                 ' `{"error": code, "message": sentence, "errors": [{"field", "reason"}]}`.'
-                " Admin endpoints need `Authorization: Bearer <RECSYS_ADMIN_TOKEN>`."
+                " Listener endpoints need `Authorization: Bearer <JWT>` whose subject is the"
+                " listener (or the player's sign-in cookie), unless the server runs with"
+                " RECSYS_AUTH_MODE=open; admin endpoints need an admin token or a JWT with a"
+                " role (docs/security.md)."
             ),
         },
         "servers": [{"url": "/"}],
         "paths": document.paths,
         "components": {
             "schemas": dict(sorted(document.schemas.items())),
-            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "adminToken": {"type": "http", "scheme": "bearer"},
+                "bearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "playerCookie": {"type": "apiKey", "in": "cookie", "name": COOKIE},
+            },
         },
     }
 

@@ -12,6 +12,7 @@ from recsys.events import new_event_id
 from webapp import metrics
 from webapp.api import api
 from webapp.api.answers import Recommendations
+from webapp.api.auth import acts_for
 from webapp.api.params import RATE_LIMITED, Page, Text, operation
 from webapp.errors import ApiError, not_found
 from webapp.ratelimit import limited
@@ -85,6 +86,7 @@ def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: 
 
 @api.get("/recs/<user_id>")
 @limited("recs")
+@acts_for("user_id", "recs:read:any")
 @operation(
     "Home page recommendations from the session vector (0.7 long-term + 0.3 short-term).",
     path=UserPath,
@@ -111,6 +113,7 @@ def home_recommendations(user_id: str, query: Page):
 
 @api.get("/recs/<user_id>/<song_id>")
 @limited("recs")
+@acts_for("user_id", "recs:read:any")
 @operation(
     "Next songs after song_id (0.6 ALS + 0.4 lyrics similarity).",
     path=UserSongPath,
