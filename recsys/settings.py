@@ -263,6 +263,18 @@ class Settings:
     # Models: lyrics embeddings
     embedding_batch_size: int = _setting(64, "Lyrics encoded per sentence-transformers batch.")
 
+    # Nightly mixes (docs/mixes.md)
+    mixes_active_days: int = _setting(
+        30, "Event days back a listener must have listened in to get nightly mixes."
+    )
+    mixes_per_listener: int = _setting(
+        4, "Mixes built per listener each night: daily mixes (one per taste cluster) + discovery."
+    )
+    mixes_size: int = _setting(30, "Songs in each nightly mix (25 to 50).")
+    mixes_days_kept: int = _setting(
+        14, "Days of built mixes kept (for analysts' engagement views); the active day always."
+    )
+
     # Serving: the session-aware recommendation rules (docs/serving.md)
     recs_long_term_weight: float = _setting(
         0.7, "Home page: v_session = w * v_long + (1 - w) * v_short."
