@@ -43,10 +43,14 @@ from pydantic_core import PydanticCustomError
 # like, unlike and dislike are the player's buttons: no play, a listener's word on a song
 # (kept per listener and song by the web app; weighed by ALS).
 Action = Literal["listen", "skip", "complete", "like", "unlike", "dislike"]
+# Actions only the web app itself publishes, never accepted from a client: a song added to a
+# playlist (POST /api/v1/playlists/<id>/songs; weighed by ALS as a positive signal).
+ServerAction = Literal["add_to_playlist"]
 Source = Literal["real_user", "simulation"]
 # Where the song was played from (recsys.impressions.SURFACES are the recommending ones).
-Surface = Literal["home", "up_next", "search", "trending", "playlist"]
-ACTIONS: tuple[str, ...] = get_args(Action)
+Surface = Literal["home", "up_next", "search", "trending", "playlist", "radio"]
+# Every action of the log (the lake lands these): the clients' and the web app's own.
+ACTIONS: tuple[str, ...] = get_args(Action) + get_args(ServerAction)
 FEEDBACK_ACTIONS = ("like", "unlike", "dislike")
 SOURCES: tuple[str, ...] = get_args(Source)
 SURFACES: tuple[str, ...] = get_args(Surface)

@@ -14,7 +14,8 @@ history that ended long ago (an imported Last.fm-1K one ends in 2009) still has 
 Steps:
 1. Events become implicit feedback per (user, song): the sum of each event's strength
    (``EVENT_STRENGTH``), plus the listener's latest like or dislike of the song
-   (``FEEDBACK_STRENGTH``; both recorded with the run's params). Spark's implicit ALS
+   (``FEEDBACK_STRENGTH``), plus a song added to one of their playlists, once
+   (``PLAYLIST_STRENGTH``; all three recorded with the run's params). Spark's implicit ALS
    reads a positive sum as "likes it" and a negative one as "does not", each with
    confidence 1 + alpha * |sum|.
 2. The last ``holdout_days`` of the window are held out: a model trained on the days before
@@ -80,6 +81,11 @@ EVENT_STRENGTH = {
 # two full plays; a dislike outweighs them the other way, so that a disliked song the
 # listener played a few times still reads as "does not like it".
 FEEDBACK_STRENGTH = {"like": 2.5, "dislike": -2.5, "unlike": 0.0}
+# A song the listener added to a playlist (``add_to_playlist``, published by the web app):
+# counts once per listener and song, however many playlists it went into or how often it
+# was removed and added again. A deliberate keep, worth two full plays; less than a like,
+# since a playlist may be kept for a mood or an occasion rather than for taste.
+PLAYLIST_STRENGTH = {"add_to_playlist": 2.0}
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,9 @@ def feedback(events: DataFrame, play_min_seconds: int) -> DataFrame:
     are dropped."""
     events = events.dropDuplicates(["event_id"])
     said = _latest_feedback(events.where(F.col("action").isin(*FEEDBACK_STRENGTH)))
-    events = events.where(~F.col("action").isin(*FEEDBACK_STRENGTH)).select(
+    kept = _kept_in_playlists(events.where(F.col("action").isin(*PLAYLIST_STRENGTH)))
+    words = (*FEEDBACK_STRENGTH, *PLAYLIST_STRENGTH)
+    events = events.where(~F.col("action").isin(*words)).select(
         "user_id",
         F.col("track_id").alias("song_id"),
         "playback_id",
@@ -151,9 +159,19 @@ def feedback(events: DataFrame, play_min_seconds: int) -> DataFrame:
         .drop("playback_id")
         .unionByName(playbacks)
         .unionByName(said)
+        .unionByName(kept)
         .groupBy("user_id", "song_id")
         .agg(F.sum("strength").alias("strength"))
         .where(F.abs(F.col("strength")) > 1e-9)
+    )
+
+
+def _kept_in_playlists(added: DataFrame) -> DataFrame:
+    """(user_id, song_id, strength) of each song a listener added to a playlist, once."""
+    return (
+        added.select("user_id", F.col("track_id").alias("song_id"))
+        .distinct()
+        .withColumn("strength", F.lit(PLAYLIST_STRENGTH["add_to_playlist"]))
     )
 
 
@@ -400,6 +418,7 @@ def run(
         "window_anchor": anchor,
         "event_strength": EVENT_STRENGTH,
         "feedback_strength": FEEDBACK_STRENGTH,
+        "playlist_strength": PLAYLIST_STRENGTH,
     }
     checkpoints = checkpoint_root(settings)
     with db.connect(settings, autocommit=True) as conn:

@@ -202,6 +202,40 @@ def test_a_listeners_latest_like_or_dislike_counts_once_beside_the_plays(spark):
     assert got[("u1", "played-then-disliked")] < 0
 
 
+def test_a_song_added_to_playlists_counts_once_beside_the_plays(spark):
+    day = dt.date(2026, 3, 3)
+    rows = [
+        event("u1", "kept", "add_to_playlist", 0, day),
+        event("u1", "kept-twice", "add_to_playlist", 0, day),
+        event("u1", "kept-twice", "add_to_playlist", 0, day),  # a second playlist: once
+        event("u1", "played-and-kept", "complete", 200, day),
+        event("u1", "played-and-kept", "add_to_playlist", 0, day),
+        event("u1", "skipped-then-kept", "skip", 3, day),
+        event("u1", "skipped-then-kept", "add_to_playlist", 0, day),
+        event("u2", "played", "complete", 200, day),
+    ]
+    df = spark.createDataFrame(rows, lake.LAKE_SCHEMA)
+
+    got = {
+        (r.user_id, r.song_id): r.strength
+        for r in als_training.feedback(df, play_min_seconds=30).collect()
+    }
+
+    kept = als_training.PLAYLIST_STRENGTH["add_to_playlist"]
+    complete = als_training.EVENT_STRENGTH["complete"]
+    skip = als_training.EVENT_STRENGTH["skip_early"]
+    assert complete < kept < als_training.FEEDBACK_STRENGTH["like"]
+    assert got == pytest.approx(
+        {
+            ("u1", "kept"): kept,
+            ("u1", "kept-twice"): kept,
+            ("u1", "played-and-kept"): complete + kept,
+            ("u1", "skipped-then-kept"): skip + kept,
+            ("u2", "played"): complete,
+        }
+    )
+
+
 def test_checkerboard_withheld_songs_come_back_on_top(spark, als_settings, board):
     events = lake.read_events(spark, als_settings.lake_uri)
     pairs = als_training.feedback(

@@ -13,6 +13,7 @@ from webapp.api import (  # noqa: E402,F401  (registers routes on the blueprint)
     experiments,
     feedback,
     openapi,
+    playlists,
     recs,
     signin,
     trending,

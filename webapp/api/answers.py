@@ -83,7 +83,12 @@ class Reason(BaseModel):
         "new_from_artist",
         "new_in_genre",
         "random",
-    ]
+        "similar_listeners",
+        "fits_playlist",
+    ] = Field(
+        description="similar_listeners: similar songs led by ALS (song_id, the seed);"
+        " fits_playlist: a playlist suggestion (song_id, the playlist song it is most like)."
+    )
     song_id: str | None = None
     title: str | None = None
     artist_id: str | None = Field(None, description="new_from_artist: the song's artist.")
@@ -193,3 +198,128 @@ class FeedbackSongs(BaseModel):
     limit: int
     offset: int
     items: list[FeedbackSong]
+
+
+# --- playlists (webapp.api.playlists) and similar songs (webapp.api.similar) --------------
+
+
+class Playlist(BaseModel):
+    """A listener's playlist; ``name`` and ``description`` exactly as the listener typed
+    them: show them as text."""
+
+    id: str = Field(description="A UUID.")
+    user_id: str = Field(description="The listener who owns it.")
+    name: str
+    description: str | None
+    public: bool = Field(
+        description="Anyone may read a public playlist; only its owner a private one."
+    )
+    song_count: int
+    created_at: str
+    updated_at: str
+
+
+class Playlists(BaseModel):
+    """A page of a listener's playlists, newest first."""
+
+    user_id: str
+    total: int
+    limit: int
+    offset: int
+    items: list[Playlist]
+
+
+class PlaylistSong(BaseModel):
+    position: int = Field(description="1-based, contiguous.")
+    song_id: str
+    title: str
+    artist_id: str
+    artist: str
+    genre: str
+    duration_s: int
+    image_url: str | None
+    audio_url: str | None = Field(description="Null for a song taken down since it was added.")
+    available: bool = Field(description="False for a song taken down since it was added.")
+    added_at: str
+
+
+class PlaylistSongs(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[PlaylistSong]
+
+
+class PlaylistWithSongs(Playlist):
+    songs: PlaylistSongs
+
+
+class AddedSong(BaseModel):
+    song_id: str
+    position: int
+
+
+class AddToPlaylistEvents(BaseModel):
+    recorded: bool = Field(
+        description="Whether the event log confirmed every add_to_playlist event. False: the"
+        " songs were added all the same, but ALS will not learn from the missing events."
+    )
+    event_ids: list[str] = Field(description="The events the log confirmed.")
+    failed: int = Field(description="How many events the log did not confirm.")
+
+
+class SongsAdded(BaseModel):
+    playlist_id: str
+    added: list[AddedSong]
+    song_count: int
+    events: AddToPlaylistEvents
+
+
+class SimilarSong(BaseModel):
+    rank: int
+    song_id: str
+    title: str
+    artist_id: str
+    artist: str
+    genre: str
+    duration_s: int
+    image_url: str | None
+    audio_url: str | None
+    score: float
+    als_score: float | None = Field(None, description="Min-max normalised over the candidates.")
+    content_score: float | None = Field(None, description="Min-max normalised over the candidates.")
+    reason: Reason
+
+
+class SimilarSongs(BaseModel):
+    song_id: str
+    mode: Literal["hybrid", "als_only", "content_only", "trending"]
+    degraded: list[Literal["no_active_model"]]
+    model_version: int | None
+    limit: int
+    offset: int
+    items: list[SimilarSong]
+
+
+class Suggestion(BaseModel):
+    rank: int
+    song_id: str
+    title: str
+    artist_id: str
+    artist: str
+    genre: str
+    duration_s: int
+    image_url: str | None
+    audio_url: str | None
+    score: float
+    als_score: float = Field(description="Min-max normalised over the candidates.")
+    content_score: float = Field(description="Min-max normalised over the candidates.")
+    reason: Reason
+
+
+class PlaylistSuggestions(BaseModel):
+    playlist_id: str
+    model_version: int | None
+    limit: int
+    offset: int
+    items: list[Suggestion]
