@@ -2,7 +2,8 @@
 connections on threads, writing pre-built HTTP/1.1 requests on raw sockets and reading just
 the status line and Content-Length of each answer, so the client (on the same 2 cores as the
 server) spends as little CPU as it can. ``paced_gets`` instead holds a steady rate from threads
-of the calling process, recording every answer."""
+of the calling process, recording every answer. Each takes ``headers`` sent with every
+request (e.g. a service token's ``Authorization``)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,13 @@ class LoadResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def _request(host: str, port: int, path: str, body: bytes) -> bytes:
+def _header_lines(headers: dict[str, str] | None) -> str:
+    return "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+
+
+def _request(host: str, port: int, path: str, body: bytes, headers=None) -> bytes:
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{_header_lines(headers)}"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -47,7 +52,7 @@ def _read_status(reader) -> int:
     return status
 
 
-def _worker(host, port, path, bodies, events_per_body, threads, start_at, out):
+def _worker(host, port, path, bodies, events_per_body, threads, start_at, headers, out):
     counts = {"requests": 0, "events": 0, "errors": 0}
     lock = threading.Lock()
 
@@ -56,7 +61,7 @@ def _worker(host, port, path, bodies, events_per_body, threads, start_at, out):
         reader = sock.makefile("rb")
         ok = errors = 0
         for body in share:
-            sock.sendall(_request(host, port, path, body))
+            sock.sendall(_request(host, port, path, body, headers))
             if _read_status(reader) == 202:
                 ok += 1
             else:
@@ -102,8 +107,10 @@ def post_all(
     events_per_body: int,
     processes: int,
     threads_per_process: int,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """POST every body once, spread over processes x threads; time from first to last."""
+    """POST every body once, spread over processes x threads, each with ``headers``; time
+    from first to last."""
     start_at = time.time() + 1.0
     results = in_processes(
         _worker,
@@ -116,6 +123,7 @@ def post_all(
                 events_per_body,
                 threads_per_process,
                 start_at,
+                headers,
             )
             for i in range(processes)
         ],
@@ -177,11 +185,13 @@ def _closed_loop(call, items, threads, start_at, seconds, out):
     out.put((latencies, errors[0]))
 
 
-def _get_status(state: dict, host: str, port: int, path: str) -> int:
-    """GET ``path`` on the keep-alive connection kept in ``state`` (opened when missing);
-    return the answer's status. A kept connection the server has closed meanwhile (idle
-    keep-alive timeout) is reopened once; a failure on a fresh one raises."""
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+def _get_status(state: dict, host: str, port: int, path: str, headers=None) -> int:
+    """GET ``path`` (with ``headers``) on the keep-alive connection kept in ``state`` (opened
+    when missing); return the answer's status. A kept connection the server has closed
+    meanwhile (idle keep-alive timeout) is reopened once; a failure on a fresh one raises."""
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{_header_lines(headers)}\r\n"
+    ).encode()
     while True:
         fresh = "sock" not in state
         if fresh:
@@ -202,9 +212,9 @@ def _close(state: dict) -> None:
         state.pop("sock").close()
 
 
-def _http_get(host, port):
+def _http_get(host, port, headers=None):
     def call(state, path):
-        return _get_status(state, host, port, path) == 200
+        return _get_status(state, host, port, path, headers) == 200
 
     return call
 
@@ -228,25 +238,39 @@ def _process_main(call_factory, items, threads, start_at, seconds, out):
     _closed_loop(call_factory(), items, threads, start_at, seconds, out)
 
 
-def get_for(host: str, port: int, paths: list[str], clients: int, seconds: float):
-    """GET the paths round-robin from ``clients`` keep-alive connections for ``seconds``."""
+def get_for(
+    host: str,
+    port: int,
+    paths: list[str],
+    clients: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+):
+    """GET the paths round-robin, each with ``headers``, from ``clients`` keep-alive
+    connections for ``seconds``."""
     processes = 2
     return closed_loop(
-        _HttpGetFactory(host, port), paths, processes, max(clients // processes, 1), seconds
+        _HttpGetFactory(host, port, headers),
+        paths,
+        processes,
+        max(clients // processes, 1),
+        seconds,
     )
 
 
 class _HttpGetFactory:
     """Picklable: builds the HTTP GET call inside each client process."""
 
-    def __init__(self, host: str, port: int):
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, headers: dict[str, str] | None = None):
+        self.host, self.port, self.headers = host, port, headers
 
     def __call__(self):
-        return _http_get(self.host, self.port)
+        return _http_get(self.host, self.port, self.headers)
 
 
-def paced_gets(host: str, port: int, paths: list[str], rate: float, clients: int, until, record):
+def paced_gets(
+    host: str, port: int, paths: list[str], rate: float, clients: int, until, record, headers=None
+):
     """GET ``paths`` round-robin at ``rate`` requests per second in all, from ``clients``
     keep-alive connections on threads, until ``time.monotonic()`` reaches ``until``; call
     ``record(began, milliseconds, status)`` for every request (status 0: no answer).
@@ -266,7 +290,7 @@ def paced_gets(host: str, port: int, paths: list[str], rate: float, clients: int
                 break
             began = time.monotonic()
             try:
-                status = _get_status(state, host, port, share[sent % len(share)])
+                status = _get_status(state, host, port, share[sent % len(share)], headers)
             except (OSError, IndexError, ValueError):
                 status = 0
             record(began, (time.monotonic() - began) * 1000, status)

@@ -1,5 +1,5 @@
 """Serving: home and next-song requests at 4 and 32 concurrent clients, beside the bare
-pgvector query, with and without impression logging.
+pgvector query; with and without impression logging, in token and in open mode.
 
 A throwaway stack with the large demo world: the project's ALS (rank 64) trained on its recent
 listening and served from pgvector, lyrics vectors (synthetic, clustered by genre and mood like
@@ -7,10 +7,17 @@ real sentence embeddings) with their HNSW index, and 500 listeners with a sessio
 Then, each for ``--seconds``, keep-alive clients (on the same 2 cores as the server) request
 home pages and next songs; each is preceded by its floor: the bare pgvector queries for the
 same vectors (home: the nearest items to the user's vector; next song: the nearest items and
-the nearest lyrics to the song's) straight to PostgreSQL from as many connections. Every
-answer is logged as an impression on Kafka, as in production; the last rounds measure again
-at 32 clients with RECSYS_IMPRESSIONS_ENABLED on and off in turn (the web app restarted each
-time), so the cost of the logging is the ratio of the two totals.
+the nearest lyrics to the song's) straight to PostgreSQL from as many connections. As in
+production, the web app runs in token mode (RECSYS_AUTH_MODE=token): every request carries
+the benchmark's service token (scopes recs:read:any and events:write:any, signed with the
+stack's RECSYS_AUTH_SECRET), and every answer is logged as an impression on Kafka.
+
+The last rounds measure again at 32 clients in three configurations in turn, the web app
+restarted for each: token mode with impressions on, token mode with
+RECSYS_IMPRESSIONS_ENABLED off, and open mode (RECSYS_AUTH_MODE=open, no token sent) with
+impressions on. Interleaved, a change of the machine's load weighs on all three alike; the
+cost of impression logging is 1 - (on / off) and the cost of token verification
+1 - (token / open), each from the rounds' totals.
 
     python -m bench serving [--seconds 60] [--days 30]
 """
@@ -19,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import time
 from urllib.parse import urlparse
 
@@ -29,7 +35,7 @@ import requests
 
 from bench import loadgen
 from bench.hnsw import train_factors
-from bench.stack import throwaway_stack
+from bench.stack import restart_webapp, service_headers, throwaway_stack
 from recsys import db
 from recsys import model_registry as registry
 from recsys.model_registry.vectors import vector_literal
@@ -103,7 +109,7 @@ def serve_model(settings, world, days: int):
     return user_ids, user_f, song_ids, item_f, lyrics
 
 
-def start_sessions(settings, user_ids, song_ids, rng, users: int = 500) -> None:
+def start_sessions(settings, headers, user_ids, song_ids, rng, users: int = 500) -> None:
     """Three completed songs each for ``users`` listeners, through the event API."""
     now = int(time.time() * 1000)
     events = [
@@ -120,7 +126,9 @@ def start_sessions(settings, user_ids, song_ids, rng, users: int = 500) -> None:
     ]
     for i in range(0, len(events), 1000):
         answer = requests.post(
-            f"{settings.webapp_url}/api/v1/logs/events", json={"events": events[i : i + 1000]}
+            f"{settings.webapp_url}/api/v1/logs/events",
+            json={"events": events[i : i + 1000]},
+            headers=headers,
         )
         answer.raise_for_status()
 
@@ -152,39 +160,51 @@ def report(name: str, result: loadgen.LatencyResult, floor: loadgen.LatencyResul
     print(line, flush=True)
 
 
-# Rounds of the impressions on/off comparison: interleaved, so a change of the machine's load
-# during the run weighs on both sides alike.
+# Rounds of the comparisons (impressions on/off, token/open mode): interleaved, so a change of
+# the machine's load during the run weighs on every configuration alike.
 COST_ROUNDS = 3
+# Production's mode, whatever the shell running the benchmark says.
+TOKEN_MODE = {"RECSYS_AUTH_MODE": "token"}
+# (name, auth mode, impressions enabled) of each configuration, in the order of a round.
+CONFIGURATIONS = (
+    ("token", "token", True),
+    ("no impressions", "token", False),
+    ("open", "open", True),
+)
 
 
-def impression_cost(settings, url, surfaces, seconds: float) -> None:
-    """The throughput at the most clients with impression logging on and off, in
-    COST_ROUNDS interleaved rounds of ``seconds / 2`` each (the web app restarted between
-    them), and the cost of the logging from the totals."""
+def configuration_costs(settings, url, surfaces, headers, seconds: float) -> None:
+    """The throughput at the most clients in each of CONFIGURATIONS, in COST_ROUNDS
+    interleaved rounds of ``seconds / 2`` per surface (the web app restarted for each), and
+    the costs of impression logging and of token verification from the totals."""
     clients = CLIENTS[-1]
-    served = {(name, on): [] for name, _, _ in surfaces for on in (True, False)}
+    served = {(name, c): [] for name, _, _ in surfaces for c, _, _ in CONFIGURATIONS}
     for _ in range(COST_ROUNDS):
-        for on in (True, False):
-            restart_webapp(settings, RECSYS_IMPRESSIONS_ENABLED=str(on).lower())
+        for config, mode, impressions_on in CONFIGURATIONS:
+            restart_webapp(
+                settings,
+                RECSYS_AUTH_MODE=mode,
+                RECSYS_IMPRESSIONS_ENABLED=str(impressions_on).lower(),
+            )
+            sent = headers if mode == "token" else None  # an open stack's clients have none
             for name, paths, _ in surfaces:
-                result = loadgen.get_for(url.hostname, url.port, paths, clients, seconds / 2)
-                served[(name, on)].append(result.requests_per_second)
+                result = loadgen.get_for(url.hostname, url.port, paths, clients, seconds / 2, sent)
+                if result.errors:
+                    print(f"{name}, {config}: {result.errors} answers were not 200", flush=True)
+                served[(name, config)].append(result.requests_per_second)
     for name, _, _ in surfaces:
-        logged, unlogged = served[(name, True)], served[(name, False)]
-        rounds = " ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(logged, unlogged, strict=True))
-        cost = 1 - sum(logged) / sum(unlogged)
-        print(
-            f"{name}, {clients} clients, impressions on/off req/s by round: {rounds};"
-            f" impression logging costs {cost:+.1%} of throughput",
-            flush=True,
-        )
-
-
-def restart_webapp(settings, **environment: str) -> None:
-    """The web app again, with ``environment`` (RECSYS_* variables) on top of the stack's."""
-    webapp.stop(settings)
-    os.environ.update(environment)
-    webapp.start(settings)
+        for label, what, without in (
+            ("impressions on/off", "impression logging", "no impressions"),
+            ("token/open mode", "token verification", "open"),
+        ):
+            a, b = served[(name, "token")], served[(name, without)]
+            rounds = " ".join(f"{x:.0f}/{y:.0f}" for x, y in zip(a, b, strict=True))
+            print(
+                f"{name}, {clients} clients, {label} req/s by round: {rounds};"
+                f" mean {sum(a) / len(a):.0f}/{sum(b) / len(b):.0f} req/s;"
+                f" {what} costs {1 - sum(a) / sum(b):+.1%} of throughput",
+                flush=True,
+            )
 
 
 def main(argv: list[str]) -> None:
@@ -194,10 +214,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args(argv)
 
-    with throwaway_stack(args.size, kafka, redis, webapp) as (settings, world):
+    stack = throwaway_stack(args.size, kafka, redis, webapp, environment=TOKEN_MODE)
+    with stack as (settings, world):
         user_ids, user_f, song_ids, item_f, lyrics = serve_model(settings, world, args.days)
         rng = np.random.default_rng(0)
-        start_sessions(settings, user_ids, song_ids, rng)
+        headers = service_headers(settings, ["recs:read:any", "events:write:any"])
+        start_sessions(settings, headers, user_ids, song_ids, rng)
         sample, songs, home, following = request_paths(user_ids, song_ids, rng)
         lyrics_row = {song["id"]: i for i, song in enumerate(world.songs)}
         home_floor = [[(ITEMS_SQL, vector_literal(user_f[i]))] for i in sample]
@@ -212,7 +234,8 @@ def main(argv: list[str]) -> None:
         print(
             f"\n{len(song_ids):,} songs with ALS vectors, {len(user_ids):,} listeners; "
             f"{' and '.join(map(str, CLIENTS))} clients, {args.seconds:.0f} s each, gunicorn "
-            f"{settings.webapp_workers}x{settings.webapp_threads} threads\n"
+            f"{settings.webapp_workers}x{settings.webapp_threads} threads, "
+            f"RECSYS_AUTH_MODE={settings.auth_mode} (a service token on every request)\n"
         )
         bare = _BareQueries(settings.postgres_dsn, settings.hnsw_ef_search)
         surfaces = (("home", home, home_floor), ("next song", following, next_floor))
@@ -220,11 +243,13 @@ def main(argv: list[str]) -> None:
             for clients in CLIENTS:
                 floor = loadgen.closed_loop(bare, queries, 2, clients // 2, args.seconds)
                 report(f"{name}, {clients} clients: bare pgvector", floor, None)
-                served = loadgen.get_for(url.hostname, url.port, paths, clients, args.seconds)
+                served = loadgen.get_for(
+                    url.hostname, url.port, paths, clients, args.seconds, headers
+                )
                 report(f"{name}, {clients} clients: API", served, floor)
         print()
-        impression_cost(settings, url, surfaces, args.seconds)
+        configuration_costs(settings, url, surfaces, headers, args.seconds)
         print(
             "\ntargets on this 2-core machine: home API >= 0.4x the bare query's req/s;"
-            " impression logging <= 10% of throughput"
+            " impression logging <= 10% of throughput; token verification <= 5%"
         )

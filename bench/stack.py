@@ -1,6 +1,7 @@
 """A throwaway stack for one benchmark run: settings on free ports under a temporary folder,
 with the services asked for started and the demo catalog loaded; stopped and removed after.
-Also which processes make up a running stack, and their resident memory."""
+Also a restart of its web app with other settings, the benchmarks' service token, and which
+processes make up a running stack, and their resident memory."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from pathlib import Path
 import psutil
 
 from recsys import db
+from recsys.identity.tokens import TokenConfig, TokenIssuer
 from recsys.settings import load_settings
 from recsysctl import demo
-from recsysctl.stack import postgres
+from recsysctl.stack import postgres, webapp
 from recsysctl.stack.isolated import isolated_environment, stop_all
 from recsysctl.stack.process import read_pid
 
@@ -42,6 +44,22 @@ def throwaway_stack(world_size: str, *services, environment: dict[str, str] | No
     finally:
         stop_all(settings)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def restart_webapp(settings, **environment: str) -> None:
+    """The stack's web app again, with ``environment`` (RECSYS_* variables) on top of the
+    stack's (they stay set for later restarts)."""
+    webapp.stop(settings)
+    os.environ.update(environment)
+    webapp.start(settings)
+
+
+def service_headers(settings, scopes: list[str], name: str = "bench") -> dict[str, str]:
+    """A benchmark's service token with ``scopes`` as a request header, signed with the
+    stack's RECSYS_AUTH_SECRET: a service, never a listener's token; it outlives any run."""
+    issuer = TokenIssuer(TokenConfig.from_settings(settings))
+    token = issuer.service(name, scopes, lifetime_s=86_400)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def stack_processes(settings) -> list[tuple[str, psutil.Process]]:
