@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import orjson
 
-SURFACES = ("home", "up_next")
+SURFACES = ("home", "up_next", "radio")  # radio: GET /recs/<user>/radio/<song>
 # The wire format's fields, in order (and the lake's columns besides Kafka's coordinates).
 IMPRESSION_FIELDS = (
     "rec_id", "user_id", "surface", "seed_song_id", "model_version", "mode", "experiment",

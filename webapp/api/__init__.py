@@ -16,5 +16,6 @@ from webapp.api import (  # noqa: E402,F401  (registers routes on the blueprint)
     playlists,
     recs,
     signin,
+    similar,
     trending,
 )

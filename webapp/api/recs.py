@@ -43,11 +43,13 @@ def _page(query: Page) -> tuple[int, int]:
     return query.limit, query.offset
 
 
-def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: int, **ids):
+def _answer(
+    conn, recommender: Recommender, answer: Answer, limit: int, offset: int, surface=None, **ids
+):
     """The answer, with a new ``rec_id``, each item its ``position``, and the listener's
     experiment arm (or null); recorded as an impression (recsys.impressions) on the way
-    out, never waited for."""
-    kind = "next" if "song_id" in ids else "home"
+    out, never waited for. ``surface`` names one other than home or up_next (radio)."""
+    kind = surface or ("next" if "song_id" in ids else "home")
     metrics.RECOMMENDATIONS.labels(kind, answer.mode, str(bool(answer.degraded)).lower()).inc()
     items = recommender.page(conn, answer, limit, offset)
     rec_id = new_event_id()
@@ -58,7 +60,7 @@ def _answer(conn, recommender: Recommender, answer: Answer, limit: int, offset: 
         impressions.impression(
             rec_id,
             ids["user_id"],
-            "up_next" if kind == "next" else "home",
+            surface or ("up_next" if kind == "next" else "home"),
             ids.get("song_id"),
             answer.model_version,
             answer.mode,
