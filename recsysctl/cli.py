@@ -4,14 +4,15 @@ up        set up and start everything, load the demo data, run the pipeline once
 down      stop every service (data is kept)
 status    each service and whether it is healthy
 migrate   apply pending SQL migrations
-demo      generate the demo world and load it (catalog + listening history)
+demo      generate the demo world and load it (catalog + listening history);
+          `demo playlists --out FILE` writes its listeners' playlists as an MPD slice
 simulate  send live listening traffic for the demo users
 simulate-responses
           demo users who respond to their recommendations by their tastes (home, Up Next)
 pipeline  run the play_counters DAG once through Airflow and wait for it
 models    list model versions, activate one (roll back), retrain, re-embed lyrics
 import    bring your own music: `import catalog FILE`, `import lyrics lrclib|csv FILE`,
-          `import history FORMAT FILE...` (docs/importing.md)
+          `import history FORMAT FILE...`, `import playlists FILE...` (docs/importing.md)
 catalog   take a song down, or restore it
 experiment  A/B experiments: start, list, show results, stop (docs/operating.md#experiments)
 audit     the latest admin actions: who did what, when, and how it ended
@@ -251,6 +252,8 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    if getattr(args, "demo_kind", None):  # demo playlists
+        return args.run(args)
     load_demo(load_settings(), args.size, args.seed)
     return 0
 
@@ -390,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_commands.add_import_catalog(kinds)  # each kind sets its own `run`
     catalog_commands.add_import_lyrics(kinds)
     import_history.add_import_history(kinds)
+    from recsysctl import playlist_commands
+
+    playlist_commands.add_import_playlists(kinds)
+    playlist_commands.add_demo_playlists(sub.choices["demo"])
     catalog_commands.add_catalog(sub)
     experiment_commands.add_experiment(sub)
     audit_commands.add_audit(sub)
@@ -431,7 +438,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
-        if args.command != "up":
+        if args.command != "up" and not getattr(args, "demo_kind", None):  # a file only
             require(load_settings(), "postgres_password")
         sys.exit(COMMANDS[args.command](args))
     except (SettingsError, ServiceError, AirflowError, JarFetchError) as err:

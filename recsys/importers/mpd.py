@@ -19,8 +19,9 @@ each bad playlist, naming the file, the playlist's index and pid, and the field
 (``tracks[3].duration_ms``). The checks: every field above of the types shown (the
 ``num_*`` and ``duration_ms`` counts are optional: the challenge set leaves them out),
 ``pos`` 0, 1, 2, ... in order, ``num_tracks`` the number of tracks, track URIs of the form
-``spotify:track:<22 letters or digits>``. A track repeated in a playlist is kept once (its
-first position) and counted.
+``spotify:track:<22 letters or digits>``, a name of 1 to 200 characters (not blank) and a
+description of at most 2,000 (what ``catalog.playlists`` holds). A track repeated in a
+playlist is kept once (its first position) and counted.
 
 ``resolve`` then finds each track's catalog song with the history importers' matching
 (``matching.match``: ``track_uri`` against ``catalog.songs.spotify_uri``, else the normalised
@@ -49,6 +50,7 @@ from recsys.importers.reading import Source, refuse_empty
 MAX_PLAYLIST_BYTES = 8 << 20
 MAX_TRACKS = 10_000
 MAX_NAME_CHARS = 200  # catalog.playlists.name
+MAX_DESCRIPTION_CHARS = 2000  # catalog.playlists.description
 TRACK_URI = re.compile(r"spotify:track:[0-9A-Za-z]{22}")
 TRACK_FIELDS = (
     "pos",
@@ -108,11 +110,17 @@ def read_slice(source: Source, counts: SliceCounts | None = None) -> Iterator[Pl
     reader = _Reader(source, MAX_PLAYLIST_BYTES)
     events = _Shape(ijson.parse(reader, use_float=True))
     index = 0
+    pids: dict[int, int] = {}  # pid -> index of its first playlist
     try:
         for item in ijson.items(events, "playlists.item"):
             reader.mark()
             try:
                 playlist = _playlist(source.path, index, item)
+                if playlist.pid in pids:
+                    raise FieldProblem(
+                        "pid", f"{playlist.pid} is already playlists[{pids[playlist.pid]}]'s"
+                    )
+                pids[playlist.pid] = index
             except FieldProblem as problem:
                 yield source.error(_where(index, item), problem.field, problem.reason)
             else:
@@ -165,11 +173,15 @@ def _playlist(path: str, index: int, item) -> Playlist:
         raise FieldProblem("name", "must be a string")
     if "\x00" in name:
         raise FieldProblem("name", "must not contain a NUL character")
+    if not name.strip() or len(name) > MAX_NAME_CHARS:
+        raise FieldProblem("name", f"must be 1 to {MAX_NAME_CHARS} characters, not blank")
     collaborative = _boolean(item, "collaborative")
     modified_at = integer(item, "modified_at", unit=" (epoch seconds)")
     for count in COUNTS:
         integer(item, count, required=False)
     description = text(item, "description", required=False)
+    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+        raise FieldProblem("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters")
     tracks = get(item, "tracks")
     if not isinstance(tracks, list):
         raise FieldProblem("tracks", "must be a JSON array")

@@ -76,6 +76,8 @@ def test_each_bad_playlist_is_named_by_index_pid_and_field():
             "is 3 where 0 was expected (0, 1, 2, ... in order)",
         ),
         ("playlists[7]", "pid", "missing"),
+        ("playlists[8] (pid 17)", "name", "must be 1 to 200 characters, not blank"),
+        ("playlists[9] (pid 10)", "pid", "10 is already playlists[0]'s"),
     ]
 
 
