@@ -1,7 +1,9 @@
 // The admin page: model versions (table and chart), activation, retrain and re-embed runs
-// followed to the end, experiments (start, results per arm, stop), and the pipeline's
-// freshness, DAG runs and alerts. The admin token is
+// followed to the end, experiments (start, results per arm, stop), the pipeline's
+// freshness, DAG runs and alerts, and the audit trail of admin actions. The admin token is
 // kept in sessionStorage: it lasts for this tab and is sent only as a bearer header.
+// Who the token names and its role come from /admin/me: for the read-only operator role the
+// controls that change something are hidden or disabled (the server refuses them anyway).
 
 import { byTestId, debounce, el, getJSON, postJSON, showError } from "./api.js";
 import { drawChart } from "./chart.js";
@@ -15,6 +17,8 @@ const tokenInput = byTestId("token-input");
 const token = () => sessionStorage.getItem(TOKEN_KEY);
 let pollTimer = null;
 let chartedVersions = [];
+let role = null; // the credential's role (admin or operator); null while unknown
+const readOnly = () => role === "operator";
 
 function when(value) {
   return value ? new Date(value).toISOString().slice(0, 19).replace("T", " ") + " UTC" : "–";
@@ -28,7 +32,7 @@ function fixed(value) {
 
 function modelRow(model) {
   const metrics = model.metrics || {};
-  const canActivate = model.status === "passed" && !model.active;
+  const canActivate = model.status === "passed" && !model.active && !readOnly();
   const badge = model.active
     ? el("strong", { class: "badge", testid: "active-badge" }, "active")
     : null;
@@ -89,6 +93,7 @@ async function activate(version) {
   } catch (err) {
     showError(error, err);
   }
+  await loadAudit();
 }
 
 // --- runs --------------------------------------------------------------------------------
@@ -138,6 +143,7 @@ async function startRun(path) {
   } catch (err) {
     showError(error, err);
   }
+  await loadAudit();
 }
 
 // --- experiments ---------------------------------------------------------------------------
@@ -226,9 +232,9 @@ function experimentHead() {
 }
 
 function experimentBlock(experiment) {
-  const running = experiment.status === "running";
+  const stoppable = experiment.status === "running" && !readOnly();
   const onclick = () => stopExperiment(experiment.name);
-  const stopButton = running
+  const stopButton = stoppable
     ? el("button", { type: "button", testid: "experiment-stop", onclick }, "Stop")
     : null;
   const surface = experiment.surface === "home" ? "home page" : "Up Next";
@@ -294,6 +300,7 @@ async function startExperiment(event) {
   } catch (err) {
     showError(error, err);
   }
+  await loadAudit();
 }
 
 async function stopExperiment(name) {
@@ -305,6 +312,7 @@ async function stopExperiment(name) {
   } catch (err) {
     showError(error, err);
   }
+  await loadAudit();
 }
 
 // --- pipeline status -----------------------------------------------------------------------
@@ -387,12 +395,118 @@ async function loadStatus() {
   }
 }
 
+// --- audit trail ---------------------------------------------------------------------------
+
+const AUDIT_PAGE = 20;
+let auditNext = null; // the query of the next older page, null on the last one
+let auditLoads = 0; // a first page loaded since an older one was asked for supersedes it
+
+function localTime(value) {
+  return new Date(value).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+// The details as indented JSON, folded under the names of their fields.
+function auditDetails(details) {
+  const fields = Object.keys(details || {});
+  if (fields.length === 0) return el("td", { testid: "audit-details" }, "–");
+  return el(
+    "td",
+    { testid: "audit-details" },
+    el(
+      "details",
+      { class: "audit-details" },
+      el("summary", {}, fields.join(", ")),
+      el("pre", {}, JSON.stringify(details, null, 2)),
+    ),
+  );
+}
+
+function auditRow(entry) {
+  const ok = entry.outcome === "ok";
+  const data = { id: entry.id, action: entry.action, outcome: entry.outcome };
+  return el(
+    "tr",
+    { testid: "audit-row", data },
+    el("td", { testid: "audit-at", title: when(entry.at) }, localTime(entry.at)),
+    el("td", { testid: "audit-actor", title: `through the ${entry.via}` }, entry.actor),
+    el("td", { testid: "audit-action" }, entry.action),
+    el("td", { testid: "audit-target" }, entry.target),
+    el("td", { testid: "audit-outcome", class: `outcome ${ok ? "ok" : "refused"}` }, entry.outcome),
+    auditDetails(entry.details),
+  );
+}
+
+// The newest page, or with older the page after the rows shown.
+async function loadAudit({ older = false } = {}) {
+  const error = byTestId("audit-error");
+  const load = older ? auditLoads : ++auditLoads;
+  const first = `?limit=${AUDIT_PAGE}`;
+  const path = `/admin/audit${older && auditNext ? auditNext : first}`;
+  const olderButton = byTestId("audit-older");
+  olderButton.disabled = true;
+  try {
+    const answer = await getJSON(path, { token: token() });
+    if (load !== auditLoads) return; // the newest page was reloaded meanwhile
+    showError(error, null);
+    const body = byTestId("audit-table").tBodies[0];
+    const rows = answer.entries.map(auditRow);
+    if (older) body.append(...rows);
+    else body.replaceChildren(...rows);
+    auditNext = answer.next;
+    olderButton.hidden = !answer.next;
+    byTestId("audit-empty").hidden = body.rows.length > 0;
+  } catch (err) {
+    if (load === auditLoads) showError(error, err);
+  } finally {
+    if (load === auditLoads) olderButton.disabled = false;
+  }
+}
+
+// --- role ----------------------------------------------------------------------------------
+
+const READ_ONLY_NOTES = ["read-only-note", "experiments-read-only", "runs-read-only"];
+
+// Who the credential names ({name, role, via}), or the error that kept it from being known.
+async function whoAmI() {
+  try {
+    return { who: await getJSON("/admin/me", { token: token() }) };
+  } catch (err) {
+    return { err };
+  }
+}
+
+function applyRole(who, err) {
+  role = who ? who.role : null;
+  const line = byTestId("admin-who");
+  if (who) line.textContent = `Signed in as ${who.name} (${who.role})`;
+  else line.textContent = err ? `Signed in; the role is unknown (${err.message})` : "";
+  line.hidden = !line.textContent;
+  line.dataset.role = role || "";
+  const locked = readOnly();
+  for (const id of READ_ONLY_NOTES) byTestId(id).hidden = !locked;
+  byTestId("experiment-form").hidden = locked;
+  for (const id of ["retrain", "reembed"]) {
+    const button = byTestId(id);
+    button.disabled = locked;
+    if (locked) button.title = "the operator role is read-only: this needs the admin role";
+    else button.removeAttribute("title");
+  }
+}
+
 // --- token ---------------------------------------------------------------------------------
 
 async function open() {
   const error = byTestId("admin-error");
   if (!token()) return;
   showError(error, null);
+  const me = await whoAmI();
+  const refused = me.err && [401, 403, 503].includes(me.err.status);
+  applyRole(me.who, refused ? null : me.err);
+  if (refused) {
+    showError(error, me.err);
+    byTestId("admin-content").hidden = true;
+    return;
+  }
   const authorised = await loadModels();
   if (!authorised) {
     showError(error, byTestId("models-error").textContent);
@@ -401,7 +515,7 @@ async function open() {
   }
   byTestId("admin-content").hidden = false;
   drawCharts(); // again: hidden, they had no width
-  await Promise.all([loadStatus(), loadExperiments()]);
+  await Promise.all([loadStatus(), loadExperiments(), loadAudit()]);
   document.body.dataset.ready = "true";
 }
 
@@ -414,6 +528,8 @@ byTestId("token-form").addEventListener("submit", (event) => {
 byTestId("token-forget").addEventListener("click", () => {
   sessionStorage.removeItem(TOKEN_KEY);
   byTestId("admin-content").hidden = true;
+  byTestId("audit-table").tBodies[0].replaceChildren();
+  applyRole(null);
 });
 window.addEventListener(
   "resize",
@@ -422,5 +538,6 @@ window.addEventListener(
 byTestId("retrain").addEventListener("click", () => startRun("/admin/retrain"));
 byTestId("reembed").addEventListener("click", () => startRun("/admin/embed"));
 byTestId("experiment-form").addEventListener("submit", startExperiment);
+byTestId("audit-older").addEventListener("click", () => loadAudit({ older: true }));
 
 open();
