@@ -1,0 +1,219 @@
+"""One listener's nightly mixes from their heard songs and the model's vectors: pure numpy,
+run by the daily_mixes job inside Spark tasks (and by the tests on tiny catalogs).
+
+- **Daily mixes**, one per taste cluster: the listener's liked songs (played, not
+  disliked, still served) are clustered by the direction of their ALS item vectors
+  (spherical k-means, k-means++ seeding), as many clusters as mixes allow and at least
+  ``MIN_CLUSTER_SONGS`` songs each. A cluster's mix is half its familiar songs (drawn by
+  how often each was played) and half its near neighbours (songs the listener never heard
+  with the largest inner product with the cluster's weighted centre), interleaved.
+- **Discovery**: songs the listener never heard with the largest inner product with their
+  user vector (or, for a listener the model does not know, with all their liked songs'
+  centre), none already in a daily mix.
+
+No mix holds a song twice, a disliked or unservable song, or more than
+``MAX_PER_ARTIST`` songs of one artist among its new songs (while the catalog has enough
+others); a mix the catalog cannot fill to ``MIN_MIX_SIZE`` songs is not built. Every
+random draw comes from a generator seeded by (listener, mix day), and every ranking breaks
+ties by catalog order, so the same inputs give the same mixes on every run; each day's
+mixes differ from the last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_CLUSTER_SONGS = 5
+# A mix the catalog cannot fill to this many songs is not built.
+MIN_MIX_SIZE = 25
+MAX_PER_ARTIST = 3
+KMEANS_ITERATIONS = 15
+COVER_IMAGES = 4
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The model's items in index order, with what titles and covers need."""
+
+    vectors: np.ndarray  # (items, rank) float32
+    servable: np.ndarray  # bool per item: in the catalog, not taken down
+    artist: np.ndarray  # int code per item
+    genre: list[str]
+    image_url: list[str | None]
+
+
+@dataclass(frozen=True)
+class Mix:
+    kind: str
+    title: str
+    cover_urls: list[str]
+    items: list[int]
+
+
+def listener_seed(user_id: str, day: str) -> int:
+    """A stable 64-bit seed of (listener, mix day): the same on every machine and run."""
+    return int.from_bytes(hashlib.sha256(f"{user_id}|{day}".encode()).digest()[:8], "big")
+
+
+def _ranked(scores: np.ndarray) -> np.ndarray:
+    """Item indexes by score descending, ties by index (a stable sort)."""
+    return np.argsort(-scores, kind="stable")
+
+
+def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Cluster label per row of ``x`` (unit rows): k-means++ seeds, then Lloyd's steps on
+    cosine similarity; a cluster left empty keeps its centre."""
+    n = len(x)
+    centres = [x[rng.integers(n)]]
+    for _ in range(1, k):
+        distance = np.clip(1.0 - np.max(x @ np.stack(centres).T, axis=1), 0.0, None)
+        total = distance.sum()
+        pick = rng.integers(n) if total <= 0 else rng.choice(n, p=distance / total)
+        centres.append(x[pick])
+    c = np.stack(centres)
+    labels = np.zeros(n, dtype=np.int64)
+    for _ in range(KMEANS_ITERATIONS):
+        labels = np.argmax(x @ c.T, axis=1)
+        for j in range(k):
+            members = x[labels == j]
+            if len(members):
+                centre = members.sum(axis=0)
+                norm = np.linalg.norm(centre)
+                c[j] = centre / norm if norm > 0 else c[j]
+    return labels
+
+
+def _capped(order: np.ndarray, masked: np.ndarray, catalog: Catalog, n: int) -> list[int]:
+    """The first ``n`` items of ``order`` with a finite score, at most MAX_PER_ARTIST per
+    artist."""
+    chosen: list[int] = []
+    counts: Counter = Counter()
+    for item in order:
+        if not np.isfinite(masked[item]):
+            break
+        artist = int(catalog.artist[item])
+        if counts[artist] < MAX_PER_ARTIST:
+            counts[artist] += 1
+            chosen.append(int(item))
+            if len(chosen) == n:
+                break
+    return chosen
+
+
+def _new_songs(scores: np.ndarray, allowed: np.ndarray, catalog: Catalog, n: int) -> list[int]:
+    """The ``n`` best-scored allowed items, at most MAX_PER_ARTIST per artist while the
+    catalog allows (then the best of the rest)."""
+    if n <= 0:
+        return []
+    masked = np.where(allowed, scores, -np.inf)
+    width = min(len(masked), n * 8)  # a partial sort first: the whole one only when short
+    top = np.argpartition(-masked, width - 1)[:width]
+    order = top[np.lexsort((top, -masked[top]))]
+    chosen = _capped(order, masked, catalog, n)
+    if len(chosen) < n and width < len(masked):
+        order = _ranked(masked)
+        chosen = _capped(order, masked, catalog, n)
+    if len(chosen) < n:
+        taken = set(chosen)
+        rest = [int(i) for i in order if np.isfinite(masked[i]) and int(i) not in taken]
+        chosen += rest[: n - len(chosen)]
+    return chosen
+
+
+def _interleave(familiar: list[int], new: list[int]) -> list[int]:
+    out: list[int] = []
+    for i in range(max(len(familiar), len(new))):
+        out += familiar[i : i + 1] + new[i : i + 1]
+    return out
+
+
+def _title(prefix: str, items: list[int], catalog: Catalog) -> str:
+    counts = Counter(catalog.genre[i] for i in items)
+    genres = sorted(counts, key=lambda g: (-counts[g], g))[:2]
+    return f"{prefix}: {', '.join(genres)}" if genres else prefix
+
+
+def _cover(items: list[int], catalog: Catalog) -> list[str]:
+    """Image URLs of up to COVER_IMAGES of the songs, one per artist first, in mix order."""
+    with_image = [i for i in items if catalog.image_url[i]]
+    seen: set[int] = set()
+    firsts = []
+    for i in with_image:
+        if int(catalog.artist[i]) not in seen:
+            seen.add(int(catalog.artist[i]))
+            firsts.append(i)
+    rest = [i for i in with_image if i not in firsts]
+    urls: list[str] = []
+    for i in firsts + rest:
+        if catalog.image_url[i] not in urls:
+            urls.append(catalog.image_url[i])
+        if len(urls) == COVER_IMAGES:
+            break
+    return urls
+
+
+def build_mixes(
+    seed: int,
+    heard: np.ndarray,
+    plays: np.ndarray,
+    disliked: np.ndarray,
+    user_vector: np.ndarray | None,
+    catalog: Catalog,
+    mixes: int,
+    size: int,
+) -> list[Mix]:
+    """A listener's mixes: daily mixes (by cluster size) then discovery, at most ``mixes``.
+
+    ``heard``: item indexes the listener played or skipped; ``plays``: their plays (a
+    liked song has at least one); ``disliked``: item indexes they disliked; ``user_vector``:
+    theirs in the model, or None.
+    """
+    rng = np.random.default_rng(seed)
+    banned = np.zeros(len(catalog.vectors), dtype=bool)
+    banned[disliked] = True
+    fresh = catalog.servable & ~banned
+    fresh[heard] = False  # never heard, servable, not disliked
+    keep = (plays > 0) & catalog.servable[heard] & ~banned[heard]
+    liked, weight = heard[keep], plays[keep].astype(np.float64)
+    if len(liked) == 0 and user_vector is None:
+        return []
+
+    out: list[Mix] = []
+    used = np.zeros(len(catalog.vectors), dtype=bool)
+    n_daily = min(mixes - 1, len(liked) // MIN_CLUSTER_SONGS)
+    if n_daily == 0 and len(liked) and user_vector is None:
+        n_daily = 1 if mixes > 1 else 0
+    if n_daily:
+        vectors = catalog.vectors[liked].astype(np.float64)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        unit = vectors / np.where(norms > 0, norms, 1.0)
+        labels = _spherical_kmeans(unit, n_daily, rng)
+        clusters = [np.flatnonzero(labels == j) for j in range(n_daily)]
+        clusters = [c for c in clusters if len(c)]
+        clusters.sort(key=lambda c: (-weight[c].sum(), int(liked[c].min())))
+        for members in clusters:
+            songs, w = liked[members], weight[members]
+            n_familiar = min(len(songs), size // 2)
+            familiar = [int(i) for i in rng.choice(songs, n_familiar, replace=False, p=w / w.sum())]
+            centre = (w[:, None] * catalog.vectors[songs]).sum(axis=0) / w.sum()
+            new = _new_songs(catalog.vectors @ centre, fresh & ~used, catalog, size - n_familiar)
+            items = _interleave(familiar, new)
+            if len(items) < MIN_MIX_SIZE:
+                continue
+            used[items] = True
+            title = _title(f"Daily Mix {len(out) + 1}", familiar or items, catalog)
+            out.append(Mix("daily", title, _cover(items, catalog), items))
+
+    if len(out) < mixes:
+        query = user_vector
+        if query is None:
+            query = (weight[:, None] * catalog.vectors[liked]).sum(axis=0) / weight.sum()
+        items = _new_songs(catalog.vectors @ query, fresh & ~used, catalog, size)
+        if len(items) >= MIN_MIX_SIZE:
+            out.append(Mix("discovery", _title("Discovery", items, catalog),
+                           _cover(items, catalog), items))  # fmt: skip
+    return out

@@ -1,0 +1,345 @@
+"""Nightly mixes for mix day D: a few mixes for every listener active in the
+RECSYS_MIXES_ACTIVE_DAYS event days ending with D, served from the end of the run.
+
+Reads:  the model version's user and item vectors (``model.als_factors_<v>``: the version
+        recorded for D by an earlier build while it is kept, else the active one), the
+        catalog (servable songs, artists, genres, images), the lake's events of the
+        RECSYS_ALS_WINDOW_DAYS event days ending with D (what each listener heard, liked
+        and disliked) and of day D (engagement), listeners' dislikes
+        (``catalog.song_feedback``, as of the end of D), the mixes of D - 1.
+Writes: mix day D (``mixes.listener_mixes``, ``mixes.runs``, the ``mixes.active_day``
+        pointer) in one transaction (recsys.mix_store.write_day); the engagement of D - 1's
+        mixes on day D, when they exist (``analytics.mix_engagement``).
+
+Each listener gets up to RECSYS_MIXES_PER_LISTENER mixes of RECSYS_MIXES_SIZE songs: a
+daily mix per taste cluster and a discovery mix (spark_jobs.common.mix_builder). The
+listeners' mixes are built in Spark tasks, the item vectors broadcast to them.
+
+**Deterministic**: every draw is seeded by (listener, D); the same lake, model version and
+catalog give identical mixes, so a re-run or a backfill of D replaces D's rows with the
+same rows. A song taken down or disliked since is left out of a rebuild, and out of what
+is served at once (the web app filters at read).
+
+    spark-submit spark_jobs/daily_mixes.py --day 2026-11-20 [--run-id ID]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from recsys import db, mix_store
+from recsys import model_registry as registry
+from recsys.model_registry.exports import version_factors
+from recsys.settings import Settings, load_settings
+from spark_jobs.common.lake import read_events
+from spark_jobs.common.mix_builder import Catalog, build_mixes, listener_seed
+from spark_jobs.common.play_stats import is_play, is_progress
+from spark_jobs.common.session import spark_session
+
+FEEDBACK_ACTIONS = ("like", "unlike", "dislike")
+PLAYBACK_ACTIONS = ("listen", "skip", "complete")
+MIX_SCHEMA = T.StructType(
+    [
+        T.StructField("user_id", T.StringType()),
+        T.StructField("position", T.IntegerType()),
+        T.StructField("kind", T.StringType()),
+        T.StructField("title", T.StringType()),
+        T.StructField("cover_urls", T.ArrayType(T.StringType())),
+        T.StructField("song_ids", T.ArrayType(T.StringType())),
+    ]
+)
+
+
+@dataclass
+class MixesReport:
+    day: date
+    model_version: int | None = None
+    listeners: int = 0
+    mixes: int = 0
+    songs: int = 0
+    served: bool = False
+    engagement_rows: int = 0
+    duration_s: float = 0.0
+
+
+def day_end(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), dtime(), UTC)
+
+
+def listener_tastes(
+    events: DataFrame, day: date, active_days: int, play_min_seconds: int
+) -> DataFrame:
+    """(user_id, song_id, plays, disliked) of every listener with an event in the
+    ``active_days`` event days ending with ``day``: each song they played or skipped, or
+    said something about, in ``events``; ``disliked`` when their latest like, unlike or
+    dislike of it was a dislike."""
+    events = events.dropDuplicates(["event_id"])
+    active = (
+        events.where(F.col("date") > day - timedelta(days=active_days)).select("user_id").distinct()
+    )
+    latest = Window.partitionBy("user_id", "track_id").orderBy(
+        F.col("timestamp").desc(), F.col("event_id").desc()
+    )
+    said = (
+        events.where(F.col("action").isin(*FEEDBACK_ACTIONS))
+        .withColumn("n", F.row_number().over(latest))
+        .where(F.col("n") == 1)
+        .select("user_id", "track_id", (F.col("action") == "dislike").alias("disliked"))
+    )
+    heard = (
+        events.where(F.col("action").isin(*PLAYBACK_ACTIONS))
+        .groupBy("user_id", "track_id")
+        .agg(F.sum(is_play(play_min_seconds).cast("int")).alias("plays"))
+    )
+    return (
+        heard.join(said, ["user_id", "track_id"], "full")
+        .join(active, "user_id", "left_semi")
+        .select(
+            "user_id",
+            F.col("track_id").alias("song_id"),
+            F.coalesce("plays", F.lit(0)).alias("plays"),
+            F.coalesce("disliked", F.lit(False)).alias("disliked"),
+        )
+    )
+
+
+def _catalog(conn, item_ids: list[str], vectors: np.ndarray) -> Catalog:
+    rows = conn.execute(
+        "select s.id, s.artist_id, s.genre, s.image_url, s.taken_down_at is null"
+        " from catalog.songs as s where s.id = any(%s)",
+        (item_ids,),
+    ).fetchall()
+    known = {r[0]: r for r in rows}
+    artists = {a: n for n, a in enumerate(sorted({r[1] for r in rows}))}
+    missing = (None, None, "", None, False)
+    meta = [known.get(i, missing) for i in item_ids]
+    return Catalog(
+        vectors=vectors,
+        servable=np.array([m[4] for m in meta], dtype=bool),
+        artist=np.array([artists.get(m[1], -1) for m in meta], dtype=np.int64),
+        genre=[m[2] for m in meta],
+        image_url=[m[3] for m in meta],
+    )
+
+
+def stored_dislikes(conn, day: date) -> pd.DataFrame:
+    """Listeners' dislikes in ``catalog.song_feedback`` as of the end of ``day`` (the web
+    app keeps each listener's latest word on a song there, as the events arrive)."""
+    rows = conn.execute(
+        "select user_id, song_id from catalog.song_feedback"
+        " where feedback = 'dislike' and at < %s order by user_id, song_id",
+        (day_end(day),),
+    ).fetchall()
+    return pd.DataFrame(rows, columns=["user_id", "song_id"], dtype=object)
+
+
+def mix_rows(
+    spark: SparkSession,
+    tastes: DataFrame,
+    user_ids: list[str],
+    user_vectors: np.ndarray,
+    item_ids: list[str],
+    catalog: Catalog,
+    day: date,
+    mixes: int,
+    size: int,
+) -> DataFrame:
+    """Every active listener's mixes (MIX_SCHEMA), built in Spark tasks from ``tastes``
+    (``listener_tastes``) and the broadcast vectors."""
+    items = spark.createDataFrame(
+        pd.DataFrame({"song_id": item_ids, "item": np.arange(len(item_ids), dtype=np.int32)})
+    )
+    per_listener = (
+        tastes.join(items, "song_id")
+        .groupBy("user_id")
+        .agg(F.sort_array(F.collect_list(F.struct("item", "plays", "disliked"))).alias("songs"))
+    )
+    shared = spark.sparkContext.broadcast(
+        (catalog, dict(zip(user_ids, range(len(user_ids)), strict=True)), user_vectors, item_ids)
+    )
+    day_text = day.isoformat()
+
+    def build(batches):
+        catalog, user_index, user_vectors, item_ids = shared.value
+        for batch in batches:
+            out = []
+            for user_id, songs in zip(batch["user_id"], batch["songs"], strict=True):
+                item = np.array([s["item"] for s in songs], dtype=np.int64)
+                plays = np.array([s["plays"] for s in songs], dtype=np.int64)
+                disliked = np.array([s["disliked"] for s in songs], dtype=bool)
+                heard = item[~disliked]
+                row = user_index.get(user_id)
+                built = build_mixes(
+                    listener_seed(user_id, day_text),
+                    heard,
+                    plays[~disliked],
+                    item[disliked],
+                    None if row is None else user_vectors[row],
+                    catalog,
+                    mixes,
+                    size,
+                )
+                for position, mix in enumerate(built, start=1):
+                    out.append(
+                        (user_id, position, mix.kind, mix.title, mix.cover_urls,
+                         [item_ids[i] for i in mix.items])
+                    )  # fmt: skip
+            yield pd.DataFrame(out, columns=MIX_SCHEMA.fieldNames())
+
+    return per_listener.mapInPandas(build, MIX_SCHEMA)
+
+
+def engagement(
+    spark: SparkSession, events: DataFrame, mixes: list[tuple], play_min_seconds: int
+) -> list[tuple]:
+    """Per mix of ``mixes`` (user_id, position, kind, song_ids): what its listener did with
+    its songs in ``events`` (one event day), as analytics.mix_engagement's columns."""
+    exploded = pd.DataFrame(
+        [(u, p, k, s, len(songs)) for u, p, k, songs in mixes for s in dict.fromkeys(songs)],
+        columns=["user_id", "position", "kind", "track_id", "songs"],
+    )
+    songs = spark.createDataFrame(
+        exploded, "user_id string, position int, kind string, track_id string, songs int"
+    )
+    play, from_mix = is_play(play_min_seconds), F.col("surface") == "mix"
+    skip = F.col("action") == "skip"
+    ended = F.col("action").isin(*PLAYBACK_ACTIONS) & ~is_progress()
+    per_song = (
+        events.dropDuplicates(["event_id"])
+        .where(F.col("action").isin(*PLAYBACK_ACTIONS))
+        .select("user_id", "track_id", "action", "duration", "playback_id", "surface")
+        .join(songs, ["user_id", "track_id"], "right")
+        .groupBy("user_id", "position", "kind", "songs", "track_id")
+        .agg(
+            F.sum(play.cast("int")).alias("plays"),
+            F.sum((F.col("action") == "complete").cast("int")).alias("completes"),
+            F.sum(skip.cast("int")).alias("skips"),
+            F.sum((play & from_mix).cast("int")).alias("plays_from_mix"),
+            F.sum((skip & from_mix).cast("int")).alias("skips_from_mix"),
+            F.sum(F.when(ended, F.col("duration").cast("long"))).alias("seconds"),
+        )
+        .fillna(0)
+    )
+    rows = (
+        per_song.groupBy("user_id", "position", "kind", "songs")
+        .agg(
+            F.sum((F.col("plays") > 0).cast("int")).alias("songs_played"),
+            *[
+                F.sum(c).cast("long").alias(c)
+                for c in ("plays", "completes", "skips", "plays_from_mix", "skips_from_mix")
+            ],
+            F.sum("seconds").cast("long").alias("seconds_listened"),
+        )
+        .orderBy("user_id", "position")
+        .collect()
+    )
+    return [
+        (r.user_id, r.position, r.kind, r.songs, r.songs_played, r.plays, r.completes, r.skips,
+         r.plays_from_mix, r.skips_from_mix, r.seconds_listened)
+        for r in rows
+    ]  # fmt: skip
+
+
+def model_version_for(conn, day: date) -> int | None:
+    """The version D was built from while its vectors are kept (a re-run or backfill gives
+    the same mixes), else the served one."""
+    built = mix_store.run_of_day(conn, day)
+    if built is not None:
+        kept = conn.execute(
+            "select to_regclass(%s) is not null", (f"model.als_factors_{built.model_version}",)
+        ).fetchone()[0]
+        if kept:
+            return built.model_version
+    return registry.active_version(conn)
+
+
+def run(
+    spark: SparkSession, settings: Settings, day: date, dag_run_id: str | None = None
+) -> MixesReport:
+    """Build and serve mix day ``day``; record the engagement of the day before's mixes."""
+    began = time.monotonic()
+    report = MixesReport(day)
+    if not 25 <= settings.mixes_size <= 50:
+        raise ValueError(f"RECSYS_MIXES_SIZE={settings.mixes_size}: a mix holds 25 to 50 songs")
+    if settings.mixes_per_listener < 1:
+        raise ValueError("RECSYS_MIXES_PER_LISTENER must be at least 1")
+    lake = read_events(spark, settings.lake_uri)
+    with db.connect(settings) as conn:
+        version = model_version_for(conn, day)
+        if version is None:
+            print(f"no model is served: no mixes for {day}")
+            return report
+        report.model_version = version
+        user_ids, user_vectors = version_factors(conn, version, "user")
+        item_ids, item_vectors = version_factors(conn, version, "item")
+        catalog = _catalog(conn, item_ids, item_vectors)
+        dislikes = stored_dislikes(conn, day)
+        conn.commit()
+    window = lake.where(
+        F.col("date").between(day - timedelta(days=settings.als_window_days - 1), day)
+    )
+    tastes = listener_tastes(window, day, settings.mixes_active_days, settings.play_min_seconds)
+    if len(dislikes):
+        stored = spark.createDataFrame(dislikes, "user_id string, song_id string")
+        tastes = (
+            tastes.unionByName(
+                stored.join(tastes.select("user_id").distinct(), "user_id", "left_semi")
+                .withColumn("plays", F.lit(0))
+                .withColumn("disliked", F.lit(True))
+            )
+            .groupBy("user_id", "song_id")
+            .agg(F.max("plays").alias("plays"), F.max("disliked").alias("disliked"))
+        )
+    built = mix_rows(
+        spark, tastes, user_ids, user_vectors, item_ids, catalog, day,
+        settings.mixes_per_listener, settings.mixes_size,
+    ).toArrow()  # fmt: skip
+    columns = [built.column(c).to_pylist() for c in MIX_SCHEMA.fieldNames()]
+    rows = sorted(zip(*columns, strict=True), key=lambda r: (r[0], r[1]))
+    with db.connect(settings) as conn:
+        report.served = mix_store.write_day(
+            conn, day, version, rows, settings.mixes_days_kept, dag_run_id
+        )
+        previous = mix_store.mixes_of_day(conn, day - timedelta(days=1))
+        conn.commit()
+    report.listeners = len({r[0] for r in rows})
+    report.mixes, report.songs = len(rows), sum(len(r[5]) for r in rows)
+    if previous:
+        events = lake.where(F.col("date") == day)
+        measured = engagement(spark, events, previous, settings.play_min_seconds)
+        with db.connect(settings) as conn:
+            mix_store.replace_engagement(conn, day - timedelta(days=1), measured)
+        report.engagement_rows = len(measured)
+    report.duration_s = round(time.monotonic() - began, 3)
+    return report
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--day", required=True, type=date.fromisoformat, help="the mix day (YYYY-MM-DD)"
+    )
+    parser.add_argument("--run-id", default=None, help="the Airflow run that builds it")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = load_settings()
+    spark = spark_session("daily_mixes", settings)
+    print(run(spark, settings, args.day, args.run_id))
+
+
+if __name__ == "__main__":
+    main()
