@@ -4,7 +4,7 @@ Reads nothing and writes nothing: the caller reads the vectors (from PostgreSQL 
 from a trained model in ``evaluation/playlist_continuation.py``) and passes them in, keyed
 by song id.
 
-The formula (also in docs/importing.md, "Playlists"), for a playlist P and each candidate
+The formula (docs/playlists.md, "Playlist suggestions"), for a playlist P and each candidate
 song c not in P:
 
 - ALS affinity: ``als(c) = v_c . q`` where ``q = mean(v_p for p in P with an item vector)``

@@ -121,11 +121,13 @@ def print_report(r) -> None:
     unmatched = sum(r.unmatched.values())
     created = r.created
     print(f"  playlists {r.inserted:>9,} inserted, {r.updated:,} updated, {r.unchanged:,}"
-          f" unchanged (were), {r.empty:,} empty (no track matched)")  # fmt: skip
-    added = f"{created.get('songs', 0):,} songs, {created.get('artists', 0):,} artists"
-    print(f"  tracks    {c.tracks:>9,} read: {r.matched:,} matched, {r.created_tracks:,} of"
-          f" songs added ({added}), {unmatched:,} unmatched (left out), {c.repeats:,} repeats"
-          " (kept once)")  # fmt: skip
+          f" unchanged (were), {r.empty:,} empty (no song matched)")  # fmt: skip
+    print(f"  tracks    {c.tracks + c.repeats:>9,} read: {c.repeats:,} repeats in a playlist (kept"
+          f" once), {r.matched:,} matched, {unmatched:,} unmatched (left out)")  # fmt: skip
+    if r.created_tracks:
+        print(f"  added     {r.created_tracks:>9,} tracks of songs the catalog lacked:"
+              f" {created.get('songs', 0):,} songs, {created.get('artists', 0):,} artists"
+              " (genre 'unknown')")  # fmt: skip
     if r.unmatched:
         print("  most frequent unmatched (--create-missing adds them):")
         for (artist, title), count in r.unmatched.most_common(TOP_UNMATCHED):
