@@ -88,10 +88,12 @@ def rank(
     als_weight : ``w`` of the blend (the ``next_song_als_weight`` setting).
     max_per_artist : most songs of one artist per page (``recs_max_per_artist``); None: no
         cap.
-    page_size : the page the cap applies to; defaults to ``k``.
+    page_size : the page the cap applies to; defaults to ``k`` (at least 1).
     playlist_name, titles : for the reason's text (a song missing from ``titles`` is named
         by its id).
     """
+    if k <= 0:
+        return []
     in_playlist = set(playlist_ids)
     pool = [c for c in dict.fromkeys(candidates) if c not in in_playlist]
     als_query, als_rows, als_ids = _als_query(playlist_ids, item_vectors)
@@ -110,7 +112,7 @@ def rank(
     order = sorted(scored, key=lambda c: (-(w * norm_als[c] + (1 - w) * norm_lyrics[c]), c))
     if max_per_artist is not None:
         order = cap_per_artist(
-            order, lambda c: artists.get(c, c), page_size or k, max_per_artist, stop=k
+            order, lambda c: artists.get(c, c), max(1, page_size or k), max_per_artist, stop=k
         )
 
     names = titles or {}

@@ -203,3 +203,11 @@ def test_the_reason_names_the_nearest_playlist_song_on_the_leading_signal():
     assert by_id["folk2"].like == "folk1"
     assert by_id["drizzle"].led_by == "lyrics"
     assert by_id["drizzle"].reason == "Fits Evening: like Rain Again"
+
+
+def test_nothing_asked_nothing_returned_and_a_zero_page_is_a_page_of_one():
+    items = {"p": np.array([1.0, 0.0]), "a": np.array([1.0, 0.1]), "b": np.array([0.9, 0.2])}
+    assert rank(["p"], ["a", "b"], items, {}, {"a": "x", "b": "x"}, k=0) == []
+    got = rank(["p"], ["a", "b"], items, {}, {"a": "x", "b": "x"}, k=2, page_size=0,
+               max_per_artist=1)  # fmt: skip
+    assert [s.song_id for s in got] == ["a", "b"]  # one per page of one
