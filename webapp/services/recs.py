@@ -20,9 +20,13 @@ model version (home page: its own user and item vectors, the short-term vector r
 the songs heard in that version's space), another blend weight (home: long-term; next songs:
 ALS), or random servable songs. Outside an experiment, or in its control arm, nothing does.
 
+The home page of the served model is one statement (``home_read``: the listener, their
+dislikes, the session vector blended in PostgreSQL and its nearest items); song details and
+the item vectors behind reasons are kept in the worker (``served_songs``), checked against
+the catalog details version each answer's first read returns.
+
 Reads catalog.users, catalog.songs, catalog.artists, the model tables (``vectors``,
-``version_vectors``), the running experiments and the session store; writes only the
-long-term vector cache.
+``version_vectors``), the running experiments and the session store; writes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from recsys.model_registry import vectors, version_vectors
 from recsys.settings import Settings
 from webapp.services.experiments import Assignment, RunningExperiments
 from webapp.services.feedback import disliked_sql
+from webapp.services.home_read import read_home
 from webapp.services.scoring import (
     cap_per_artist,
     ema,
@@ -44,6 +49,7 @@ from webapp.services.scoring import (
     session_vector,
     strongest_contributor,
 )
+from webapp.services.served_songs import DETAILS_VERSION_SQL, ServedSongs, read_details
 from webapp.services.sessions import Session, SessionStore, SessionsUnavailable
 
 # Recent songs considered when explaining a home recommendation.
@@ -93,6 +99,9 @@ class Answer:
     pushed_down: list[str] = field(default_factory=list)
     # the listener's arm in the surface's running experiment, if any
     experiment: Assignment | None = None
+    # catalog.song_details_version as the candidates were read: the page's song details
+    # may come from what the worker kept for it (served_songs)
+    details_version: int | None = None
 
 
 REASON_TEXT = {
@@ -109,20 +118,6 @@ NEW_REASONS = {"artist": "new_from_artist", "genre": "new_in_genre"}
 # The home page's new songs take every third rank: 3, 6, ...
 NEW_SONG_EVERY = 3
 
-# The artist's name is a scalar subquery, so each song's artist is an index lookup rather
-# than a hash of the whole artists table; the ALS item vector comes along when asked for.
-SONG_SQL = """
-    select s.id, s.title, s.artist_id,
-           (select a.name from catalog.artists as a where a.id = s.artist_id),
-           s.genre, s.duration_s, s.image_url, s.audio_url, s.taken_down_at is not null{factors}
-    from catalog.songs as s{join}
-    where s.id = any(%s)
-"""
-SONG_DETAILS_SQL = SONG_SQL.format(factors="", join="")
-SONG_DETAILS_AND_VECTORS_SQL = SONG_SQL.format(
-    factors=", f.factors::text",
-    join=vectors.ITEM_FACTORS_JOIN,
-)
 # An experiment's random arm: servable songs in an order fixed per listener and experiment
 # (so pages do not overlap), a scan of the catalog: a demonstration arm, not a fast one.
 RANDOM_SONGS_SQL = """
@@ -130,33 +125,11 @@ RANDOM_SONGS_SQL = """
     where taken_down_at is null and id <> all(%s)
     order by md5(%s || id), id limit %s
 """
-SONG_FIELDS = ("song_id", "title", "artist_id", "artist", "genre", "duration_s", "image_url",
-               "audio_url")  # fmt: skip
 
 
 def song_details(conn, song_ids) -> tuple[dict[str, dict], set[str]]:
-    """The songs' details, and which of them are taken down."""
-    details, down = {}, set()
-    for *row, taken_down in conn.execute(SONG_DETAILS_SQL, (list(song_ids),)):
-        details[row[0]] = dict(zip(SONG_FIELDS, row, strict=True))
-        if taken_down:
-            down.add(row[0])
-    return details, down
-
-
-def song_details_and_vectors(
-    conn, song_ids
-) -> tuple[dict[str, dict], set[str], dict[str, np.ndarray]]:
-    """The songs' details, which of them are taken down, and the ALS item vectors of those
-    the active model knows, in one round trip."""
-    details, down, found = {}, set(), {}
-    for *row, taken_down, factors in conn.execute(SONG_DETAILS_AND_VECTORS_SQL, (list(song_ids),)):
-        details[row[0]] = dict(zip(SONG_FIELDS, row, strict=True))
-        if taken_down:
-            down.add(row[0])
-        if factors is not None:
-            found[row[0]] = vectors.parse_vector(factors)
-    return details, down, found
+    """The songs' details, and which of them are taken down, read now."""
+    return read_details(conn, song_ids)
 
 
 def reason_body(kind: str, song: str | None, details: dict[str, dict]) -> dict:
@@ -201,6 +174,7 @@ class Recommender:
         self.settings = settings
         self.store = store
         self.artists = SongArtists()
+        self.songs = ServedSongs()
         self.experiments = RunningExperiments(settings.experiments_cache_s)
 
     # -- shared steps -------------------------------------------------------------------
@@ -224,18 +198,22 @@ class Recommender:
         row = conn.execute(
             "select u.id is not null, u.onboarding_genres,"
             f" {registry.ACTIVE_VERSION_SQL}, s.id is not null, s.genre,"
-            f" {vectors.has_vectors_sql('s.id')}, {_DISLIKED_SONGS}, {_DISLIKED_ARTISTS}"
+            f" {vectors.has_vectors_sql('s.id')}, {DETAILS_VERSION_SQL},"
+            f" {_DISLIKED_SONGS}, {_DISLIKED_ARTISTS}"
             " from (select) as one"
             " left join catalog.users as u on u.id = %s"
             " left join catalog.songs as s on s.id = %s",
             (user_id, song_id),
         ).fetchone()
-        known_user, genres, version, known_song, genre, has_als, has_lyrics, *disliked = row
+        known_user, genres, version, known_song, genre, has_als, has_lyrics, details, *disliked = (
+            row
+        )
         if not known_user:
             raise UnknownUser(user_id)
         if not known_song:
             raise UnknownSong(song_id)
-        return list(genres), version, genre, has_als, has_lyrics, Disliked(*disliked)
+        read = list(genres), version, genre, has_als, has_lyrics, Disliked(*disliked)
+        return *read, details
 
     def _session(self, user_id: str, degraded: list[str], version=None) -> Session:
         try:
@@ -243,19 +221,6 @@ class Recommender:
         except SessionsUnavailable:
             degraded.append("sessions_unavailable")
             return Session()
-
-    def _long_term(self, conn, version: int, user_id: str, session: Session) -> np.ndarray | None:
-        if session.long_term is not False:
-            return session.long_term
-        found_version, vector = vectors.user_vector(conn, user_id)
-        if found_version not in (None, version):  # a swap between the two reads
-            return None
-        if self.store.available():
-            try:
-                self.store.cache_long_term(version, user_id, vector)
-            except SessionsUnavailable:
-                pass
-        return vector
 
     def _trending(self, conn, genres: list[str], exclude: list[str]) -> list[Ranked]:
         """The most played songs of the last 7 days, only in ``genres`` when any are given."""
@@ -296,13 +261,13 @@ class Recommender:
         ids = [r.song_id for r in chosen]
         reasons = {r.song_id: r.reason for r in chosen}
         if answer.heard:
-            details, down, found = song_details_and_vectors(conn, {*ids, *answer.heard})
+            named = {*ids, *answer.heard}
+            found = self.songs.item_vectors(conn, answer.model_version, named)
             new = {song: why for song, why in reasons.items() if why[0] in NEW_REASONS.values()}
             reasons = {**self._reasons(answer.heard, ids, found), **new}
         else:
-            details, down = song_details(
-                conn, {*ids, *(song for _, song in reasons.values() if song)}
-            )
+            named = {*ids, *(song for _, song in reasons.values() if song)}
+        details, down = self.songs.details(conn, answer.details_version, named)
         # a song taken down after its candidates were read is still never shown
         chosen = [r for r in chosen if r.song_id not in down]
         return [
@@ -348,56 +313,70 @@ class Recommender:
         return merged
 
     # -- home ---------------------------------------------------------------------------
-    def home(self, conn, user_id: str, swapped: bool = False) -> Answer:
+    def home(self, conn, user_id: str) -> Answer:
         assigned = self.experiments.assignment(conn, "home", user_id)
         arm = assigned.arm if assigned else None
-        genres, version, new_songs_exist, disliked = self._listener(conn, user_id)
         degraded: list[str] = []
-        session = self._session(user_id, degraded, version)
-        exclude = list(dict.fromkeys([*session.recent, *disliked.songs]))
+        session = self._session(user_id, degraded)
         answer = None
-        if arm is not None and arm.random:
-            answer = Answer(
-                "random", degraded, None, self._random(conn, assigned, user_id, exclude)
-            )
-        elif arm is not None and arm.model_version not in (None, version):
-            read = (genres, new_songs_exist, session, exclude, degraded)
-            answer = self._home_of_version(conn, user_id, arm, read)
+        if arm is not None and (arm.random or arm.model_version is not None):
+            answer = self._home_of_arm(conn, user_id, assigned, session, degraded)
         if answer is None:
             weight = _blend(arm, self.settings.recs_long_term_weight)
-            answer = self._home(conn, user_id, genres, version, new_songs_exist, session, exclude,
-                                degraded, swapped, weight)  # fmt: skip
-        answer.pushed_down = disliked.artists
+            answer = self._home(conn, user_id, session, weight, degraded)
         answer.experiment = assigned
         return answer
 
-    def _home(
-        self, conn, user_id, genres, version, new_songs_exist, session, exclude, degraded, swapped,
-        weight,
-    ) -> Answer:  # fmt: skip
+    def _home(self, conn, user_id: str, session: Session, weight: float, degraded) -> Answer:
+        """The served model's home page, from one read (home_read): the session vector's
+        nearest items, or trending for a listener with no vector or with no model served."""
         s = self.settings
-        if version is None:
-            degraded.append("no_active_model")
-            return Answer("trending", degraded, None, self._trending(conn, genres, exclude))
-        long_term = self._long_term(conn, version, user_id, session)
-        short_term = session.short_term if session.short_term_version == version else None
-        query = session_vector(long_term, short_term, weight)
-        if query is None:
-            ranked = self._trending(conn, genres, exclude)
-            if new_songs_exist:
-                ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
-            return Answer("trending", degraded, version, ranked)
-        nearest = vectors.nearest_items(
-            conn, version, query, exclude, s.recs_candidate_pool, s.hnsw_ef_search
+        read = read_home(
+            conn, user_id, session, weight, session.recent, s.recs_candidate_pool, s.hnsw_ef_search
         )
-        if not nearest and not swapped and registry.active_version(conn) != version:
-            # another version went live since the listener was read: answer with that one
-            return self.home(conn, user_id, swapped=True)
-        ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
-        if new_songs_exist:
-            ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
-        heard = session.heard[:REASON_SONGS] if short_term is not None else []
-        return Answer(_home_mode(long_term, short_term), degraded, version, ranked, heard)
+        if read is None:
+            raise UnknownUser(user_id)
+        exclude = list(dict.fromkeys([*session.recent, *read.disliked_songs]))
+        if read.version is None:
+            degraded.append("no_active_model")
+            answer = Answer("trending", degraded, None, self._trending(conn, read.genres, exclude))
+        elif not (read.has_long_term or read.has_short_term):
+            ranked = self._trending(conn, read.genres, exclude)
+            if read.new_songs_exist:
+                ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
+            answer = Answer("trending", degraded, read.version, ranked)
+        else:
+            ranked = [Ranked(song, score) for song, score in read.nearest]
+            if read.new_songs_exist:
+                ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
+            heard = session.heard[:REASON_SONGS] if read.has_short_term else []
+            mode = _home_mode(read.has_long_term, read.has_short_term)
+            answer = Answer(mode, degraded, read.version, ranked, heard)
+        answer.pushed_down = read.disliked_artists
+        answer.details_version = read.details_version
+        return answer
+
+    def _home_of_arm(
+        self, conn, user_id: str, assigned: Assignment, session: Session, degraded
+    ) -> Answer | None:
+        """The home page of an experiment arm serving random songs or another model version;
+        None when the arm is served the active model after all (the version it names is the
+        active one, or its vectors are gone)."""
+        arm = assigned.arm
+        genres, version, new_songs_exist, disliked = self._listener(conn, user_id)
+        exclude = list(dict.fromkeys([*session.recent, *disliked.songs]))
+        if arm.random:
+            ranked = self._random(conn, assigned, user_id, exclude)
+            answer = Answer("random", degraded, None, ranked)
+        elif arm.model_version == version:
+            return None
+        else:
+            read = (genres, new_songs_exist, session, exclude, degraded)
+            answer = self._home_of_version(conn, user_id, arm, read)
+            if answer is None:
+                return None
+        answer.pushed_down = disliked.artists
+        return answer
 
     def _home_of_version(self, conn, user_id: str, arm, read) -> Answer | None:
         """The home page from the arm's model version instead of the active one: its user
@@ -429,7 +408,7 @@ class Recommender:
                 conn, version, query, exclude, s.recs_candidate_pool, s.hnsw_ef_search
             )
             ranked = sorted((Ranked(song, score) for song, score in nearest), key=_best_first)
-            mode = _home_mode(long_term, short_term)
+            mode = _home_mode(long_term is not None, short_term is not None)
         if new_songs_exist:
             ranked = self._with_new_songs(conn, ranked, session.heard, exclude)
         return Answer(mode, degraded, version, ranked)
@@ -443,8 +422,8 @@ class Recommender:
         arm = assigned.arm if assigned else None
         with conn.transaction():
             registry.hold_active_model(conn)
-            genres, version, genre, has_als, has_lyrics, disliked = self._listener_and_song(
-                conn, user_id, song_id
+            genres, version, genre, has_als, has_lyrics, disliked, details_version = (
+                self._listener_and_song(conn, user_id, song_id)
             )
             degraded: list[str] = []
             session = self._session(user_id, degraded)
@@ -458,6 +437,7 @@ class Recommender:
                 answer = self._next_songs(conn, song_id, read, degraded, exclude, weight)
             answer.pushed_down = disliked.artists
             answer.experiment = assigned
+            answer.details_version = details_version
             return answer
 
     def _next_songs(self, conn, song_id: str, read, degraded, exclude, weight) -> Answer:
@@ -502,10 +482,10 @@ def _blend(arm, setting: float) -> float:
     return setting if arm is None or arm.blend is None else arm.blend
 
 
-def _home_mode(long_term, short_term) -> str:
-    if long_term is not None and short_term is not None:
+def _home_mode(has_long_term: bool, has_short_term: bool) -> str:
+    if has_long_term and has_short_term:
         return "session"
-    return "long_term" if long_term is not None else "short_term"
+    return "long_term" if has_long_term else "short_term"
 
 
 def _best_first(r: Ranked) -> tuple[float, str]:
