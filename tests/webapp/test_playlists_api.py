@@ -436,3 +436,14 @@ def test_clients_cannot_send_add_to_playlist_events_themselves(client, owner, so
     response = client.post(f"{API}/logs/event", json=body)
     assert response.status_code == 422
     assert "action" in fields(response)
+
+
+def test_analysts_read_the_playlists_and_change_nothing(postgres):
+    with db.connect(postgres, autocommit=True) as conn:
+        rights = conn.execute(
+            "select has_table_privilege('analyst', t, 'select'),"
+            " has_table_privilege('analyst', t, 'insert'),"
+            " has_table_privilege('analyst', t, 'update')"
+            " from unnest(array['catalog.playlists', 'catalog.playlist_songs']) as t"
+        ).fetchall()
+    assert rights == [(True, False, False), (True, False, False)]
