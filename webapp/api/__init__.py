@@ -12,6 +12,7 @@ from webapp.api import (  # noqa: E402,F401  (registers routes on the blueprint)
     events,
     experiments,
     feedback,
+    mixes,
     openapi,
     playlists,
     recs,

@@ -323,3 +323,40 @@ class PlaylistSuggestions(BaseModel):
     limit: int
     offset: int
     items: list[Suggestion]
+
+
+# --- nightly mixes (webapp.api.mixes) ------------------------------------------------------
+
+
+class MixSong(BaseModel):
+    id: str
+    title: str
+    artist: str
+    album: str | None
+    genre: str
+    duration_s: int
+    image_url: str | None
+    audio_url: str | None
+
+
+class Mix(BaseModel):
+    position: int = Field(description="1-based, in the order to show.")
+    kind: Literal["daily", "discovery"] = Field(
+        description="daily: one taste cluster, familiar songs and near neighbours;"
+        " discovery: songs the listener never heard."
+    )
+    title: str
+    cover_urls: list[str] = Field(
+        description="Image URLs of up to 4 of its songs (distinct artists first), for a"
+        " mosaic; empty when its songs have no images."
+    )
+    songs: list[MixSong]
+
+
+class ListenerMixes(BaseModel):
+    user_id: str
+    mix_day: str | None = Field(
+        json_schema_extra={"format": "date"},
+        description="The day the mixes were built from (null: none for this listener).",
+    )
+    items: list[Mix]
