@@ -53,6 +53,7 @@ from bench.stack import memory_snapshot, throwaway_stack
 from recsys import model_admin
 from recsys.airflow_client import TERMINAL_STATES, AirflowClient
 from recsysctl import demo, simulator
+from recsysctl.credentials import service_session
 from recsysctl.stack import airflow, kafka, redis, webapp
 
 ADMIN = "admin"
@@ -109,7 +110,7 @@ def send_events(settings, world, recorder: Recorder, kind: str, rate: float, unt
     url = settings.webapp_url + (simulator.EVENTS_PATH if batched else EVENT_PATH)
     stream = simulator.live_events(world, seed=seed)
     pacer = simulator.Pacer(rate)
-    session = requests.Session()
+    session = service_session(settings, "soak", ["events:write:any"])
     sent = 0
     while True:
         pacer.wait_until_due(sent + size)

@@ -30,7 +30,13 @@ from recsys.airflow_client import AirflowError
 from recsys.jars import JarFetchError
 from recsys.lake import events_path
 from recsys.settings import PROJECT_ROOT, SettingsError, load_settings, require
-from recsysctl import audit_commands, catalog_commands, experiment_commands, import_history
+from recsysctl import (
+    audit_commands,
+    catalog_commands,
+    credentials,
+    experiment_commands,
+    import_history,
+)
 from recsysctl.stack.process import ServiceError
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -57,7 +63,7 @@ def cmd_up(args) -> int:
     from recsysctl.stack import airflow, kafka, postgres, redis, status, webapp
 
     steps = Steps(11 if args.with_demo else 8)
-    added = ensure_env_file()
+    added = ensure_env_file(demo=args.with_demo)
     steps(f".env ready ({'generated ' + ', '.join(added) if added else 'kept as it was'})")
     settings = load_settings()
     steps("fetching jars (Kafka broker, Spark connectors) into " + settings.cache_dir)
@@ -400,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_commands.add_catalog(sub)
     experiment_commands.add_experiment(sub)
     audit_commands.add_audit(sub)
+    credentials.add_token(sub)
     airflow = sub.add_parser("airflow", help="run the airflow CLI against the stack")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     simulate = sub.add_parser("simulate", help="send live listening traffic")
@@ -432,6 +439,7 @@ COMMANDS = {
     "catalog": catalog_commands.cmd_catalog,
     "experiment": experiment_commands.cmd_experiment,
     "audit": audit_commands.cmd_audit,
+    "token": credentials.cmd_token,
 }
 
 

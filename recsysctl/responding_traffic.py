@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from recsys.settings import Settings
 from recsysctl import demo, simulator
+from recsysctl.credentials import service_session
 from recsysctl.responding import (
     LIST_LENGTH,
     UP_NEXT_SONGS,
@@ -56,7 +57,9 @@ class HttpRecommendations:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.url = settings.webapp_url + RECS_PATH
-        self.session = session or requests.Session()
+        self.session = session or service_session(
+            settings, "simulator", ["events:write:any", "recs:read:any"]
+        )
         self.sink = simulator.HttpSink(settings, self.session, sleep)
         self._sleep = sleep
 

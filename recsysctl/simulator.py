@@ -29,6 +29,7 @@ from tqdm import tqdm
 from recsys import events as contract
 from recsys.settings import Settings
 from recsysctl import demo
+from recsysctl.credentials import service_session
 
 VIAS = ("http", "kafka")
 EVENTS_PATH = "/api/v1/logs/events"
@@ -196,7 +197,7 @@ class HttpSink:
     ):
         self.url = settings.webapp_url + EVENTS_PATH
         self.timeout_s = settings.kafka_send_timeout_s + 10.0
-        self.session = session or requests.Session()
+        self.session = session or service_session(settings, "simulator", ["events:write:any"])
         self.tally = Tally()
         self._sleep = sleep
 

@@ -1,7 +1,8 @@
 """GET /healthz: the state of every dependency, for operators and load balancers.
 
 200 when the app can capture events (PostgreSQL and Kafka up), 503 otherwise; Redis or a
-missing model only degrade serving and are reported without failing the check.
+missing model only degrade serving and are reported without failing the check. ``auth``
+says whether listeners must prove who they are; open mode is marked with a warning.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import socket
 
 import psycopg
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from recsys import model_registry as registry
 from webapp.resources import resources
@@ -74,4 +75,17 @@ def healthz():
     essential_ok = postgres["status"] == "ok" and checks["kafka"]["status"] == "ok"
     degraded = checks["redis"]["status"] != "ok" or model["status"] != "ok"
     status = "down" if not essential_ok else ("degraded" if degraded else "ok")
-    return jsonify({"status": status, "checks": checks}), 200 if essential_ok else 503
+    return jsonify({"status": status, "checks": checks, "auth": auth_state()}), (
+        200 if essential_ok else 503
+    )
+
+
+OPEN_WARNING = "OPEN MODE: anyone may read and write as any listener (RECSYS_AUTH_MODE=open)"
+
+
+def auth_state() -> dict:
+    settings = current_app.config["RECSYS"]
+    state = {"mode": settings.auth_mode, "demo_signin": settings.auth_demo_signin}
+    if settings.auth_mode == "open":
+        state["warning"] = OPEN_WARNING
+    return state

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from webapp.health import OPEN_WARNING
+
 pages = Blueprint("pages", __name__)
+
+
+@pages.context_processor
+def identity_mode():
+    """Every page says loudly when listeners need not prove who they are."""
+    return {"auth_mode": current_app.config["RECSYS"].auth_mode, "open_warning": OPEN_WARNING}
 
 
 @pages.get("/")

@@ -140,10 +140,10 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            unverified = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.DecodeError:
             raise TokenRejected("malformed") from None
+        header, unverified = unverified["header"], unverified["payload"]
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm.lower() == "none":
             raise TokenRejected("algorithm", "unsigned tokens (alg none) are refused")

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from recsys import impressions
 from spark_jobs.common.lake import read_impressions
+from tests.auth_helpers import listener_headers
 from tests.kafka_helpers import end_offsets, records_since
 from tests.pipeline_helpers import land
 from tests.webapp.test_metrics import sample
@@ -24,7 +25,11 @@ pytestmark = pytest.mark.integration
 
 
 def served(settings, path: str) -> dict:
-    answer = requests.get(f"{settings.webapp_url}/api/v1/recs/{path}", timeout=10)
+    answer = requests.get(
+        f"{settings.webapp_url}/api/v1/recs/{path}",
+        headers=listener_headers(settings, path.split("/")[0].split("?")[0]),
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 

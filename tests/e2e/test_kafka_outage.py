@@ -9,13 +9,19 @@ import requests
 from recsysctl.stack import kafka as kafka_service
 from spark_jobs import land_events
 from spark_jobs.common import lake
+from tests.auth_helpers import listener_headers
 
 pytestmark = pytest.mark.integration
 
 
 def post(settings, event):
     started = time.monotonic()
-    response = requests.post(f"{settings.webapp_url}/api/v1/logs/event", json=event, timeout=30)
+    response = requests.post(
+        f"{settings.webapp_url}/api/v1/logs/event",
+        json=event,
+        headers=listener_headers(settings, event["user_id"]),
+        timeout=30,
+    )
     return response, time.monotonic() - started
 
 

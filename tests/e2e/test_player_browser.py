@@ -19,6 +19,7 @@ import requests
 from recsys import db
 from recsys import model_registry as registry
 from recsys.events import is_play
+from tests.auth_helpers import listener_headers, service_headers
 from tests.e2e.browser import NARROW, WIDE, ids_of, open_page, screenshot
 from tests.kafka_helpers import end_offsets, records_since
 
@@ -41,6 +42,7 @@ def new_listener(settings, name: str, genres: list[str]) -> dict:
     created = requests.post(
         f"{settings.webapp_url}/api/v1/users",
         json={"display_name": name, "onboarding_genres": genres},
+        headers=service_headers(settings, "users:write:any"),
         timeout=10,
     )
     assert created.status_code == 201, created.text
@@ -216,6 +218,7 @@ def test_likes_follow_the_listener_to_another_browser_and_a_dislike_never_comes_
     genres = requests.get(f"{settings.webapp_url}/api/v1/genres", timeout=10).json()["items"]
     listener = new_listener(settings, "Heart", genres[:1])
     api = f"{settings.webapp_url}/api/v1/users/{listener['id']}"
+    own = listener_headers(settings, listener["id"])
     with open_page(browser, WIDE) as first:
         open_home(first, settings, listener["id"])
         first.wait_for_selector(f'[data-testid=player][data-likes-for="{listener["id"]}"]')
@@ -228,7 +231,7 @@ def test_likes_follow_the_listener_to_another_browser_and_a_dislike_never_comes_
         first.wait_for_selector("[data-testid=like][aria-pressed=true]")
 
         def wait_for_liked():
-            items = requests.get(f"{api}/likes", timeout=10).json()["items"]
+            items = requests.get(f"{api}/likes", headers=own, timeout=10).json()["items"]
             return [i["song_id"] for i in items] == [liked]
 
         wait_for(wait_for_liked, 10, "the like on the server")
@@ -249,11 +252,13 @@ def test_likes_follow_the_listener_to_another_browser_and_a_dislike_never_comes_
         )
         second.get_by_test_id("up-next-item").first.wait_for()
         assert liked not in ids_of(second, "up-next-item")
-        dislikes = requests.get(f"{api}/dislikes", timeout=10).json()["items"]
+        dislikes = requests.get(f"{api}/dislikes", headers=own, timeout=10).json()["items"]
         assert [i["song_id"] for i in dislikes] == [liked]
-        assert requests.get(f"{api}/likes", timeout=10).json()["total"] == 0
+        assert requests.get(f"{api}/likes", headers=own, timeout=10).json()["total"] == 0
         home = requests.get(
-            f"{settings.webapp_url}/api/v1/recs/{listener['id']}?limit=100", timeout=10
+            f"{settings.webapp_url}/api/v1/recs/{listener['id']}?limit=100",
+            headers=own,
+            timeout=10,
         ).json()
         assert home["items"] and liked not in [i["song_id"] for i in home["items"]]
 
@@ -275,6 +280,9 @@ def test_a_new_listener_from_the_form_searches_and_plays(page, settings, webapp_
     page.get_by_test_id("new-user-submit").click()
     page.get_by_test_id("new-user-error").filter(has_text="display_name").wait_for()
     page.get_by_test_id("new-user-name").fill("Form listener")
+    # token mode (the default): the form signs the new listener up with a password
+    page.get_by_test_id("new-user-username").fill(f"form{uuid.uuid4().hex[:10]}")
+    page.get_by_test_id("new-user-password").fill("a password long enough")
     page.get_by_test_id("genre-choices").locator("input").first.check()
     page.get_by_test_id("new-user-submit").click()
     page.wait_for_url("**/?user=*")

@@ -62,3 +62,19 @@ def test_ensure_env_file_generates_secrets_once(tmp_path):
     assert ensure_env_file(path) == []
     assert read_env_file(path) == first
     assert all(first[name] for name in added)
+
+
+def test_the_demo_turns_demo_sign_in_on_once_and_keeps_an_operators_choice(tmp_path):
+    path = tmp_path / ".env"
+    assert "RECSYS_AUTH_DEMO_SIGNIN" in ensure_env_file(path, demo=True)
+    assert load_settings({}, env_file=path).auth_demo_signin is True
+    assert len(read_env_file(path)["RECSYS_AUTH_SECRET"]) >= 43  # 32 bytes or more
+    chosen = path.read_text().replace(
+        "RECSYS_AUTH_DEMO_SIGNIN=true", "RECSYS_AUTH_DEMO_SIGNIN=false"
+    )
+    path.write_text(chosen)
+    assert ensure_env_file(path, demo=True) == []
+    assert load_settings({}, env_file=path).auth_demo_signin is False
+    other = tmp_path / "real.env"
+    ensure_env_file(other)
+    assert load_settings({}, env_file=other).auth_demo_signin is False

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import requests
 
+from recsys.settings import load_settings
+from tests.auth_helpers import service_headers
 from tests.kafka_helpers import completed_playback
 
 CLIENT_TIMEOUT_S = 15
@@ -62,6 +64,7 @@ class Load:
 
     def _client(self, kind: str, request, thread: int) -> None:
         session = requests.Session()
+        session.headers.update(service_headers(load_settings(), name="reliability"))
         n = thread * 1_000_003  # threads walk the same lists from far apart
         while not self._stop.is_set():
             started = time.monotonic()

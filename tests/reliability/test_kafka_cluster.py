@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
+from recsys.settings import load_settings
 from recsysctl.stack import kafka_cluster
+from tests.auth_helpers import service_headers
 from tests.kafka_helpers import completed_playback, end_offsets, records_since
 from tests.reliability.http_load import wait_for
 
@@ -72,6 +74,7 @@ class Traffic:
 
     def _client(self, client: int) -> None:
         session = requests.Session()
+        session.headers.update(service_headers(load_settings(), name="reliability"))
         n = client
         while not self._stop.is_set():
             event, phase = self._event(n), self.phase

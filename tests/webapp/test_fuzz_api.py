@@ -8,16 +8,23 @@ describe: malformed JSON, a huge body, the wrong content type, odd characters in
 
 Admin endpoints are fuzzed without a token (they must answer 401) and, for reads, with it.
 Writes with the token (retrain, activate) are left out: they would start Airflow runs or
-swap the model other tests serve; tests/webapp/test_admin_api.py covers them.
+swap the model other tests serve; tests/webapp/test_admin_api.py covers them. Listener
+endpoints are fuzzed with a service token of every scope (so the cases reach validation),
+and the Authorization header itself is fuzzed on listener and admin endpoints: every
+answer a 401 or 403 JSON error that never echoes the header.
 """
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.auth_helpers import service_headers
 from webapp import create_app
 from webapp.api.openapi import spec
 
@@ -95,6 +102,8 @@ def is_json_error(response) -> bool:
 def test_no_server_error_and_every_error_is_json(case, fuzzed_app, settings):
     admin_read = case.path.startswith("/api/v1/admin/") and case.method == "GET"
     headers = {"Authorization": f"Bearer {settings.admin_token}"} if admin_read else {}
+    if not case.path.startswith("/api/v1/admin/"):
+        headers = service_headers(settings)
     response = case.call(app=fuzzed_app, headers=headers)
     # The one 503 allowed: following a well-formed admin run id asks Airflow, absent here.
     assert response.status_code < 500 or (
@@ -111,6 +120,48 @@ def test_no_server_error_and_every_error_is_json(case, fuzzed_app, settings):
     assert str(response.status_code) in documented, (
         f"{case.method} {case.path} answered undocumented {response.status_code}"
     )
+
+
+B64 = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/", max_size=60)
+HEADER_JSON = st.sampled_from(
+    ['{"alg":"none"}', '{"alg":"HS256"}', '{"alg":"RS256","kid":"x"}', "{}", "[]", '"x"', "{"]
+)
+AUTHORIZATION = st.one_of(
+    st.text(max_size=80).filter(lambda t: "\n" not in t and "\r" not in t),
+    st.builds("Bearer {}".format, st.text(max_size=80)),
+    st.builds("Bearer {}.{}.{}".format, B64, B64, B64),
+    st.builds(
+        lambda header, payload, signature: (
+            "Bearer "
+            + ".".join(
+                base64.urlsafe_b64encode(part.encode()).decode().rstrip("=")
+                for part in (header, payload, signature)
+            )
+        ),
+        HEADER_JSON,
+        st.sampled_from(['{"sub":"u1"}', '{"iss":"musicrec","aud":"musicrec-api","exp":"x"}', "{"]),
+        st.text(max_size=20),
+    ),
+    st.sampled_from(["Bearer", "Bearer ", "bearer  x", "Basic dTpw", "Bearer \x00"]),
+)
+GUARDED = ["/api/v1/recs/u00001?limit=1", "/api/v1/users/u00001/likes", "/api/v1/admin/models"]
+
+
+@given(authorization=AUTHORIZATION, path=st.sampled_from(GUARDED))
+@settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+def test_a_fuzzed_authorization_header_is_a_401_or_403_json_error(fuzzed_app, authorization, path):
+    try:
+        answer = FlaskClient(fuzzed_app).get(path, headers={"Authorization": authorization})
+    except ValueError:  # a header value werkzeug itself refuses to send (newlines)
+        return
+    assert answer.status_code in (401, 403), (authorization, answer.status_code, answer.text)
+    body = answer.get_json()
+    assert {"error", "message"} <= body.keys()
+    secret = authorization.partition(" ")[2].strip()
+    if len(secret) >= 12:  # shorter ones may be words of the message
+        assert secret not in answer.get_data(as_text=True)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import requests
 
 from recsys import db
 from recsys import model_registry as registry
+from tests.auth_helpers import service_headers
 from tests.kafka_helpers import completed_playback
 
 pytestmark = pytest.mark.integration
@@ -80,10 +81,13 @@ def test_requests_events_and_pipeline_numbers_are_exported(client, world, settin
 
 def test_gunicorn_workers_are_summed(webapp_server, world):
     url = webapp_server.webapp_url
+    simulator = service_headers(webapp_server, "events:write:any", name="simulator")
     before = requests.get(f"{url}/metrics", timeout=10).text
     sent = 40
     for n in range(sent):  # a connection each, so both workers take some
-        answer = requests.post(f"{url}/api/v1/logs/event", json=event(world, n), timeout=15)
+        answer = requests.post(
+            f"{url}/api/v1/logs/event", json=event(world, n), headers=simulator, timeout=15
+        )
         assert answer.status_code == 202, answer.text
     after = requests.get(f"{url}/metrics", timeout=10).text
     accepted = sample(after, "recsys_events_total", outcome="accepted") - sample(

@@ -111,10 +111,11 @@ def test_the_request_id_is_in_the_requests_json_access_line(logged_server):
     sent = f"trace-{uuid.uuid4()}"
     answer = requests.get(
         f"{logged_server.webapp_url}/api/v1/recs/no-such-user?limit=3&token=s3cret",
-        headers={"X-Request-ID": sent},
+        headers={"X-Request-ID": sent, "Authorization": "Bearer s3cret.bearer.token"},
         timeout=10,
     )
     line = wait_for_line(logged_server, lambda line: line.get("request_id") == sent)
+    assert "s3cret.bearer" not in json.dumps(json_lines(logged_server))
     assert line["logger"] == "gunicorn.access" and line["level"] == "INFO"
     assert line["method"] == "GET" and line["path"] == "/api/v1/recs/<user_id>"
     assert line["status"] == answer.status_code

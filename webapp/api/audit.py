@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from recsys import audit
 from webapp.api import api
-from webapp.api.auth import operator_allowed
+from webapp.api.auth import caller, operator_allowed
 from webapp.api.params import int_param, operation
 from webapp.resources import resources
 
@@ -44,3 +44,15 @@ def audit_log(query: AuditPage):
             "next": f"?limit={query.limit}&before={entries[-1].id}" if more and entries else None,
         }
     )
+
+
+@api.get("/admin/me")
+@operator_allowed
+@operation(
+    "Who the admin credential names and its role (the admin page shows it, and hides what"
+    " the role may not do).",
+    answers={200: "{name, role, via}: role admin or operator; via admin_token, own or idp."},
+)
+def admin_me():
+    who = caller()
+    return jsonify({"name": who.subject, "role": who.role, "via": who.via})

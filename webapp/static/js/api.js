@@ -14,8 +14,12 @@ export class ApiError extends Error {
   }
 }
 
+// Sent on every call: a request the player's sign-in cookie authenticates must carry it when
+// it changes something (webapp/identity.py), which a page of another site cannot do.
+const CSRF_HEADER = "X-Musicrec-Request";
+
 async function request(method, path, { body, token } = {}) {
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", [CSRF_HEADER]: "1" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -28,7 +32,7 @@ async function request(method, path, { body, token } = {}) {
   } catch (err) {
     throw new ApiError(0, { message: `the server cannot be reached (${err.message})` });
   }
-  const data = await response.json().catch(() => null);
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }

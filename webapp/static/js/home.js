@@ -1,6 +1,10 @@
-// The listener's home: pick (or create) a listener, see "For you", trending and search, and
-// play any of them in the player panel. The chosen listener is kept in the URL (?user=) and
-// in localStorage, so a reload or a shared link opens the same listener.
+// The listener's home: sign in (or up), see "For you", trending and search, and play any of
+// them in the player panel. The chosen listener is kept in the URL (?user=) and in
+// localStorage, so a reload or a shared link opens the same listener.
+//
+// Sign-in (RECSYS_AUTH_MODE=token, docs/security.md): the server keeps the listener's token
+// in an HttpOnly cookie this script never sees; GET /auth/me says who is signed in. With demo
+// sign-in on, picking a listener signs in as them. In open mode the picker just picks.
 
 import {
   byTestId,
@@ -21,6 +25,7 @@ const RECS_SHOWN = 10;
 const TRENDING_SHOWN = 10;
 
 const state = { userId: null, users: new Map(), usersLoaded: 0, usersTotal: 0, recsRequest: 0 };
+const auth = { mode: "open", demoSignin: false, user: null };
 const select = byTestId("user-select");
 const player = new Player(byTestId("player"), { onPlayed: () => loadRecs() });
 
@@ -63,6 +68,7 @@ function addUserOptions(users) {
 }
 
 async function loadUsers() {
+  if (!mayPick()) return;
   try {
     const page = await getJSON(`/users?${query({ limit: USERS_PAGE, offset: state.usersLoaded })}`);
     state.usersLoaded += page.items.length;
@@ -74,7 +80,92 @@ async function loadUsers() {
   }
 }
 
+// --- sign-in -------------------------------------------------------------------------------
+
+const signingIn = () => auth.mode === "token";
+const mayPick = () => !signingIn() || auth.demoSignin;
+
+function renderAuth() {
+  for (const node of document.querySelectorAll(".token-only")) node.hidden = !signingIn();
+  byTestId("signin-form").hidden = !signingIn() || Boolean(auth.user);
+  byTestId("demo-hint").hidden = !(signingIn() && auth.demoSignin);
+  byTestId("picker-row").hidden = !mayPick();
+  byTestId("sign-out").hidden = !(signingIn() && auth.user);
+  byTestId("new-user-submit").textContent = signingIn() ? "Sign up" : "Create and pick";
+  document.body.dataset.signedIn = String(Boolean(auth.user));
+}
+
+async function loadMe() {
+  const me = await getJSON("/auth/me");
+  auth.mode = me.mode;
+  auth.demoSignin = me.demo_signin;
+  auth.user = me.signed_in && me.user ? me.user : null;
+  if (auth.user) addUserOptions([auth.user]);
+  renderAuth();
+}
+
+// In token mode, be signed in as ``userId`` (demo sign-in), or say why not.
+async function signedInAs(userId) {
+  if (!signingIn() || (auth.user && auth.user.id === userId)) return true;
+  if (!auth.demoSignin) {
+    showError(byTestId("users-error"), new Error("sign in to listen as another listener"));
+    return false;
+  }
+  try {
+    const { user } = await postJSON("/auth/demo", { user_id: userId });
+    auth.user = user;
+    addUserOptions([user]);
+    renderAuth();
+    return true;
+  } catch (err) {
+    showError(byTestId("users-error"), err);
+    return false;
+  }
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const error = byTestId("signin-error");
+  try {
+    const { user } = await postJSON("/auth/signin", {
+      username: form.elements.username.value,
+      password: form.elements.password.value,
+    });
+    showError(error, null);
+    form.reset();
+    auth.user = user;
+    addUserOptions([user]);
+    renderAuth();
+    await selectUser(user.id);
+  } catch (err) {
+    showError(error, err);
+  }
+}
+
+async function signOut() {
+  try {
+    await postJSON("/auth/signout", {});
+  } catch (err) {
+    showError(byTestId("users-error"), err);
+    return;
+  }
+  auth.user = null;
+  state.userId = null;
+  state.recsRequest += 1;
+  select.value = "";
+  localStorage.removeItem(USER_KEY);
+  const url = new URL(window.location.href);
+  url.searchParams.delete("user");
+  window.history.replaceState(null, "", url);
+  byTestId("listening-as").hidden = true;
+  byTestId("recs-list").replaceChildren();
+  player.setUser(null);
+  renderAuth();
+}
+
 async function selectUser(userId) {
+  if (!(await signedInAs(userId))) return;
   if (!state.users.has(userId)) {
     try {
       addUserOptions([await getJSON(`/users/${encodeURIComponent(userId)}`)]);
@@ -122,8 +213,18 @@ async function createUser(event) {
     display_name: form.elements.display_name.value,
     onboarding_genres: [...form.querySelectorAll("input[name=genre]:checked")].map((i) => i.value),
   };
+  if (signingIn()) {
+    body.username = form.elements.username.value;
+    body.password = form.elements.password.value;
+  }
   try {
-    const user = await postJSON("/users", body);
+    const user = signingIn()
+      ? (await postJSON("/auth/signup", body)).user
+      : await postJSON("/users", body);
+    if (signingIn()) {
+      auth.user = user;
+      renderAuth();
+    }
     showError(error, null);
     addUserOptions([user]);
     form.reset();
@@ -255,12 +356,21 @@ function runSearch(q) {
 select.addEventListener("change", () => select.value && selectUser(select.value));
 byTestId("more-users").addEventListener("click", loadUsers);
 byTestId("new-user-form").addEventListener("submit", createUser);
+byTestId("signin-form").addEventListener("submit", signIn);
+byTestId("sign-out").addEventListener("click", signOut);
 searchBox.addEventListener("input", debounce(() => search(searchBox.value), 250));
 
 async function init() {
+  try {
+    await loadMe();
+  } catch (err) {
+    showError(byTestId("users-error"), err);
+  }
   await Promise.all([loadUsers(), loadGenres(), loadTrending()]);
   const fromUrl = new URL(window.location.href).searchParams.get("user");
-  const wanted = fromUrl || localStorage.getItem(USER_KEY);
+  const remembered = fromUrl || localStorage.getItem(USER_KEY);
+  // signed in without demo sign-in: the signed-in listener, whatever the URL says
+  const wanted = auth.user && !auth.demoSignin ? auth.user.id : remembered || auth.user?.id;
   if (wanted) await selectUser(wanted);
   document.body.dataset.ready = "true";
 }

@@ -101,7 +101,7 @@ export class Player {
     this.ui.history.replaceChildren();
     this.renderQueue();
     this.render();
-    this.loadLikes(userId);
+    if (userId) this.loadLikes(userId);
   }
 
   // The listener's likes, as the server keeps them (every page).
