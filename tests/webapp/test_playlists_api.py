@@ -447,3 +447,55 @@ def test_analysts_read_the_playlists_and_change_nothing(postgres):
             " from unnest(array['catalog.playlists', 'catalog.playlist_songs']) as t"
         ).fetchall()
     assert rights == [(True, False, False), (True, False, False)]
+
+
+def test_the_analyst_views_count_playlists_and_the_songs_kept(
+    client, owner, other, songs, postgres
+):
+    mine = create(client, owner, public=True)["id"]
+    second = create(client, owner, name="Second")["id"]
+    theirs = create(client, other)["id"]
+    add(client, mine, songs[60:63])
+    add(client, second, songs[60:61])
+    add(client, theirs, [songs[61], songs[64]])
+    with db.connect(postgres, autocommit=True) as conn:
+        kept = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "select song_id, playlists, public_playlists, listeners"
+                " from analytics.playlisted_songs where song_id = any(%s)",
+                (songs[60:65],),
+            )
+        }
+        # the daily view against the tables, counted here in Python
+        playlists = conn.execute(
+            "select id, user_id, (created_at at time zone 'UTC')::date from catalog.playlists"
+        ).fetchall()
+        held = conn.execute(
+            "select playlist_id, (added_at at time zone 'UTC')::date from catalog.playlist_songs"
+        ).fetchall()
+        daily = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "select day, playlists_created, songs_added, playlists_added_to,"
+                " listeners_adding from analytics.playlist_activity_daily"
+            )
+        }
+    assert kept == {
+        songs[60]: (2, 1, 1),
+        songs[61]: (2, 1, 2),
+        songs[62]: (1, 1, 1),
+        songs[64]: (1, 0, 1),
+    }
+    owner_of = {pid: user for pid, user, _ in playlists}
+    expected = {}
+    for day in {d for *_, d in playlists} | {d for _, d in held}:
+        added = [pid for pid, d in held if d == day]
+        expected[day] = (
+            sum(d == day for *_, d in playlists),
+            len(added),
+            len(set(added)),
+            len({owner_of[pid] for pid in added}),
+        )
+    assert daily == expected
+    assert sum(counts[1] for counts in daily.values()) >= 6  # this test's adds among them
