@@ -11,6 +11,7 @@ from bench import (
     history_import,
     hnsw,
     ingest,
+    mixes,
     pipeline,
     serving,
     soak,
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "serving": serving.main,
     "soak": soak.main,
     "import": history_import.main,
+    "mixes": mixes.main,
 }
 ONLY_WHEN_NAMED = {"soak", "als_scale"}
 

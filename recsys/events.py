@@ -48,7 +48,7 @@ Action = Literal["listen", "skip", "complete", "like", "unlike", "dislike"]
 ServerAction = Literal["add_to_playlist"]
 Source = Literal["real_user", "simulation"]
 # Where the song was played from (recsys.impressions.SURFACES are the recommending ones).
-Surface = Literal["home", "up_next", "search", "trending", "playlist", "radio"]
+Surface = Literal["home", "up_next", "search", "trending", "playlist", "radio", "mix"]
 # Every action of the log (the lake lands these): the clients' and the web app's own.
 ACTIONS: tuple[str, ...] = get_args(Action) + get_args(ServerAction)
 FEEDBACK_ACTIONS = ("like", "unlike", "dislike")

@@ -192,5 +192,21 @@ def test_engagement_of_a_day_s_mixes_is_the_next_day_s_plays_of_their_songs(
                 (before,),
             ).fetchall()
         }
+        by_kind = conn.execute(
+            "select kind, mixes, songs_played, plays, skips from analytics.mix_engagement_daily"
+            " where mix_day = %s order by kind",
+            (before,),
+        ).fetchall()
+        built = conn.execute(
+            "select mixes, daily_mixes + discovery_mixes from analytics.mixes_built"
+            " where mix_day = %s",
+            (before,),
+        ).fetchone()
     assert got == want
+    totals = {}
+    for kind, _, played, p, skipped in want.values():
+        t = totals.setdefault(kind, [kind, 0, 0, 0, 0])
+        t[1], t[2], t[3], t[4] = t[1] + 1, t[2] + played, t[3] + p, t[4] + skipped
+    assert by_kind == [tuple(totals[k]) for k in sorted(totals)]
+    assert built == (len(mixes), len(mixes))
     assert sum(v[3] for v in want.values()) > 0, "nobody played a mix song: nothing tested"
