@@ -8,7 +8,7 @@ VENV := $(CACHE_DIR)/venv-$(REQ_HASH)
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help native-blas browser venv up down status test test-unit test-reliability test-slow lint format evaluate bench simulate clean-state
+.PHONY: help native-blas browser venv up down status test test-unit test-open-mode test-reliability test-slow lint format evaluate bench simulate clean-state
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -70,6 +70,9 @@ test: venv browser  ## the test suite against real services the tests start them
 
 test-unit: venv  ## only the tests that need no services
 	$(PY) -m pytest -m "not integration"
+
+test-open-mode: venv browser  ## the API, player and simulator suites again with RECSYS_AUTH_MODE=open
+	RECSYS_AUTH_MODE=open $(PY) -m pytest tests/webapp tests/e2e/test_player_browser.py tests/recsysctl/test_responding_live.py
 
 test-reliability: venv  ## clusters and faults: 3 Kafka brokers, Spark standalone, killed jobs (not in make test)
 	$(PY) -m pytest -m reliability tests/reliability -v -s

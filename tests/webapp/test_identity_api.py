@@ -504,7 +504,7 @@ def test_open_mode_needs_no_token_and_says_so_loudly(settings, world, kafka, red
         assert 'data-testid="open-mode"' in page
     finally:
         app.extensions["recsys"].close()
-    token_app = create_app(settings)
+    token_app = create_app(dataclasses.replace(settings, auth_mode="token"))
     try:
         client = FlaskClient(token_app)
         assert client.get("/healthz").get_json()["auth"] == {"mode": "token", "demo_signin": True}
