@@ -22,6 +22,7 @@ from webapp.services.event_sink import EventSink
 from webapp.services.impression_log import ImpressionLog
 from webapp.services.recs import Recommender
 from webapp.services.sessions import SessionStore
+from webapp.services.song_radio import SimilarSongs
 
 
 class Resources:
@@ -36,6 +37,7 @@ class Resources:
         self._limiter = None
         self._event_sink: EventSink | None = None
         self._recommender: Recommender | None = None
+        self._similar_songs: SimilarSongs | None = None
         self._impression_log: ImpressionLog | None = None
         self._metrics_registry = None
         self._verifier: TokenVerifier | None = None
@@ -115,6 +117,11 @@ class Resources:
     @property
     def recommender(self) -> Recommender:
         return self._once("_recommender", lambda: Recommender(self.settings, self.sessions))
+
+    @property
+    def similar_songs(self) -> SimilarSongs:
+        """The similar songs kept in this worker (webapp.services.song_radio)."""
+        return self._once("_similar_songs", SimilarSongs)
 
     @property
     def impression_log(self) -> ImpressionLog:

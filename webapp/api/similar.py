@@ -44,7 +44,7 @@ def similar_songs(song_id: str, query: Page):
     recommender = resources().recommender
     with resources().pool.connection() as conn:
         try:
-            answer = song_radio.similar(recommender, conn, song_id)
+            answer = song_radio.similar(recommender, resources().similar_songs, conn, song_id)
         except UnknownSong:
             raise not_found("song", "song_id", song_id) from None
         items = song_radio.similar_reasons(recommender.page(conn, answer, limit, offset))

@@ -19,9 +19,16 @@ Reads what next songs read (catalog, the active model, the lyrics embeddings, th
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+
+import numpy as np
+
 from recsys import model_registry as registry
 from recsys.model_registry import vectors
 from webapp.services.recs import Answer, Ranked, Recommender, UnknownSong, _best_first
+from webapp.services.served_songs import DETAILS_VERSION_SQL
 
 # The session's share of a radio's scores: the short-term share of the session vector.
 RADIO_SESSION_WEIGHT = 0.3
@@ -29,29 +36,97 @@ RADIO_SESSION_WEIGHT = 0.3
 SIMILAR_TEXT = "Listeners of {title} play it too"
 
 
-def _song(conn, song_id: str) -> tuple[int | None, str, bool, bool]:
+def _song(conn, song_id: str) -> tuple[int | None, str, bool, bool, int | None]:
     """(the served model version, the song's genre, whether it has an ALS item vector,
-    whether it has a lyrics vector); UnknownSong for a song unknown or taken down."""
+    whether it has a lyrics vector, the catalog's details version); UnknownSong for a song
+    unknown or taken down."""
     row = conn.execute(
         f"select {registry.ACTIVE_VERSION_SQL}, s.genre, s.taken_down_at is not null,"
-        f" {vectors.has_vectors_sql('s.id')} from catalog.songs as s where s.id = %s",
+        f" {vectors.has_vectors_sql('s.id')}, {DETAILS_VERSION_SQL}"
+        " from catalog.songs as s where s.id = %s",
         (song_id,),
     ).fetchone()
     if row is None or row[2]:
         raise UnknownSong(song_id)
-    version, genre, _, has_als, has_lyrics = row
-    return version, genre, has_als, has_lyrics
+    version, genre, _, has_als, has_lyrics, details_version = row
+    return version, genre, has_als, has_lyrics, details_version
 
 
-def similar(recommender: Recommender, conn, song_id: str) -> Answer:
+class SimilarSongs:
+    """The ranked similar songs of the songs asked for lately, kept in each web worker.
+
+    They are the same for every caller, so a song's list is computed once per served model
+    version and kept ``ttl_s`` seconds (new lyrics embeddings show after at most that), the
+    ``max_songs`` most recently asked for, compactly (ids and a float array: about 15 KB a
+    song, so 30 MB at most by default). A song taken down after a list was kept leaves it:
+    ``similar`` drops the songs down at the request's catalog details version (which the
+    worker keeps too, webapp.services.served_songs), and checks the seed on every request.
+    """
+
+    def __init__(self, max_songs: int = 2_000, ttl_s: float = 300.0):
+        self.max_songs, self.ttl_s = max_songs, ttl_s
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple, tuple] = OrderedDict()
+
+    def get(self, song_id: str, version: int | None) -> tuple[str, list[Ranked]] | None:
+        with self._lock:
+            found = self._kept.get((song_id, version))
+            if found is None or found[0] < time.monotonic():
+                return None
+            self._kept.move_to_end((song_id, version))
+        _, mode, ids, scores, lyrics_led = found
+        return mode, [
+            Ranked(
+                song,
+                float(score),
+                ("similar_lyrics" if led else "because_you_listened", song_id),
+                {"als_score": float(n_als), "content_score": float(n_content)},
+            )
+            for song, (score, n_als, n_content), led in zip(ids, scores, lyrics_led, strict=True)
+        ]
+
+    def put(self, song_id: str, version: int | None, mode: str, ranked: list[Ranked]) -> None:
+        if any(r.extra is None for r in ranked):  # trending: nothing to keep
+            return
+        ids = [r.song_id for r in ranked]
+        scores = np.array(
+            [(r.score, r.extra["als_score"], r.extra["content_score"]) for r in ranked]
+        ).reshape(-1, 3)
+        lyrics_led = np.array([r.reason[0] == "similar_lyrics" for r in ranked], dtype=bool)
+        with self._lock:
+            self._kept[(song_id, version)] = (
+                time.monotonic() + self.ttl_s,
+                mode,
+                ids,
+                scores,
+                lyrics_led,
+            )
+            self._kept.move_to_end((song_id, version))
+            while len(self._kept) > self.max_songs:
+                self._kept.popitem(last=False)
+
+
+def similar(recommender: Recommender, kept: SimilarSongs, conn, song_id: str) -> Answer:
     """The songs most like ``song_id`` (no listener: nothing personal is left out)."""
     with conn.transaction():
         registry.hold_active_model(conn)
-        version, genre, has_als, has_lyrics = _song(conn, song_id)
-        degraded: list[str] = []
-        weight = recommender.settings.next_song_als_weight
-        read = ([], version, genre, has_als, has_lyrics)
-        return recommender._next_songs(conn, song_id, read, degraded, [song_id], weight)
+        version, genre, has_als, has_lyrics, details_version = _song(conn, song_id)
+        degraded = [] if version is not None else ["no_active_model"]
+        found = kept.get(song_id, version)
+        if found is not None:
+            # songs taken down since the list was kept leave it (the worker keeps the
+            # catalog's details, and which songs are down, per details version)
+            mode, ranked = found
+            _, down = recommender.songs.details(conn, details_version, [r.song_id for r in ranked])
+            answer = Answer(mode, degraded, version, [r for r in ranked if r.song_id not in down])
+        else:
+            weight = recommender.settings.next_song_als_weight
+            read = ([], version, genre, has_als, has_lyrics)
+            answer = recommender._next_songs(conn, song_id, read, [], [song_id], weight)
+            kept.put(song_id, version, answer.mode, answer.ranked)
+        answer.degraded = degraded
+    answer.details_version = details_version
+    return answer
 
 
 def similar_reasons(items: list[dict]) -> list[dict]:
