@@ -215,9 +215,9 @@ class Recommender:
         read = list(genres), version, genre, has_als, has_lyrics, Disliked(*disliked)
         return *read, details
 
-    def _session(self, user_id: str, degraded: list[str], version=None) -> Session:
+    def _session(self, user_id: str, degraded: list[str]) -> Session:
         try:
-            return self.store.session(user_id, version)
+            return self.store.session(user_id)
         except SessionsUnavailable:
             degraded.append("sessions_unavailable")
             return Session()

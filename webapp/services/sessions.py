@@ -11,8 +11,9 @@ Keys per listener (``<u>`` is the user id):
   for "because you listened to" reasons.
 - ``session:<u>:skips``: the times of the last skips; ``queue_stale_skips`` of them within
   ``queue_stale_window_s`` mark the player's Up Next stale.
-- ``vlong:<version>:<u>``: the listener's ALS user vector, cached per model version, so a
-  model swap is seen at once.
+
+The listener's ALS user vector is not kept here: the home page's one read takes it inside
+PostgreSQL (webapp/services/home_read.py).
 
 Redis is never on the critical path: when it fails, ``SessionStore`` stops calling it for a few
 seconds and callers fall back (events are still accepted, recommendations use the long-term
@@ -135,8 +136,6 @@ class Session:
     short_term_version: int | None = None
     recent: list[str] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
-    # the cached ALS user vector: None for a user the model does not know, False if not cached
-    long_term: np.ndarray | None | bool = False
 
 
 def _key(user_id: str, part: str) -> str:
@@ -215,43 +214,26 @@ class SessionStore:
         ]
 
     # -- reads --------------------------------------------------------------------------
-    def session(self, user_id: str, version: int | None = None) -> Session:
-        """The listener's session, and with ``version`` the cached long-term vector of that
-        model version, in one round trip."""
+    def session(self, user_id: str) -> Session:
+        """The listener's session, in one round trip."""
 
         def read():
             pipe = self.client.pipeline(transaction=False)
             pipe.get(_key(user_id, "short"))
             pipe.lrange(_key(user_id, "recent"), 0, -1)
             pipe.lrange(_key(user_id, "heard"), 0, -1)
-            if version is not None:
-                pipe.get(f"vlong:{version}:{user_id}")
             return pipe.execute()
 
-        short, recent, heard, *cached = self._call(read)
+        short, recent, heard = self._call(read)
         session = Session(
             recent=list(dict.fromkeys(r.decode() for r in recent)),
             heard=list(dict.fromkeys(h.decode() for h in heard)),
         )
-        if cached and cached[0] is not None:
-            raw = cached[0]
-            session.long_term = (
-                np.frombuffer(raw, dtype=np.float32).astype(np.float64) if raw else None
-            )
         if short:
             state = orjson.loads(short)
             session.short_term = np.asarray(state["vector"], dtype=np.float64)
             session.short_term_version = state["version"]
         return session
-
-    def cache_long_term(self, version: int, user_id: str, vector: np.ndarray | None) -> None:
-        """Cache the ALS user vector (an empty value records a user the model does not know)."""
-        value = b"" if vector is None else vector.astype(np.float32).tobytes()
-        self._call(
-            lambda: self.client.set(
-                f"vlong:{version}:{user_id}", value, ex=self.settings.long_term_cache_ttl_s
-            )
-        )
 
     def forget(self, user_id: str) -> None:
         """Drop a listener's session (tests, and a user asking to start over)."""
