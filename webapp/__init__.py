@@ -9,7 +9,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from recsys.settings import Settings, load_settings, require
+from recsys.settings import Settings, SettingsError, load_settings, require
 
 # The longest URL (path and query) the app answers. gunicorn reads request lines up to twice
 # this (webapp/gunicorn_conf.py), so a longer URL gets the API's 414, not gunicorn's page;
@@ -35,6 +35,7 @@ class WarehouseApp(Flask):
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     require(settings, "postgres_password")
+    _check_identity_settings(settings)
     app = WarehouseApp(__name__)
     app.config["RECSYS"] = settings
     # Bound what a client can make us parse: a full batch of long events fits well inside.
@@ -60,6 +61,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health)
     app.register_blueprint(pages)
     return app
+
+
+def _check_identity_settings(settings: Settings) -> None:
+    """Fail at start, with the variable named, on identity settings that cannot work."""
+    from webapp.api.auth import admin_tokens
+
+    if settings.auth_mode not in ("token", "open"):
+        raise SettingsError("RECSYS_AUTH_MODE must be token or open")
+    if settings.auth_mode == "token" and not (settings.auth_secret or settings.auth_jwks_url):
+        raise SettingsError(
+            "RECSYS_AUTH_MODE=token needs RECSYS_AUTH_SECRET (run `make up` to generate .env)"
+            " or RECSYS_AUTH_JWKS_URL"
+        )
+    if settings.auth_jwks_url and not settings.auth_jwks_issuer:
+        raise SettingsError("RECSYS_AUTH_JWKS_URL needs RECSYS_AUTH_JWKS_ISSUER")
+    try:
+        admin_tokens(settings)
+    except ValueError as err:
+        raise SettingsError(str(err)) from None
 
 
 def _reject_long_url() -> None:

@@ -25,7 +25,7 @@ import hmac
 
 from flask import current_app, g, request
 
-from recsys.identity.principal import Principal
+from recsys.identity.principal import ROLES, Principal
 from webapp.errors import ApiError
 from webapp.identity import COOKIE, bearer_token, caller, forbidden, known_caller, verify
 
@@ -110,10 +110,18 @@ def listener_required(view):
 
 
 def admin_tokens(settings) -> list[tuple[str, str, str]]:
-    """(name, role, token) of every configured admin token."""
+    """(name, role, token) of every configured admin token; ValueError naming the entry
+    (by position, never quoting the token) when RECSYS_ADMIN_TOKENS is malformed."""
     found = [("admin", "admin", settings.admin_token)] if settings.admin_token else []
-    for entry in filter(None, (e.strip() for e in settings.admin_tokens.split(","))):
-        name, role, token = entry.split(":", 2)
+    entries = [e.strip() for e in settings.admin_tokens.split(",") if e.strip()]
+    for position, entry in enumerate(entries, 1):
+        name, _, rest = entry.partition(":")
+        role, _, token = rest.partition(":")
+        if not name or role not in ROLES or len(token) < 16:
+            raise ValueError(
+                f"RECSYS_ADMIN_TOKENS entry {position} must be name:role:token with role one of"
+                f" {', '.join(ROLES)} and a token of 16 characters or more"
+            )
         found.append((name, role, token))
     return found
 
