@@ -14,6 +14,7 @@ from bench import (
     mixes,
     pipeline,
     serving,
+    similar,
     soak,
     validation,
 )
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "als": als.main,
     "als_scale": als_scale.main,
     "serving": serving.main,
+    "similar": similar.main,
     "soak": soak.main,
     "import": history_import.main,
     "mixes": mixes.main,
