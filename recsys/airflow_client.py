@@ -19,6 +19,10 @@ DAG_IDS = (
 )  # fmt: skip
 
 
+# How long ``wait`` keeps polling while Airflow's API does not answer.
+UNANSWERED_GRACE_S = 180.0
+
+
 class AirflowError(RuntimeError):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
@@ -47,13 +51,16 @@ class AirflowClient:
         return {"Authorization": f"Bearer {self._token}"}
 
     def _request(self, method: str, path: str, headers: dict | None = None, **kwargs) -> dict:
-        response = self.session.request(
-            method,
-            f"{self.base}/api/v2{path}",
-            headers={**self._headers(), **(headers or {})},
-            timeout=self.timeout_s,
-            **kwargs,
-        )
+        try:
+            response = self.session.request(
+                method,
+                f"{self.base}/api/v2{path}",
+                headers={**self._headers(), **(headers or {})},
+                timeout=self.timeout_s,
+                **kwargs,
+            )
+        except requests.RequestException as err:  # no answer: the caller decides to retry
+            raise AirflowError(f"{method} {path}: Airflow did not answer ({err})") from None
         if response.status_code >= 300:
             raise AirflowError(
                 f"{method} {path}: {response.status_code} {response.text[:300]}",
@@ -181,9 +188,23 @@ class AirflowClient:
         return self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
 
     def wait(self, dag_id: str, run_id: str, timeout_s: float = 1800, on_poll=None) -> str:
+        """The run's final state. Airflow not answering for a while (its API server starved
+        of CPU by the run it reports on) is waited out for up to UNANSWERED_GRACE_S; an answer
+        that refuses the request is not."""
         deadline = time.monotonic() + timeout_s
+        unanswered_since = None
         while time.monotonic() < deadline:
-            state = self.run_state(dag_id, run_id)["state"]
+            try:
+                state = self.run_state(dag_id, run_id)["state"]
+            except AirflowError as err:
+                if err.status is not None and err.status < 500:
+                    raise
+                unanswered_since = unanswered_since or time.monotonic()
+                if time.monotonic() - unanswered_since > UNANSWERED_GRACE_S:
+                    raise
+                time.sleep(3)
+                continue
+            unanswered_since = None
             if on_poll:
                 on_poll(state)
             if state in TERMINAL_STATES:
