@@ -9,12 +9,21 @@ reads the same model, in the same snapshot, as the listener's row. The candidate
 the recent plays given, the listener's disliked songs and taken-down songs. Without any
 vector (a cold start, or no model served) the search does not run.
 
+Each worker keeps the last search of each listener (``KeptSearches``). The same search
+again, the same session (short-term vector and recent plays), blend weight and pool, gives
+the same candidates while the served model, the catalog details version (which every
+takedown and restore moves) and the listener's disliked songs are those it was made with:
+the statement compares those three in its own snapshot and runs the search only when one
+moved, so a kept list is never served after a swap, a takedown or a dislike. A page of a
+later offset, a reload, or a listener's two tabs cost no search.
+
 Reads catalog.users, catalog.songs, catalog.song_feedback, catalog.song_details_version and
 the served model (model.active_model, model.active_factors); writes nothing.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from recsys.model_registry import ACTIVE_VERSION_SQL
@@ -32,7 +41,16 @@ def _weights(weight: str) -> str:
 
 
 HOME_SQL = f"""
-    with disliked as materialized (select {_DISLIKED_SONGS} as songs),
+    with disliked as materialized (
+        select coalesce((select array_agg(d order by d) from unnest({_DISLIKED_SONGS}) as d),
+                        '{{}}') as songs
+    ),
+    kept as materialized (
+        select coalesce(%(kept_version)s::bigint = {ACTIVE_VERSION_SQL}
+                        and %(kept_details)s::bigint = {DETAILS_VERSION_SQL}
+                        and %(kept_disliked)s::text[] = (select songs from disliked), false)
+               as still
+    ),
     short_term as (
         select %(short)s::vector as v
         where %(short_version)s::bigint = {ACTIVE_VERSION_SQL}
@@ -54,6 +72,7 @@ HOME_SQL = f"""
         select f.id, -(f.factors <#> (select v from query)) as score
         from model.active_factors as f
         where f.kind = 'item' and (select v from query) is not null
+          and not (select still from kept)
           and f.id <> all(%(exclude)s) and f.id <> all((select songs from disliked)::text[])
           and {not_taken_down("f.id")}
         order by f.factors <#> (select v from query)
@@ -63,10 +82,41 @@ HOME_SQL = f"""
            (select songs from disliked), {_DISLIKED_ARTISTS},
            q.has_long, q.has_short, {DETAILS_VERSION_SQL},
            (select array_agg(id order by score desc, id) from hits),
-           (select array_agg(score order by score desc, id) from hits)
+           (select array_agg(score order by score desc, id) from hits),
+           (select still from kept)
     from catalog.users as u cross join query as q
     where u.id = %(user)s
 """
+
+
+@dataclass(frozen=True)
+class KeptSearch:
+    """A listener's last search: what it was made from, and its candidates."""
+
+    inputs: tuple  # (short-term version, short-term vector's bytes, recent plays, weight, pool)
+    version: int
+    details_version: int
+    disliked: list[str]
+    nearest: list[tuple[str, float]]
+
+
+class KeptSearches:
+    """The last search of each listener, in this worker; at most ``max_listeners``."""
+
+    def __init__(self, max_listeners: int = 10_000):
+        self.max_listeners = max_listeners
+        self._kept: dict[str, KeptSearch] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user_id: str, inputs: tuple) -> KeptSearch | None:
+        kept = self._kept.get(user_id)
+        return kept if kept is not None and kept.inputs == inputs else None
+
+    def keep(self, user_id: str, search: KeptSearch) -> None:
+        with self._lock:
+            if len(self._kept) >= self.max_listeners and user_id not in self._kept:
+                self._kept.clear()
+            self._kept[user_id] = search
 
 
 @dataclass(frozen=True)
@@ -89,19 +139,31 @@ def read_home(
     user_id: str,
     session: Session,
     long_weight: float,
-    exclude: list[str],
     candidates: int,
     ef_search: int,
+    searches: KeptSearches,
 ) -> HomeRead | None:
-    """The listener's home read; None for an unknown listener."""
+    """The listener's home read, the session's recent plays excluded; None for an unknown
+    listener. The search comes from ``searches`` when it is still the same."""
     short = session.short_term
+    inputs = (
+        session.short_term_version,
+        None if short is None else short.tobytes(),
+        tuple(session.recent),
+        long_weight,
+        candidates,
+    )
+    kept = searches.get(user_id, inputs)
     params = {
         "user": user_id,
         "short": None if short is None else vector_literal(short),
         "short_version": None if short is None else session.short_term_version,
         "w": long_weight,
-        "exclude": exclude,
+        "exclude": session.recent,
         "n": candidates,
+        "kept_version": kept and kept.version,
+        "kept_details": kept and kept.details_version,
+        "kept_disliked": kept and kept.disliked,
     }
     if candidates <= ef_search:
         row = conn.execute(HOME_SQL, params).fetchone()
@@ -115,7 +177,15 @@ def read_home(
             row = conn.execute(HOME_SQL, params).fetchone()
     if row is None:
         return None
-    genres, version, new_songs, songs, artists, has_long, has_short, details, ids, scores = row
+    genres, version, new_songs, songs, artists, has_long, has_short, details, ids, scores, still = (
+        row
+    )
+    if still:
+        nearest = kept.nearest
+    else:
+        nearest = list(zip(ids or [], scores or [], strict=True))
+        if version is not None and nearest:
+            searches.keep(user_id, KeptSearch(inputs, version, details, songs, nearest))
     return HomeRead(
         list(genres),
         version,
@@ -125,5 +195,5 @@ def read_home(
         has_long,
         has_short,
         details,
-        list(zip(ids or [], scores or [], strict=True)),
+        nearest,
     )

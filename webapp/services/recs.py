@@ -41,7 +41,7 @@ from recsys.model_registry import vectors, version_vectors
 from recsys.settings import Settings
 from webapp.services.experiments import Assignment, RunningExperiments
 from webapp.services.feedback import disliked_sql
-from webapp.services.home_read import read_home
+from webapp.services.home_read import KeptSearches, read_home
 from webapp.services.scoring import (
     cap_per_artist,
     ema,
@@ -175,6 +175,7 @@ class Recommender:
         self.store = store
         self.artists = SongArtists()
         self.songs = ServedSongs()
+        self.searches = KeptSearches()
         self.experiments = RunningExperiments(settings.experiments_cache_s)
 
     # -- shared steps -------------------------------------------------------------------
@@ -332,7 +333,7 @@ class Recommender:
         nearest items, or trending for a listener with no vector or with no model served."""
         s = self.settings
         read = read_home(
-            conn, user_id, session, weight, session.recent, s.recs_candidate_pool, s.hnsw_ef_search
+            conn, user_id, session, weight, s.recs_candidate_pool, s.hnsw_ef_search, self.searches
         )
         if read is None:
             raise UnknownUser(user_id)

@@ -91,9 +91,12 @@ def cap_per_artist(
         per_artist: Counter = Counter()
         page: list = []
         deferred: list = []
-        for item in remaining:
+        for i, item in enumerate(remaining):
+            if len(page) == page_size:  # the page is full: the rest waits for the next one
+                deferred.extend(remaining[i:])
+                break
             artist = artist_of(item)
-            if len(page) < page_size and per_artist[artist] < max_per_artist:
+            if per_artist[artist] < max_per_artist:
                 page.append(item)
                 per_artist[artist] += 1
             else:
