@@ -124,8 +124,8 @@ def test_attribution_fields_are_kept_when_sent_and_in_contract_order_on_the_wire
     [
         ("rec_id", "r-1", "must be a UUID string"),
         ("rec_id", 12, "must be a UUID string"),
-        ("surface", "podcast", "must be one of home, up_next, search, trending, playlist, radio"),
-        ("surface", 1, "must be one of home, up_next, search, trending, playlist, radio"),
+        ("surface", "podcast", "must be one of " + ", ".join(events.SURFACES)),
+        ("surface", 1, "must be one of " + ", ".join(events.SURFACES)),
         ("position", 0, "must be at least 1"),
         ("position", "2", "must be an integer"),
         ("position", 2.5, "must be an integer"),
