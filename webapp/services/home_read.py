@@ -108,6 +108,9 @@ class KeptSearches:
         self._kept: dict[str, KeptSearch] = {}
         self._lock = threading.Lock()
 
+    def __contains__(self, user_id: str) -> bool:
+        return user_id in self._kept
+
     def get(self, user_id: str, inputs: tuple) -> KeptSearch | None:
         kept = self._kept.get(user_id)
         return kept if kept is not None and kept.inputs == inputs else None
