@@ -275,6 +275,21 @@ class Settings:
         14, "Days of built mixes kept (for analysts' engagement views); the active day always."
     )
 
+    # Playlists, similar songs and song radio (docs/playlists.md)
+    radio_session_weight: float = _setting(
+        0.3,
+        "Song radio: score = (1 - w) * the seed's next-song score + w * that of the listener's"
+        " newest qualifying play.",
+    )
+    similar_songs_cache_s: float = _setting(
+        300.0,
+        "Seconds each web worker keeps a song's similar songs (per served model version);"
+        " 0: computed on every request.",
+    )
+    similar_songs_kept: int = _setting(
+        2000, "Songs whose similar songs each web worker keeps (about 15 KB each)."
+    )
+
     # Serving: the session-aware recommendation rules (docs/serving.md)
     recs_long_term_weight: float = _setting(
         0.7, "Home page: v_session = w * v_long + (1 - w) * v_short."

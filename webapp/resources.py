@@ -121,7 +121,12 @@ class Resources:
     @property
     def similar_songs(self) -> SimilarSongs:
         """The similar songs kept in this worker (webapp.services.song_radio)."""
-        return self._once("_similar_songs", SimilarSongs)
+        return self._once(
+            "_similar_songs",
+            lambda: SimilarSongs(
+                self.settings.similar_songs_kept, self.settings.similar_songs_cache_s
+            ),
+        )
 
     @property
     def impression_log(self) -> ImpressionLog:

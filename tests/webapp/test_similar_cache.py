@@ -47,3 +47,9 @@ def test_a_trending_fallback_is_not_kept():
     kept = SimilarSongs()
     kept.put("seed", 1, "trending", [Ranked("s1", 120.0, ("trending", None))])
     assert kept.get("seed", 1) is None
+
+
+def test_nothing_is_kept_when_the_setting_says_zero():
+    kept = SimilarSongs(ttl_s=0)
+    kept.put("seed", 1, "hybrid", ranked("seed"))
+    assert kept.get("seed", 1) is None

@@ -13,7 +13,6 @@ from tests.kafka_helpers import end_offsets, records_since
 from tests.webapp.test_recs_api import _activate_known_model, expected_next, ids, post_event
 from webapp import create_app
 from webapp.services.scoring import cap_per_artist
-from webapp.services.song_radio import RADIO_SESSION_WEIGHT
 
 pytestmark = pytest.mark.integration
 
@@ -135,15 +134,15 @@ def test_similar_songs_of_a_song_without_lyrics_or_als(client, model):
 # --- song radio -------------------------------------------------------------------------
 
 
-def expected_radio(model, seed, steer, exclude, limit=10):
-    """0.7 * the seed's next-song score + 0.3 * the steering song's, capped."""
+def expected_radio(model, seed, steer, exclude, limit=10, w=0.3):
+    """0.7 * the seed's next-song score + 0.3 * the steering song's (radio_session_weight),
+    capped."""
     seed_ranked, seed_scores = expected_next(model, seed, exclude)
     if steer is None:
         return cap_per_artist(seed_ranked, model.artist_of.get, limit, 2)[:limit]
     # the steering song's next songs (normalised with the seed among them), less the seed
     _, steer_scores = expected_next(model, steer, exclude)
     steer_scores.pop(seed, None)
-    w = RADIO_SESSION_WEIGHT
     blended = {
         s: (1 - w) * seed_scores.get(s, 0.0) + w * steer_scores.get(s, 0.0)
         for s in seed_scores.keys() | steer_scores.keys()

@@ -9,7 +9,7 @@ one song, with no listener or with one.
 - Song radio: the seed's next songs for a listener (their recent plays, skips included, and
   their disliked songs left out, as in next songs), steered by the listener's session: the
   newest song they heard long enough to count (a qualifying play) adds its own next songs,
-  ``score = (1 - RADIO_SESSION_WEIGHT) * seed + RADIO_SESSION_WEIGHT * session``. So each
+  ``score = (1 - w) * seed + w * session`` (``radio_session_weight``, 0.3). So each
   refill comes from the seed and what the listener kept listening to; a skipped song never
   comes back and never steers. Both reads are the recommender's next songs, so the
   listener's arm of a running up_next experiment serves the radio too.
@@ -29,9 +29,6 @@ from recsys import model_registry as registry
 from recsys.model_registry import vectors
 from webapp.services.recs import Answer, Ranked, Recommender, UnknownSong, _best_first
 from webapp.services.served_songs import DETAILS_VERSION_SQL
-
-# The session's share of a radio's scores: the short-term share of the session vector.
-RADIO_SESSION_WEIGHT = 0.3
 
 SIMILAR_TEXT = "Listeners of {title} play it too"
 
@@ -56,8 +53,9 @@ class SimilarSongs:
     """The ranked similar songs of the songs asked for lately, kept in each web worker.
 
     They are the same for every caller, so a song's list is computed once per served model
-    version and kept ``ttl_s`` seconds (new lyrics embeddings show after at most that), the
-    ``max_songs`` most recently asked for, compactly (ids and a float array: about 15 KB a
+    version and kept ``ttl_s`` seconds (``similar_songs_cache_s``; new lyrics embeddings
+    show after at most that; 0: nothing kept), the ``max_songs`` most recently asked for
+    (``similar_songs_kept``), compactly (ids and a float array: about 15 KB a
     song, so 30 MB at most by default). A song taken down after a list was kept leaves it:
     ``similar`` drops the songs down at the request's catalog details version (which the
     worker keeps too, webapp.services.served_songs), and checks the seed on every request.
@@ -86,8 +84,8 @@ class SimilarSongs:
         ]
 
     def put(self, song_id: str, version: int | None, mode: str, ranked: list[Ranked]) -> None:
-        if any(r.extra is None for r in ranked):  # trending: nothing to keep
-            return
+        if self.ttl_s <= 0 or self.max_songs <= 0 or any(r.extra is None for r in ranked):
+            return  # nothing kept, or a trending fallback
         ids = [r.song_id for r in ranked]
         scores = np.array(
             [(r.score, r.extra["als_score"], r.extra["content_score"]) for r in ranked]
@@ -159,7 +157,7 @@ def radio(recommender: Recommender, conn, user_id: str, seed: str) -> Answer:
     if answer.mode == "trending":  # the seed has no vector: the session leads
         answer.mode, answer.ranked = steered.mode, ranked
     else:
-        answer.ranked = blend(answer.ranked, ranked, RADIO_SESSION_WEIGHT)
+        answer.ranked = blend(answer.ranked, ranked, recommender.settings.radio_session_weight)
     return answer
 
 
