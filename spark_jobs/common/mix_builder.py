@@ -59,11 +59,6 @@ def listener_seed(user_id: str, day: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{user_id}|{day}".encode()).digest()[:8], "big")
 
 
-def _ranked(scores: np.ndarray) -> np.ndarray:
-    """Item indexes by score descending, ties by index (a stable sort)."""
-    return np.argsort(-scores, kind="stable")
-
-
 def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Cluster label per row of ``x`` (unit rows): k-means++ seeds, then Lloyd's steps on
     cosine similarity; a cluster left empty keeps its centre."""
@@ -87,41 +82,48 @@ def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.nda
     return labels
 
 
-def _capped(order: np.ndarray, masked: np.ndarray, catalog: Catalog, n: int) -> list[int]:
-    """The first ``n`` items of ``order`` with a finite score, at most MAX_PER_ARTIST per
-    artist."""
+def _capped(order: np.ndarray, artists: np.ndarray, n: int) -> list[int]:
+    """The first ``n`` items of ``order`` (with their ``artists``), at most MAX_PER_ARTIST
+    per artist."""
     chosen: list[int] = []
     counts: Counter = Counter()
-    for item in order:
-        if not np.isfinite(masked[item]):
-            break
-        artist = int(catalog.artist[item])
+    for item, artist in zip(order.tolist(), artists.tolist(), strict=True):
         if counts[artist] < MAX_PER_ARTIST:
             counts[artist] += 1
-            chosen.append(int(item))
+            chosen.append(item)
             if len(chosen) == n:
                 break
     return chosen
 
 
-def _new_songs(scores: np.ndarray, allowed: np.ndarray, catalog: Catalog, n: int) -> list[int]:
+def _new_songs(
+    scores: np.ndarray, top: np.ndarray, allowed: np.ndarray, catalog: Catalog, n: int
+) -> list[int]:
     """The ``n`` best-scored allowed items, at most MAX_PER_ARTIST per artist while the
-    catalog allows (then the best of the rest)."""
+    catalog allows (then the best of the rest). ``top``: the indexes of the best few
+    scores, in any order, looked at first; the whole ranking only when they fall short."""
     if n <= 0:
         return []
-    masked = np.where(allowed, scores, -np.inf)
-    width = min(len(masked), n * 8)  # a partial sort first: the whole one only when short
-    top = np.argpartition(-masked, width - 1)[:width]
-    order = top[np.lexsort((top, -masked[top]))]
-    chosen = _capped(order, masked, catalog, n)
-    if len(chosen) < n and width < len(masked):
-        order = _ranked(masked)
-        chosen = _capped(order, masked, catalog, n)
+    candidates = top[allowed[top]]
+    order = candidates[np.lexsort((candidates, -scores[candidates]))]
+    chosen = _capped(order, catalog.artist[order], n)
+    if len(chosen) < n and len(top) < len(scores):
+        candidates = np.flatnonzero(allowed)
+        order = candidates[np.lexsort((candidates, -scores[candidates]))]
+        chosen = _capped(order, catalog.artist[order], n)
     if len(chosen) < n:
         taken = set(chosen)
-        rest = [int(i) for i in order if np.isfinite(masked[i]) and int(i) not in taken]
-        chosen += rest[: n - len(chosen)]
+        chosen += [i for i in order.tolist() if i not in taken][: n - len(chosen)]
     return chosen
+
+
+def _best(scores: np.ndarray, width: int) -> np.ndarray:
+    """Per column of ``scores`` (items x queries), the indexes of its ``width`` largest
+    (a partial sort, in no order): width x queries."""
+    n = len(scores)
+    if width >= n:
+        return np.tile(np.arange(n)[:, None], (1, scores.shape[1]))
+    return np.argpartition(scores, n - width, axis=0)[n - width :]
 
 
 def _interleave(familiar: list[int], new: list[int]) -> list[int]:
@@ -187,6 +189,7 @@ def build_mixes(
     n_daily = min(mixes - 1, len(liked) // MIN_CLUSTER_SONGS)
     if n_daily == 0 and len(liked) and user_vector is None:
         n_daily = 1 if mixes > 1 else 0
+    clusters: list[np.ndarray] = []
     if n_daily:
         vectors = catalog.vectors[liked].astype(np.float64)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -195,24 +198,31 @@ def build_mixes(
         clusters = [np.flatnonzero(labels == j) for j in range(n_daily)]
         clusters = [c for c in clusters if len(c)]
         clusters.sort(key=lambda c: (-weight[c].sum(), int(liked[c].min())))
-        for members in clusters:
-            songs, w = liked[members], weight[members]
-            n_familiar = min(len(songs), size // 2)
-            familiar = [int(i) for i in rng.choice(songs, n_familiar, replace=False, p=w / w.sum())]
-            centre = (w[:, None] * catalog.vectors[songs]).sum(axis=0) / w.sum()
-            new = _new_songs(catalog.vectors @ centre, fresh & ~used, catalog, size - n_familiar)
-            items = _interleave(familiar, new)
-            if len(items) < MIN_MIX_SIZE:
-                continue
-            used[items] = True
-            title = _title(f"Daily Mix {len(out) + 1}", familiar or items, catalog)
-            out.append(Mix("daily", title, _cover(items, catalog), items))
+    # every query at once: the clusters' play-weighted centres, then the listener's taste
+    queries = [(weight[c, None] * catalog.vectors[liked[c]]).sum(axis=0) / weight[c].sum()
+               for c in clusters]  # fmt: skip
+    if user_vector is not None:
+        queries.append(user_vector)
+    else:
+        queries.append((weight[:, None] * catalog.vectors[liked]).sum(axis=0) / weight.sum())
+    scores = catalog.vectors @ np.asarray(queries, dtype=catalog.vectors.dtype).T
+    # the best few per query: the listener's heard songs and earlier mixes may take some
+    top = _best(scores, 8 * size + len(heard) + len(disliked) + mixes * size)
+
+    for j, members in enumerate(clusters):
+        songs, w = liked[members], weight[members]
+        n_familiar = min(len(songs), size // 2)
+        familiar = [int(i) for i in rng.choice(songs, n_familiar, replace=False, p=w / w.sum())]
+        new = _new_songs(scores[:, j], top[:, j], fresh & ~used, catalog, size - n_familiar)
+        items = _interleave(familiar, new)
+        if len(items) < MIN_MIX_SIZE:
+            continue
+        used[items] = True
+        title = _title(f"Daily Mix {len(out) + 1}", familiar or items, catalog)
+        out.append(Mix("daily", title, _cover(items, catalog), items))
 
     if len(out) < mixes:
-        query = user_vector
-        if query is None:
-            query = (weight[:, None] * catalog.vectors[liked]).sum(axis=0) / weight.sum()
-        items = _new_songs(catalog.vectors @ query, fresh & ~used, catalog, size)
+        items = _new_songs(scores[:, -1], top[:, -1], fresh & ~used, catalog, size)
         if len(items) >= MIN_MIX_SIZE:
             out.append(Mix("discovery", _title("Discovery", items, catalog),
                            _cover(items, catalog), items))  # fmt: skip

@@ -138,7 +138,7 @@ def test_a_mix_never_holds_a_disliked_or_taken_down_song(spark, settings, histor
         daily_mixes.run(spark, settings, day, "tests-dislike")
         rebuilt = stored(settings, day)
         mine = {s for r in rebuilt if r[0] == user_id for s in r[5]}
-        assert disliked not in mine
+        assert mine and disliked not in mine
         assert not any(taken_down in r[5] for r in rebuilt)
     finally:
         with db.connect(settings, autocommit=True) as conn:
@@ -156,8 +156,6 @@ def test_a_mix_never_holds_a_disliked_or_taken_down_song(spark, settings, histor
                     " where user_id = %s and song_id = %s",
                     (*previous, user_id, disliked),
                 )
-        daily_mixes.run(spark, settings, day, "tests-restore")
-    assert stored(settings, day) == rows
 
 
 def test_engagement_of_a_day_s_mixes_is_the_next_day_s_plays_of_their_songs(
