@@ -202,7 +202,9 @@ def train_models(settings) -> None:
     client = AirflowClient(settings)
     for action in ("embed", "retrain"):
         dag_id = model_admin.ON_DEMAND[action]
-        run_id = _scheduled_or_started(client, dag_id, lambda a=action: _start(settings, client, a))
+        run_id = _scheduled_or_started(
+            client, dag_id, lambda a=action: _start(settings, client, a)["run_id"]
+        )
         print(f"      {dag_id} run {run_id}")
         _wait_for(client, dag_id, run_id)
         with db.connect(settings) as conn:
