@@ -5,6 +5,9 @@
 // Sign-in (RECSYS_AUTH_MODE=token, docs/security.md): the server keeps the listener's token
 // in an HttpOnly cookie this script never sees; GET /auth/me says who is signed in. With demo
 // sign-in on, picking a listener signs in as them. In open mode the picker just picks.
+//
+// The listener's playlists (playlists.js) and nightly mixes (mixes.js) have panels of their
+// own; any song row can start a radio from its song (player.js).
 
 import {
   byTestId,
@@ -17,7 +20,9 @@ import {
   reasonOf,
   showError,
 } from "./api.js";
+import { Mixes } from "./mixes.js";
 import { Player } from "./player.js";
+import { Playlists } from "./playlists.js";
 
 const USER_KEY = "musicrec.user";
 const USERS_PAGE = 100;
@@ -27,7 +32,15 @@ const TRENDING_SHOWN = 10;
 const state = { userId: null, users: new Map(), usersLoaded: 0, usersTotal: 0, recsRequest: 0 };
 const auth = { mode: "open", demoSignin: false, user: null };
 const select = byTestId("user-select");
-const player = new Player(byTestId("player"), { onPlayed: () => loadRecs() });
+// the add-to-playlist control follows the playing song (the player renders before the
+// playlists exist)
+let playlists = null;
+const player = new Player(byTestId("player"), {
+  onPlayed: () => loadRecs(),
+  onChange: () => playlists && playlists.playingChanged(),
+});
+playlists = new Playlists(byTestId("playlists-panel"), player);
+const mixes = new Mixes(byTestId("mixes-panel"), player);
 
 // ``from``: the list the song is played from (surface, and rec_id for a recommendation).
 function songRow(item, testid, extra = [], from = {}) {
@@ -54,6 +67,18 @@ function songRow(item, testid, extra = [], from = {}) {
       ...extra,
     ),
     item.duration_s ? el("span", { class: "duration" }, formatTime(item.duration_s)) : null,
+    el(
+      "button",
+      {
+        type: "button",
+        class: "radio",
+        testid: "radio-song",
+        title: "Radio: this song, then songs like it",
+        "aria-label": `Radio from ${item.title}`,
+        onclick: () => player.startRadio({ ...item, from }),
+      },
+      "Radio",
+    ),
   );
 }
 
@@ -161,6 +186,8 @@ async function signOut() {
   byTestId("listening-as").hidden = true;
   byTestId("recs-list").replaceChildren();
   player.setUser(null);
+  playlists.setUser(null);
+  mixes.setUser(null);
   renderAuth();
 }
 
@@ -184,6 +211,8 @@ async function selectUser(userId) {
   byTestId("current-user-name").textContent = state.users.get(userId).display_name;
   byTestId("listening-as").hidden = false;
   player.setUser(userId);
+  playlists.setUser(userId);
+  mixes.setUser(userId);
   await loadRecs();
 }
 

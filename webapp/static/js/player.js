@@ -10,6 +10,14 @@
 // carry its playback_id, so the server counts the listen and the complete as one play.
 // The ♡ sends like / unlike and "Not for me" a dislike (then skips): both kept by the server
 // for the listener, so their likes show in any browser, and a disliked song never comes back.
+//
+// Up Next comes from one source at a time (`this.source`):
+//   null    the next songs of the playing song (GET /recs/<user>/<song>), surface up_next
+//   radio   a song radio (GET /recs/<user>/radio/<seed>), asked again after each song so the
+//           listener's plays and skips steer it, surface radio; until the listener picks
+//           another song
+//   list    a playlist or a mix played in its order (surface playlist or mix, position its
+//           place there); when it runs out, next songs again
 
 import { byTestId, el, formatTime, getJSON, postJSON, reasonOf, showError } from "./api.js";
 
@@ -17,6 +25,7 @@ const UP_NEXT_SIZE = 5;
 const REFILL_BELOW = 3;
 const TICK_MS = 200;
 const LIKES_PAGE = 100;
+const UP_NEXT_SHOWN = 20; // a long playlist's queue shows its first songs and a count
 
 // A random (version 4) UUID; crypto.randomUUID exists only on https and localhost pages.
 function newPlaybackId() {
@@ -42,9 +51,11 @@ function songOf(item, from = item.from) {
 }
 
 export class Player {
-  constructor(root, { onPlayed }) {
+  constructor(root, { onPlayed, onChange }) {
     this.root = root;
     this.onPlayed = onPlayed;
+    this.onChange = onChange || (() => {});
+    this.source = null;
     this.clockSpeed = Number(root.dataset.clockSpeed) || 1;
     this.playMinSeconds = Number(root.dataset.playMinSeconds) || 30;
     this.userId = null;
@@ -68,6 +79,7 @@ export class Player {
       skip: byTestId("skip", root),
       like: byTestId("like", root),
       dislike: byTestId("dislike", root),
+      radio: byTestId("radio", root),
       error: byTestId("player-error", root),
       upNext: byTestId("up-next", root),
       upNextMode: byTestId("up-next-mode", root),
@@ -78,6 +90,7 @@ export class Player {
     this.ui.skip.addEventListener("click", () => this.skip());
     this.ui.like.addEventListener("click", () => this.toggleLike());
     this.ui.dislike.addEventListener("click", () => this.dislike());
+    this.ui.radio.addEventListener("click", () => this.startRadio());
     this.ui.audio.addEventListener("timeupdate", () => this.audioProgress());
     this.ui.audio.addEventListener("ended", () => {
       this.audioProgress(); // the last stretch before the end
@@ -95,6 +108,7 @@ export class Player {
     this.userId = userId;
     this.playback = null;
     this.queue = [];
+    this.source = null;
     this.played = new Set();
     this.likes = new Set();
     this.likesFor = null;
@@ -126,23 +140,62 @@ export class Player {
 
   // The listener picked a song (a recommendation, trending or search result); ``item.from``
   // names the list.
+  // Up Next goes back to the next songs of what plays (a radio or a list ends here).
   async pick(item) {
+    const song = await this.songToPlay(item);
+    if (!song) return;
+    this.stop();
+    this.source = null;
+    this.start(song);
+    await this.fillQueue("replace");
+  }
+
+  // The song of ``item`` ready to play (its details asked for when the item has no
+  // duration), or null with the error shown.
+  async songToPlay(item) {
+    if (!this.userId) {
+      showError(this.ui.error, "Pick a listener first.");
+      return null;
+    }
+    const song = songOf(item);
+    if (song.duration_s) return song;
+    try {
+      return songOf(await getJSON(`/songs/${encodeURIComponent(song.id)}`), song.from);
+    } catch (err) {
+      showError(this.ui.error, err);
+      return null;
+    }
+  }
+
+  // A radio from ``item`` (a song row), or from the playing song when none is given: the
+  // seed plays (it goes on if it is playing already) and Up Next comes from the radio.
+  async startRadio(item) {
+    const playing = this.playback && !this.playback.ended ? this.playback.song : null;
+    const seed = item ? await this.songToPlay(item) : playing;
+    if (!seed) return;
+    this.source = { kind: "radio", seed: seed.id, label: `radio from ${seed.title}` };
+    if (!playing || playing.id !== seed.id) {
+      this.stop();
+      this.start(seed);
+    }
+    this.queue = [];
+    await this.fillQueue("replace");
+  }
+
+  // Plays a list (a playlist or a mix) in its order from its first item: each item carries
+  // its ``from`` (surface and position); ``label`` names the list above Up Next.
+  playList(items, { kind, label }) {
     if (!this.userId) {
       showError(this.ui.error, "Pick a listener first.");
       return;
     }
-    let song = songOf(item);
-    if (!song.duration_s) {
-      try {
-        song = songOf(await getJSON(`/songs/${encodeURIComponent(song.id)}`), song.from);
-      } catch (err) {
-        showError(this.ui.error, err);
-        return;
-      }
-    }
+    const songs = items.map((item) => ({ ...item, song_id: item.song_id ?? item.id }));
+    if (songs.length === 0) return;
     this.stop();
-    this.start(song);
-    await this.fillQueue("replace");
+    this.queueRequest += 1; // an answer on its way for the old source is dropped
+    this.source = { kind: "list", list: kind, label };
+    this.queue = songs.slice(1);
+    this.start(songOf(songs[0]));
   }
 
   start(song) {
@@ -262,7 +315,9 @@ export class Player {
       return;
     }
     this.start(songOf(item));
-    if (this.queue.length < REFILL_BELOW) await this.fillQueue("extend");
+    // a radio is asked again after each song, so what the listener did steers it
+    if (this.source && this.source.kind === "radio") await this.fillQueue("replace");
+    else if (this.queue.length < REFILL_BELOW) await this.fillQueue("extend");
   }
 
   // A listening event of the playback; a like, unlike or dislike is about the song, so it
@@ -292,11 +347,21 @@ export class Player {
 
   // Up Next from the next-song recommendations for what is playing now: "replace" starts it
   // afresh (a new pick, or the server said the queue went stale), "extend" tops it up.
+  // A radio asks its seed's radio instead; a list keeps its order (even when the server
+  // says the queue went stale) until it runs out.
   async fillQueue(how) {
     const playback = this.playback;
     if (!this.userId || !playback) return;
+    if (this.source && this.source.kind === "list") {
+      if (this.queue.length > 0) return;
+      this.source = null;
+    }
+    const radio = this.source && this.source.kind === "radio" ? this.source : null;
     const request = ++this.queueRequest;
-    const path = `/recs/${encodeURIComponent(this.userId)}/${encodeURIComponent(playback.song.id)}`;
+    const user = encodeURIComponent(this.userId);
+    const path = radio
+      ? `/recs/${user}/radio/${encodeURIComponent(radio.seed)}`
+      : `/recs/${user}/${encodeURIComponent(playback.song.id)}`;
     let answer;
     try {
       answer = await getJSON(`${path}?limit=${UP_NEXT_SIZE * 2}`);
@@ -311,7 +376,11 @@ export class Player {
       .filter((item) => !taken.has(item.song_id))
       .map((item) => ({
         ...item,
-        from: { surface: "up_next", rec_id: answer.rec_id, position: item.position },
+        from: {
+          surface: radio ? "radio" : "up_next",
+          rec_id: answer.rec_id,
+          position: item.position,
+        },
       }));
     this.queue = kept.concat(fresh).slice(0, Math.max(UP_NEXT_SIZE, kept.length));
     this.queueMode = answer.mode;
@@ -384,12 +453,19 @@ export class Player {
     this.ui.skip.disabled = !active;
     this.ui.like.disabled = !playback;
     this.ui.dislike.disabled = !active;
+    this.ui.radio.disabled = !active;
     this.root.dataset.likesFor = this.likesFor || "";
     this.ui.playPause.textContent = active && !playback.paused ? "Pause" : "Play";
     const liked = Boolean(playback && this.isLiked(playback.song.id));
     this.ui.like.setAttribute("aria-pressed", String(liked));
     this.ui.like.textContent = liked ? "♥ Liked" : "♡ Like";
     this.renderProgress();
+    this.onChange(playback && !playback.ended ? playback.song : null);
+  }
+
+  // The song playing now (null when none).
+  get playing() {
+    return this.playback && !this.playback.ended ? this.playback.song : null;
   }
 
   renderProgress() {
@@ -404,18 +480,29 @@ export class Player {
   }
 
   renderQueue() {
+    const source = this.source;
     this.root.dataset.refills = String(this.refills);
-    this.ui.upNextMode.textContent = this.queueMode ? `mode: ${this.queueMode}` : "";
-    this.ui.upNext.replaceChildren(
-      ...this.queue.map((item) =>
-        el(
-          "li",
-          { testid: "up-next-item", data: { songId: item.song_id } },
-          el("span", { class: "title" }, item.title),
-          el("span", { class: "artist" }, item.artist),
-          reasonOf(item, "up-next-reason"),
-        ),
+    this.root.dataset.queueSource = source ? source.list || source.kind : "next";
+    this.root.dataset.radioSeed = source && source.kind === "radio" ? source.seed : "";
+    const notes = [];
+    if (source) notes.push(source.label);
+    if (this.queueMode && !(source && source.kind === "list")) {
+      notes.push(`mode: ${this.queueMode}`);
+    }
+    this.ui.upNextMode.textContent = notes.join(" · ");
+    const more = this.queue.length - UP_NEXT_SHOWN;
+    const rows = this.queue.slice(0, UP_NEXT_SHOWN).map((item) =>
+      el(
+        "li",
+        { testid: "up-next-item", data: { songId: item.song_id } },
+        el("span", { class: "title" }, item.title),
+        el("span", { class: "artist" }, item.artist),
+        reasonOf(item, "up-next-reason"),
       ),
     );
+    if (more > 0) {
+      rows.push(el("li", { class: "meta", testid: "up-next-more" }, `and ${more} more`));
+    }
+    this.ui.upNext.replaceChildren(...rows);
   }
 }
