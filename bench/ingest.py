@@ -6,6 +6,12 @@ writes into the ``make up`` stack. Single events are also sent to a bare Flask a
 same gunicorn that only parses and publishes each one (bench/bare_event_app.py): the floor of
 one event per request on this machine. Targets on a 2-core machine: batch >= 20,000 events/s,
 single >= 1,500 events/s, batch >= 0.5 x the bare producer.
+
+The API runs in token mode (RECSYS_AUTH_MODE=token), as in production: every request carries
+the benchmark's service token (scope events:write:any, signed with the stack's
+RECSYS_AUTH_SECRET). Each round also sends the same batches and single events to the API in
+open mode (RECSYS_AUTH_MODE=open, no token), the web app restarted for each mode; the cost of
+token verification is 1 - (token / open) from the rounds' totals (target: at most 5%).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from contextlib import contextmanager
 from kafka import KafkaProducer
 
 from bench.loadgen import LoadResult, in_processes, post_all
-from bench.stack import throwaway_stack
+from bench.stack import restart_webapp, service_headers, throwaway_stack
 from recsys import events
 from recsys.settings import PROJECT_ROOT
 from recsysctl.stack import kafka, redis, webapp
@@ -28,6 +34,7 @@ from recsysctl.stack.isolated import free_port_pair
 from recsysctl.stack.process import wait_until
 
 TARGETS = {"batch": 20_000, "single": 1_500}
+MODES = ("token", "open")
 
 
 def sample_events(world, count: int) -> list[dict]:
@@ -77,7 +84,7 @@ def bare_producers(settings, sample: list[dict], processes: int) -> LoadResult:
     return LoadResult(sent, sent - errors, errors, max(r[2] for r in results) - start_at)
 
 
-def http_batches(settings, sample, batch_size, processes, threads) -> LoadResult:
+def http_batches(settings, sample, batch_size, processes, threads, headers=None) -> LoadResult:
     bodies = [
         json.dumps({"events": sample[i : i + batch_size]}).encode()
         for i in range(0, len(sample), batch_size)
@@ -90,6 +97,7 @@ def http_batches(settings, sample, batch_size, processes, threads) -> LoadResult
         batch_size,
         processes,
         threads,
+        headers,
     )
 
 
@@ -119,7 +127,7 @@ def _listening(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def http_singles(settings, sample, processes, threads, port=None) -> LoadResult:
+def http_singles(settings, sample, processes, threads, port=None, headers=None) -> LoadResult:
     bodies = [json.dumps(e).encode() for e in sample]
     return post_all(
         settings.webapp_host,
@@ -129,7 +137,41 @@ def http_singles(settings, sample, processes, threads, port=None) -> LoadResult:
         1,
         processes,
         threads,
+        headers,
     )
+
+
+def api_rounds(settings, sample, singles, clients, headers) -> dict[str, tuple]:
+    """Batches and single events through the API in each of MODES, the web app restarted
+    in the mode first: ``{mode: (batch, single)}``. Open mode's clients send no token."""
+    processes = 4
+    measured = {}
+    for mode in MODES:
+        restart_webapp(settings, RECSYS_AUTH_MODE=mode)
+        sent = headers if mode == "token" else None
+        batch_threads, single_threads = max(clients // 8, 1), max(clients // processes, 1)
+        measured[mode] = (
+            http_batches(settings, sample, 1000, processes, batch_threads, sent),
+            http_singles(settings, singles, processes, single_threads, headers=sent),
+        )
+    return measured
+
+
+def token_cost(rounds: list[dict[str, tuple]]) -> None:
+    """The cost of token verification for batches and for single events: each round's
+    events/s in token and open mode, and 1 - token / open from the totals."""
+    for i, path in enumerate(("batch of 1000", "single event")):
+        token = [r["token"][i].events_per_second for r in rounds]
+        open_ = [r["open"][i].events_per_second for r in rounds]
+        by_round = " ".join(f"{a:,.0f}/{b:,.0f}" for a, b in zip(token, open_, strict=True))
+        errors = sum(r[mode][i].errors for r in rounds for mode in MODES)
+        print(
+            f"HTTP {path}, token/open mode events/s by round: {by_round};"
+            f" mean {sum(token) / len(token):,.0f}/{sum(open_) / len(open_):,.0f};"
+            f" token verification costs {1 - sum(token) / sum(open_):+.1%} of throughput"
+            + (f" ({errors} errors)" if errors else ""),
+            flush=True,
+        )
 
 
 def median(results: tuple[LoadResult, ...]) -> LoadResult:
@@ -164,11 +206,15 @@ def parse_args(argv=None):
 def main(argv=None) -> None:
     args = parse_args(argv)
     print("starting a throwaway stack (PostgreSQL, Kafka, Redis, gunicorn) ...", flush=True)
-    with throwaway_stack("small", kafka, redis, webapp) as (settings, world):
+    token_mode = {"RECSYS_AUTH_MODE": "token"}  # production's, whatever the shell says
+    stack = throwaway_stack("small", kafka, redis, webapp, environment=token_mode)
+    with stack as (settings, world):
         sample = sample_events(world, args.events)
+        headers = service_headers(settings, ["events:write:any"])
         print(
             f"gunicorn: {settings.webapp_workers} workers x {settings.webapp_threads} threads; "
-            f"{os.cpu_count()} cores",
+            f"{os.cpu_count()} cores; the API in token mode (a service token on every request)"
+            " and in open mode",
             flush=True,
         )
 
@@ -177,38 +223,38 @@ def main(argv=None) -> None:
         singles = sample[: args.singles]
         single_threads = max(args.clients // processes, 1)
         # Rounds interleave the paths so a noisy moment hits them alike; medians are shown.
+        rounds = []
         with bare_http_app(settings) as bare_port:
-            rounds = [
-                (
-                    bare_producers(settings, sample, 1),
-                    bare_producers(settings, sample, workers),
-                    http_batches(settings, sample, 1000, processes, max(args.clients // 8, 1)),
-                    http_singles(settings, singles, processes, single_threads, bare_port),
-                    http_singles(settings, singles, processes, single_threads),
-                )
-                for _ in range(args.rounds)
-            ]
-        one_producer, baseline, batch, bare_single, single = (
-            median(path) for path in zip(*rounds, strict=True)
+            for _ in range(args.rounds):
+                one = bare_producers(settings, sample, 1)
+                limit = bare_producers(settings, sample, workers)
+                bare = http_singles(settings, singles, processes, single_threads, bare_port)
+                api = api_rounds(settings, sample, singles, args.clients, headers)
+                rounds.append((one, limit, bare, api))
+        one_producer, baseline, bare_single = (
+            median(path) for path in zip(*(r[:3] for r in rounds), strict=True)
         )
+        modes = [r[3] for r in rounds]
+        batch, single = (median(tuple(m["token"][i] for m in modes)) for i in (0, 1))
+        open_batch, open_single = (median(tuple(m["open"][i] for m in modes)) for i in (0, 1))
+        batch_clients = processes * max(args.clients // 8, 1)
         report(
             [
                 ("bare producer, 1 process", one_producer, None),
                 (f"bare producers, {workers} processes (limit)", baseline, None),
-                (
-                    f"HTTP batch of 1000, {processes * max(args.clients // 8, 1)} clients",
-                    batch,
-                    TARGETS["batch"],
-                ),
+                (f"HTTP batch of 1000, {batch_clients} clients", batch, TARGETS["batch"]),
+                ("  the same, open mode", open_batch, None),
                 (f"bare HTTP single event, {args.clients} clients", bare_single, None),
                 (f"HTTP single event, {args.clients} clients", single, TARGETS["single"]),
+                ("  the same, open mode", open_single, None),
             ],
             baseline,
         )
         ratio = batch.events_per_second / baseline.events_per_second
-        print(f"\nmedians of {args.rounds} rounds")
+        print(f"\nmedians of {args.rounds} rounds; HTTP rows in token mode unless said")
         print(f"batch / bare producers at the same parallelism = {ratio:.2f} (target >= 0.50)")
         print(
             "single events / the bare HTTP app's (bench/bare_event_app.py) = "
             f"{single.events_per_second / bare_single.events_per_second:.2f}"
         )
+        token_cost(modes)
