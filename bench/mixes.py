@@ -73,15 +73,18 @@ def train_and_serve(spark, settings, rank: int) -> int:
     return version
 
 
-def bare_job(spark, settings, version: int, shape: list[tuple[str, int]], day: dt.date) -> int:
-    """Read the version's vectors, make a row per (listener, songs) of ``shape`` in Spark
-    tasks, write them as mix day ``day``; returns the rows written."""
+def bare_job(spark, settings, version: int, shape: list[tuple[str, int, int]], day: dt.date) -> int:
+    """Read the version's vectors, make a row per (listener, position, songs) of ``shape``
+    in Spark tasks, write them as mix day ``day``; returns the rows written."""
     with db.connect(settings) as conn:
         user_ids, _ = version_factors(conn, version, "user")
         item_ids, _ = version_factors(conn, version, "item")
     listeners = spark.createDataFrame(
-        pd.DataFrame({"user_id": [u for u, _ in shape], "songs": [n for _, n in shape]})
-    )
+        pd.DataFrame(
+            {"user_id": [u for u, _, _ in shape], "position": [p for _, p, _ in shape],
+             "songs": [n for _, _, n in shape]}
+        )
+    )  # fmt: skip
     shared = spark.sparkContext.broadcast(item_ids)
 
     def rows(batches):
@@ -90,7 +93,7 @@ def bare_job(spark, settings, version: int, shape: list[tuple[str, int]], day: d
             yield pd.DataFrame(
                 {
                     "user_id": batch["user_id"],
-                    "position": np.arange(len(batch), dtype=np.int32) % 4 + 1,
+                    "position": batch["position"].astype(np.int32),
                     "song_ids": [ids[:n] for n in batch["songs"]],
                 }
             )
@@ -98,13 +101,8 @@ def bare_job(spark, settings, version: int, shape: list[tuple[str, int]], day: d
     table = listeners.mapInPandas(
         rows, "user_id string, position int, song_ids array<string>"
     ).toArrow()
-    written = [
-        (u, i + 1, "daily", "bare", [], s)
-        for i, (u, s) in enumerate(
-            zip(table.column("user_id").to_pylist(), table.column("song_ids").to_pylist(),
-                strict=True)
-        )
-    ]  # fmt: skip
+    columns = [table.column(c).to_pylist() for c in ("user_id", "position", "song_ids")]
+    written = [(u, p, "daily", "bare", [], s) for u, p, s in zip(*columns, strict=True)]
     with db.connect(settings) as conn:
         mix_store.write_day(conn, day, version, written, settings.mixes_days_kept)
     return len(written)
@@ -145,13 +143,13 @@ def main(argv: list[str]) -> None:
             began = time.perf_counter()
             report = daily_mixes.run(spark, settings, day, f"bench-{n}")
             job_s.append(time.perf_counter() - began)
+            print(f"round {n + 1}: daily_mixes {job_s[-1]:.1f} s", flush=True)
             with db.connect(settings) as conn:
-                shape = [(r[0], len(r[3])) for r in mix_store.mixes_of_day(conn, day)]
+                shape = [(r[0], r[1], len(r[3])) for r in mix_store.mixes_of_day(conn, day)]
             began = time.perf_counter()
             rows = bare_job(spark, settings, version, shape, day - dt.timedelta(days=2))
             bare_s.append(time.perf_counter() - began)
-            print(f"round {n + 1}: daily_mixes {job_s[-1]:.1f} s, bare {bare_s[-1]:.1f} s "
-                  f"({rows:,} rows each)", flush=True)  # fmt: skip
+            print(f"round {n + 1}: bare {bare_s[-1]:.1f} s ({rows:,} rows each)", flush=True)
         job, bare = statistics.median(job_s), statistics.median(bare_s)
         print(
             f"\n{args.size} world, {args.days} days of listening: {report.listeners:,} listeners,"
