@@ -13,8 +13,9 @@ real stack (gunicorn in token mode with demo sign-in, Kafka, Redis, PostgreSQL).
   them) show with their titles, covers and counts, play as the queue with surface mix; a
   listener with none sees the empty state; the page fits a phone.
 
-No model is trained here (next songs and the radio answer in their fallback modes), which
-keeps the module short; the player's model-driven paths are tests/e2e/test_player_browser.py.
+No model is trained here, which keeps the module short: a model of random vectors is served
+instead (as tests/webapp/test_recs_api.py makes one), so suggestions and the radio come
+from vectors; the player's trained-model paths are tests/e2e/test_player_browser.py.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ import time
 import pytest
 
 from recsys import db, mix_store
+from recsys import model_registry as registry
 from tests.e2e.browser import NARROW, ids_of, open_page, screenshot
 from tests.e2e.test_player_browser import open_home, player_state
 from tests.kafka_helpers import end_offsets, records_since
+from tests.webapp.test_recs_api import _activate_known_model
 
 pytestmark = pytest.mark.integration
 
@@ -74,10 +77,28 @@ def playlist_row(page, playlist_id: str):
     return page.locator(f'[data-testid=playlist-item][data-playlist-id="{playlist_id}"]')
 
 
+@pytest.fixture(scope="module")
+def served_model(postgres, world):
+    """A model of random ALS and lyrics vectors, served for this module; afterwards the
+    model served before (or none) and none of these lyrics vectors."""
+    with db.connect(postgres, autocommit=True) as conn:
+        before = registry.active_version(conn)
+        model = _activate_known_model(conn, world)
+    yield model
+    with db.connect(postgres, autocommit=True) as conn:
+        conn.execute("delete from model.lyrics_embeddings where lyrics_md5 = 'test'")
+        if before is None:
+            registry.deactivate(conn)
+        else:
+            registry.activate(conn, before, by="tests")
+
+
 # --- playlists ---------------------------------------------------------------------------
 
 
-def test_a_listener_keeps_a_playlist_and_plays_it(page, settings, webapp_server, world, kafka):
+def test_a_listener_keeps_a_playlist_and_plays_it(
+    page, settings, webapp_server, world, kafka, served_model
+):
     listener = world.users[21]
     open_home(page, settings, listener["id"])
     panel = page.get_by_test_id("playlists-panel")
@@ -139,19 +160,20 @@ def test_a_listener_keeps_a_playlist_and_plays_it(page, settings, webapp_server,
     # suggested songs: the endpoint's answer, each addable; one added, then removed
     suggested = fetch_json(page, f"/playlists/{playlist['id']}/suggestions?limit=5")["body"]
     expected = [s["song_id"] for s in suggested["items"]]
+    assert expected, suggested  # a served model: the playlist's songs have neighbours
     wait_for(lambda: ids_of(page, "playlist-suggestion") == expected, 10, "the suggestions")
-    if expected:
-        page.get_by_test_id("playlist-suggestion").first.get_by_test_id("suggestion-add").click()
-        page.get_by_test_id("playlist-song").nth(2).wait_for()
-        assert ids_of(page, "playlist-song") == [song_b, song_a, expected[0]]
-        third = page.get_by_test_id("playlist-song").nth(2)
-        third.get_by_test_id("playlist-song-remove").click()
-        page.wait_for_function(
-            "() => document.querySelectorAll('[data-testid=playlist-song]').length === 2"
-        )
-    else:
-        note = page.get_by_test_id("playlist-suggestions-note").text_content()
-        assert note == "No suggestions yet."
+    suggestion = page.get_by_test_id("playlist-suggestion").first
+    assert suggestion.locator(".reason").text_content() == suggested["items"][0]["reason"]["text"]
+    suggestion.get_by_test_id("suggestion-add").click()
+    page.get_by_test_id("playlist-song").nth(2).wait_for()
+    assert ids_of(page, "playlist-song") == [song_b, song_a, expected[0]]
+    wait_for(
+        lambda: expected[0] not in ids_of(page, "playlist-suggestion"), 10, "fresh suggestions"
+    )
+    page.get_by_test_id("playlist-song").nth(2).get_by_test_id("playlist-song-remove").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=playlist-song]').length === 2"
+    )
     assert ids_of(page, "playlist-song") == [song_b, song_a]
     screenshot(page, "playlists.png")
 
@@ -217,7 +239,7 @@ def radio_response(seed: str):
 
 
 def test_a_radio_refills_up_next_from_the_radio_endpoint(
-    page, settings, webapp_server, world, kafka
+    page, settings, webapp_server, world, kafka, served_model
 ):
     listener = world.users[23]
     open_home(page, settings, listener["id"])
@@ -228,6 +250,7 @@ def test_a_radio_refills_up_next_from_the_radio_endpoint(
         row.get_by_test_id("radio-song").click()
     answer = radio.value.json()
     assert radio.value.status == 200 and answer["items"], answer
+    assert answer["mode"] != "trending" and answer["model_version"] == served_model.version
     wait_playing(page, seed)
     page.get_by_test_id("up-next-item").first.wait_for()
     expected = [i["song_id"] for i in answer["items"] if i["song_id"] != seed][:5]
