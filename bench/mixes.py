@@ -143,7 +143,7 @@ def main(argv: list[str]) -> None:
             began = time.perf_counter()
             report = daily_mixes.run(spark, settings, day, f"bench-{n}")
             job_s.append(time.perf_counter() - began)
-            print(f"round {n + 1}: daily_mixes {job_s[-1]:.1f} s", flush=True)
+            print(f"round {n + 1}: daily_mixes {job_s[-1]:.1f} s {report.steps}", flush=True)
             with db.connect(settings) as conn:
                 shape = [(r[0], r[1], len(r[3])) for r in mix_store.mixes_of_day(conn, day)]
             began = time.perf_counter()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 
@@ -71,6 +71,8 @@ class MixesReport:
     served: bool = False
     engagement_rows: int = 0
     duration_s: float = 0.0
+    # seconds per step: reading vectors and catalog, building (Spark), writing, engagement
+    steps: dict = field(default_factory=dict)
 
 
 def day_end(day: date) -> datetime:
@@ -286,6 +288,7 @@ def run(
         catalog = _catalog(conn, item_ids, item_vectors)
         dislikes = stored_dislikes(conn, day)
         conn.commit()
+    report.steps["read_s"] = round(time.monotonic() - began, 3)
     window = lake.where(
         F.col("date").between(day - timedelta(days=settings.als_window_days - 1), day)
     )
@@ -307,6 +310,7 @@ def run(
     ).toArrow()  # fmt: skip
     columns = [built.column(c).to_pylist() for c in MIX_SCHEMA.fieldNames()]
     rows = sorted(zip(*columns, strict=True), key=lambda r: (r[0], r[1]))
+    report.steps["build_s"] = round(time.monotonic() - began - sum(report.steps.values()), 3)
     with db.connect(settings) as conn:
         report.served = mix_store.write_day(
             conn, day, version, rows, settings.mixes_days_kept, dag_run_id
@@ -315,12 +319,14 @@ def run(
         conn.commit()
     report.listeners = len({r[0] for r in rows})
     report.mixes, report.songs = len(rows), sum(len(r[5]) for r in rows)
+    report.steps["write_s"] = round(time.monotonic() - began - sum(report.steps.values()), 3)
     if previous:
         events = lake.where(F.col("date") == day)
         measured = engagement(spark, events, previous, settings.play_min_seconds)
         with db.connect(settings) as conn:
             mix_store.replace_engagement(conn, day - timedelta(days=1), measured)
         report.engagement_rows = len(measured)
+    report.steps["engagement_s"] = round(time.monotonic() - began - sum(report.steps.values()), 3)
     report.duration_s = round(time.monotonic() - began, 3)
     return report
 
