@@ -85,7 +85,11 @@ def song_interval_stats(events: DataFrame, play_min_seconds: int, by: tuple = ()
         F.sum((F.col("action") == "complete").cast("long")).alias("completes"),
         F.sum((F.col("action") == "skip").cast("long")).alias("skips"),
         F.countDistinct(F.when(play, F.col("user_id"))).alias("listeners"),
-        F.sum(F.when(ending, F.col("duration").cast("long"))).alias("seconds_heard"),
+        # 0, not null, for a song whose only events are progress reports (its playback
+        # ended in another interval, or never: the listener closed the page mid-song)
+        F.coalesce(F.sum(F.when(ending, F.col("duration").cast("long"))), F.lit(0)).alias(
+            "seconds_heard"
+        ),
         F.sum(ending.cast("long")).alias("playbacks"),
     )
 

@@ -104,3 +104,13 @@ def test_the_lake_checksum_counts_every_row_and_changes_with_any_of_them(make_la
     rewritten = lake_row("e1", "u1", "s1", "listen", 31, 1)
     assert lake_checksum(make_lake, [rewritten, *rows[1:]])[1] != checksum, "a row changed"
     assert lake_checksum(make_lake, []) == (0, 0)
+
+
+def test_a_song_with_only_a_progress_report_heard_zero_seconds_not_null(spark, make_lake):
+    """The listener closed the page mid-song (or the playback ended in the next interval):
+    the interval holds only its 30-s report. seconds_heard is 0, as the table requires."""
+    playback = "7d1f0a3c-2b4e-4c5d-9e6f-0a1b2c3d4e5f"
+    lake_frame = make_lake([lake_row("p1", "u1", "s9", "listen", 30, 1, playback_id=playback)])
+    selected = play_stats.interval_events(lake_frame, T0, T0 + dt.timedelta(minutes=15))
+    (row,) = play_stats.song_interval_stats(selected, play_min_seconds=30).collect()
+    assert (row.song_id, row.plays, row.seconds_heard, row.playbacks) == ("s9", 1, 0, 0)
