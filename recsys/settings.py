@@ -328,9 +328,6 @@ class Settings:
         2, "Skips within queue_stale_window_s that mark the player's Up Next stale."
     )
     queue_stale_window_s: int = _setting(60, "Window (seconds) of the stale-queue skip rule.")
-    long_term_cache_ttl_s: int = _setting(
-        600, "Seconds a listener's ALS vector is cached in Redis (keyed by model version)."
-    )
     experiments_cache_s: float = _setting(
         5.0,
         "Seconds each web worker keeps the running experiments before reading them again (a"
