@@ -97,12 +97,10 @@ class Reason(BaseModel):
     text: str | None = None
 
 
-class Recommendation(BaseModel):
+class RankedSong(BaseModel):
+    """A song in a ranked list, with its score and why it is there."""
+
     rank: int
-    position: int = Field(
-        description="The item's place in the whole list (its rank); send it with rec_id in"
-        " the events of a song played from this list."
-    )
     song_id: str
     title: str
     artist_id: str
@@ -112,9 +110,20 @@ class Recommendation(BaseModel):
     image_url: str | None
     audio_url: str | None
     score: float
-    als_score: float | None = Field(None, description="Next songs only; min-max normalised.")
-    content_score: float | None = Field(None, description="Next songs only; min-max normalised.")
+    als_score: float | None = Field(
+        None, description="Min-max normalised over the candidates (not on the home page)."
+    )
+    content_score: float | None = Field(
+        None, description="Min-max normalised over the candidates (not on the home page)."
+    )
     reason: Reason
+
+
+class Recommendation(RankedSong):
+    position: int = Field(
+        description="The item's place in the whole list (its rank); send it with rec_id in"
+        " the events of a song played from this list."
+    )
 
 
 class ExperimentArm(BaseModel):
@@ -275,22 +284,6 @@ class SongsAdded(BaseModel):
     events: AddToPlaylistEvents
 
 
-class SimilarSong(BaseModel):
-    rank: int
-    song_id: str
-    title: str
-    artist_id: str
-    artist: str
-    genre: str
-    duration_s: int
-    image_url: str | None
-    audio_url: str | None
-    score: float
-    als_score: float | None = Field(None, description="Min-max normalised over the candidates.")
-    content_score: float | None = Field(None, description="Min-max normalised over the candidates.")
-    reason: Reason
-
-
 class SimilarSongs(BaseModel):
     song_id: str
     mode: Literal["hybrid", "als_only", "content_only", "trending"]
@@ -298,7 +291,7 @@ class SimilarSongs(BaseModel):
     model_version: int | None
     limit: int
     offset: int
-    items: list[SimilarSong]
+    items: list[RankedSong]
 
 
 class Suggestion(BaseModel):

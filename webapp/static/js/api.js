@@ -39,6 +39,8 @@ async function request(method, path, { body, token } = {}) {
 
 export const getJSON = (path, options) => request("GET", path, options);
 export const postJSON = (path, body, options) => request("POST", path, { ...options, body });
+// PATCH, PUT and DELETE: send("PUT", path, body)
+export const send = (method, path, body, options) => request(method, path, { ...options, body });
 
 export function query(params) {
   const search = new URLSearchParams();

@@ -7,31 +7,11 @@
 // through el() as text, never parsed. A refused change shows the API's message (a duplicate
 // add names the song) and changes nothing on the page.
 
-import { ApiError, byTestId, el, formatTime, getJSON, postJSON, query, showError } from "./api.js";
+import { byTestId, el, formatTime, getJSON, postJSON, query, send, showError } from "./api.js";
 
 const PLAYLISTS_PAGE = 100; // the API's largest page
 const SONGS_PAGE = 100;
 const SUGGESTIONS_SHOWN = 5;
-const CSRF_HEADER = "X-Musicrec-Request"; // as api.js sends it: the cookie's writes need it
-
-// PATCH, PUT and DELETE (api.js has GET and POST): the same headers and errors.
-async function send(method, path, body) {
-  const headers = { Accept: "application/json", [CSRF_HEADER]: "1" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`/api/v1${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new ApiError(0, { message: `the server cannot be reached (${err.message})` });
-  }
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
-}
 
 const playlistPath = (id) => `/playlists/${encodeURIComponent(id)}`;
 
