@@ -35,8 +35,12 @@ def run_to_the_end(client, airflow_api, action: str, timeout_s: float = 600) -> 
 
 def follow_to_the_end(client, airflow_api, action: str, run_id: str, timeout_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
+    run = {"state": "not answered by Airflow"}
     while time.monotonic() < deadline:
         answer = client.get(f"/api/v1/admin/runs/{run_id}")
+        if answer.status_code == 503 and answer.get_json()["error"] == "airflow_unavailable":
+            time.sleep(3)  # Airflow (niced) too busy to answer: a client asks again, as here
+            continue
         assert answer.status_code == 200, answer.get_json()
         run = answer.get_json()
         if run["state"] == "success":

@@ -25,8 +25,13 @@ from webapp.services import admin_status, online_metrics
 log = logging.getLogger(__name__)
 
 
+# Seconds an admin request waits for Airflow's API: the local stack runs Airflow at a lower
+# CPU priority (RECSYS_AIRFLOW_NICE), so on a busy machine it answers slowly, not never.
+AIRFLOW_TIMEOUT_S = 15
+
+
 def _airflow() -> AirflowClient:
-    return AirflowClient(current_app.config["RECSYS"], timeout_s=5)
+    return AirflowClient(current_app.config["RECSYS"], timeout_s=AIRFLOW_TIMEOUT_S)
 
 
 def _airflow_unavailable(err: AirflowError) -> ApiError:
