@@ -25,10 +25,17 @@ ARMS = "control:0.5\nshuffle:0.5:random"
 
 @pytest.fixture
 def nothing_running(postgres):
-    with db.connect(postgres, autocommit=True) as conn:
-        for experiment in store.running(conn).values():
-            store.stop(conn, experiment.name, "test setup")
-    return postgres
+    """No experiment runs before the test, nor after it: one left running (the operator's
+    test leaves its random arm on home) would serve later modules' listeners random songs."""
+
+    def stop_all(why: str) -> None:
+        with db.connect(postgres, autocommit=True) as conn:
+            for experiment in store.running(conn).values():
+                store.stop(conn, experiment.name, why)
+
+    stop_all("test setup")
+    yield postgres
+    stop_all("test teardown")
 
 
 def open_admin(page, settings, token: str) -> None:
