@@ -294,20 +294,9 @@ class SimilarSongs(BaseModel):
     items: list[RankedSong]
 
 
-class Suggestion(BaseModel):
-    rank: int
-    song_id: str
-    title: str
-    artist_id: str
-    artist: str
-    genre: str
-    duration_s: int
-    image_url: str | None
-    audio_url: str | None
-    score: float
+class Suggestion(RankedSong):
     als_score: float = Field(description="Min-max normalised over the candidates.")
     content_score: float = Field(description="Min-max normalised over the candidates.")
-    reason: Reason
 
 
 class PlaylistSuggestions(BaseModel):
