@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 
-import jwt
 import requests
+from joserfc.errors import JoseError
+from joserfc.jwk import Key, KeySet
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,12 @@ class JwksKeys:
         self.url = url
         self.refresh_s = refresh_s
         self._clock = clock
-        self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys: dict[str, Key] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
         self.fetches = 0
 
-    def key(self, kid: str) -> jwt.PyJWK:
+    def key(self, kid: str) -> Key:
         now = self._clock()
         stale = self._fetched_at is None or now - self._fetched_at >= self.refresh_s
         if stale or (kid not in self._keys and now - self._fetched_at >= MIN_REFETCH_S):
@@ -57,8 +58,8 @@ class JwksKeys:
             try:
                 answer = requests.get(self.url, timeout=FETCH_TIMEOUT_S)
                 answer.raise_for_status()
-                keys = jwt.PyJWKSet.from_dict(answer.json()).keys
-            except (requests.RequestException, ValueError, jwt.PyJWKSetError) as err:
+                keys = KeySet.import_key_set(answer.json()).keys
+            except (requests.RequestException, ValueError, KeyError, TypeError, JoseError) as err:
                 if not self._keys:
                     raise JwksUnavailable(f"the JWKS at {self.url} cannot be read: {err}") from None
                 # keep the keys we have; try again after MIN_REFETCH_S
@@ -68,5 +69,5 @@ class JwksKeys:
                 self._fetched_at = now - max(self.refresh_s - MIN_REFETCH_S, 0) if stale else now
                 return
             self.fetches += 1
-            self._keys = {k.key_id: k for k in keys if k.key_id}
+            self._keys = {k.kid: k for k in keys if k.kid}
             self._fetched_at = now
