@@ -1,64 +1,21 @@
-"""Shared by the tests of a changing catalog while serving (new songs, takedowns): a served
-model whose vectors the test knows, songs added through the admin API after it was trained,
-and lyrics vectors written as the lyrics_embeddings job would."""
+"""Shared by the tests of a changing catalog while serving (new songs, takedowns): songs added
+through the admin API after the served known model (known_model.py) was trained, and lyrics
+vectors written as the lyrics_embeddings job would."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
 import numpy as np
 
-from recsys import model_registry as registry
+from tests.webapp.known_model import KnownModel, literal, write_known_model
 
-RANK, LYRICS_DIM = 8, 384
-DAY = dt.date(2026, 4, 1)
 NEW_PREFIX = "new-"
 
 
-@dataclass
-class ServedModel:
-    version: int
-    items: dict[str, np.ndarray]
-    lyrics: dict[str, np.ndarray]
-
-
-def literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(map(repr, np.asarray(vector, dtype=np.float64).tolist())) + "]"
-
-
-def serve_random_model(conn, world, seed: int, replace_lyrics: bool = True) -> ServedModel:
-    """A model of random vectors for every world song and listener, served now; unless told
-    otherwise, the lyrics embeddings replaced by random ones for every world song."""
-    rng = np.random.default_rng(seed)
-    songs = [s["id"] for s in world.songs]
-    users = [u["id"] for u in world.users]
-    items = {s: rng.normal(size=RANK) for s in songs}
-    lyrics = {s: rng.normal(size=LYRICS_DIM) for s in songs}
-    version = registry.create_run(
-        conn, DAY, DAY + dt.timedelta(days=90), DAY + dt.timedelta(days=83), {"rank": RANK}, None
-    )
-    with conn.transaction():
-        registry.write_factors(
-            conn,
-            version,
-            users,
-            rng.normal(size=(len(users), RANK)),
-            songs,
-            np.array([items[s] for s in songs]),
-        )
-        if replace_lyrics:
-            conn.execute("delete from model.lyrics_embeddings")
-            with conn.cursor().copy(
-                "copy model.lyrics_embeddings (song_id, lyrics_md5, embedding) from stdin"
-            ) as copy:
-                for song, vector in lyrics.items():
-                    copy.write_row((song, "test", literal(vector)))
-    # the metrics a real run records (the admin page charts both lines of every version)
-    metrics = {"model": {"ndcg": 0.5, "k": 10}, "popularity": {"ndcg": 0.2, "k": 10}}
-    registry.finish_run(conn, version, "passed", metrics=metrics)
-    registry.activate(conn, version, by="tests")
-    return ServedModel(version, items, lyrics)
+def serve_random_model(conn, world, seed: int, replace_lyrics: bool = True) -> KnownModel:
+    """A known model of every world song and listener, served now; unless told otherwise, the
+    lyrics embeddings replaced by random ones for every world song (tests/e2e's name for
+    known_model.write_known_model)."""
+    return write_known_model(conn, world, seed, lyrics=replace_lyrics)
 
 
 def embed(conn, song_id: str, vector: np.ndarray) -> None:

@@ -43,11 +43,6 @@ def versions(postgres):
     return {"good": good, "newer": newer, "rejected": rejected}
 
 
-@pytest.fixture
-def admin(settings):
-    return {"Authorization": f"Bearer {settings.admin_token}"}
-
-
 @pytest.mark.parametrize(
     ("method", "path"),
     [

@@ -35,11 +35,6 @@ def client(postgres, settings):
 
 
 @pytest.fixture(scope="module")
-def admin(settings):
-    return {"Authorization": f"Bearer {settings.admin_token}"}
-
-
-@pytest.fixture(scope="module")
 def newest_runs(postgres):
     """One row of each job, newer than anything else, and ALERTS alerts a minute apart."""
     with db.connect(postgres, autocommit=True) as conn:

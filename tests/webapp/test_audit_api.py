@@ -25,17 +25,6 @@ DAY = dt.date(2026, 5, 1)
 ACTOR = "api:token:admin@127.0.0.1"  # the admin token (named admin) from the test client's address
 
 
-@pytest.fixture(scope="module")
-def admin(settings):
-    return {"Authorization": f"Bearer {settings.admin_token}"}
-
-
-@pytest.fixture
-def conn(postgres):
-    with db.connect(postgres, autocommit=True) as conn:
-        yield conn
-
-
 @pytest.fixture
 def new_rows(conn):
     """The audit rows written since the test began, oldest first."""

@@ -10,7 +10,6 @@ answer's scores can be checked against a hand computation from those factors.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import itertools
 import time
 import uuid
@@ -20,60 +19,29 @@ import pytest
 
 from recsys import db
 from recsys import experiment_store as store
-from recsys import model_registry as registry
 from recsys.experiments import Arm, assign_arm
 from tests.kafka_helpers import end_offsets, records_since
+from tests.webapp.known_model import KnownModel
 from webapp import create_app
 from webapp.services.experiments import RunningExperiments
 
 pytestmark = pytest.mark.integration
 
-DAY = dt.date(2026, 3, 1)
-RANK = 8
+KNOWN_MODEL = {"seed": 1, "lyrics": False}  # the model served to the app (conftest.py)
+
 _names = itertools.count(1)
 
 
-@dataclasses.dataclass(frozen=True)
-class Model:
-    version: int
-    users: dict[str, np.ndarray]
-    items: dict[str, np.ndarray]
-
-    def scores(self, query: np.ndarray) -> dict[str, float]:
-        return {song: float(vector @ query) for song, vector in self.items.items()}
-
-
-def write_model(conn, world, seed: int) -> Model:
-    rng = np.random.default_rng(seed)
-    user_ids = [u["id"] for u in world.users]
-    song_ids = [s["id"] for s in world.songs]
-    # float32, as the table keeps them, so the test computes with what serving reads
-    users = rng.normal(size=(len(user_ids), RANK)).astype(np.float32).astype(np.float64)
-    items = rng.normal(size=(len(song_ids), RANK)).astype(np.float32).astype(np.float64)
-    end = DAY + dt.timedelta(days=90)
-    version = registry.create_run(conn, DAY, end, end - dt.timedelta(days=7), {"rank": RANK}, None)
-    with conn.transaction():
-        registry.write_factors(conn, version, user_ids, users, song_ids, items)
-    registry.finish_run(conn, version, "passed")
-    return Model(version, dict(zip(user_ids, users, strict=True)),
-                 dict(zip(song_ids, items, strict=True)))  # fmt: skip
-
-
 @pytest.fixture(scope="module")
-def models(postgres, world):
+def models(model, unserved_model):
     """The served model and a candidate, both knowing every listener and song."""
-    with db.connect(postgres, autocommit=True) as conn:
-        active, candidate = write_model(conn, world, 1), write_model(conn, world, 2)
-        registry.activate(conn, active.version, by="tests")
-    return {"active": active, "candidate": candidate}
+    return {"active": model, "candidate": unserved_model(2)}
 
 
 @pytest.fixture(scope="module")
-def app(world, kafka, redis_server, settings, models):
-    """The app reading the running experiments on every request, with no rate limit."""
-    app = create_app(dataclasses.replace(settings, experiments_cache_s=0, rate_limit_recs_per_s=0))
-    yield app
-    app.extensions["recsys"].close()
+def app_settings(settings):
+    """The app reads the running experiments on every request, with no rate limit."""
+    return dataclasses.replace(settings, experiments_cache_s=0, rate_limit_recs_per_s=0)
 
 
 @pytest.fixture
@@ -118,7 +86,7 @@ def listen(client, user: str, songs: list[str]) -> None:
         assert client.post("/api/v1/logs/event", json=body).status_code == 202
 
 
-def assert_scored_by(answer: dict, model: Model, query: np.ndarray) -> None:
+def assert_scored_by(answer: dict, model: KnownModel, query: np.ndarray) -> None:
     expected = model.scores(query)
     assert answer["items"]
     for item in answer["items"]:
@@ -312,10 +280,9 @@ def test_serving_reads_the_experiments_once_per_cache_period(client, postgres):
 
 
 def test_an_arm_whose_version_was_dropped_by_hand_is_served_the_active_model(
-    client, world, models, postgres
+    client, world, models, postgres, unserved_model
 ):
-    with db.connect(postgres, autocommit=True) as conn:
-        doomed = write_model(conn, world, 3)
+    doomed = unserved_model(3)
     arms = [Arm("control", 0.5), Arm("doomed", 0.5, model_version=doomed.version)]
     name = start(client, "home", arms)
     user = listener_in(world, name, arms, "doomed")

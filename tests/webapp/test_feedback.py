@@ -10,46 +10,18 @@ import time
 import numpy as np
 import pytest
 
-from recsys import db
-from tests.webapp.test_recs_api import _activate_known_model, expected_next, ids, post_event
-from webapp import create_app
+from tests.webapp.test_recs_api import expected_next, ids, post_event
 from webapp.services.scoring import cap_per_artist
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def model(postgres, world):
-    with db.connect(postgres, autocommit=True) as conn:
-        return _activate_known_model(conn, world)
-
-
-@pytest.fixture(scope="module")
-def app(world, kafka, redis_server, settings, model):
-    app = create_app(settings)
-    yield app
-    app.extensions["recsys"].close()
+KNOWN_MODEL = {"seed": 7, "gaps": True}  # served to the app (conftest.py), as in test_recs_api
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def listener(model, app, postgres):
+def listener(model, fresh_listener):
     """A listener the model knows, with no session and no likes or dislikes yet."""
-    user = sorted(model.users)[5]
-    sessions = app.extensions["recsys"].sessions
-
-    def clear():
-        sessions.forget(user)
-        with db.connect(postgres, autocommit=True) as conn:
-            conn.execute("delete from catalog.song_feedback where user_id = %s", (user,))
-
-    clear()
-    yield user
-    clear()
+    return fresh_listener(sorted(model.users)[5])
 
 
 def home_ranking(model, user, disliked=(), pushed_down=(), pool=100):

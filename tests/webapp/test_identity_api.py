@@ -117,10 +117,8 @@ def token_settings(settings, provider):
 
 
 @pytest.fixture(scope="module")
-def app(token_settings, world, kafka, redis_server):
-    app = create_app(token_settings)
-    yield app
-    app.extensions["recsys"].close()
+def app_settings(token_settings):
+    return token_settings
 
 
 @pytest.fixture

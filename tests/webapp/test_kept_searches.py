@@ -10,47 +10,23 @@ import pytest
 
 from recsys import db
 from recsys import model_registry as registry
-from tests.webapp.test_experiments_serving import write_model
 from tests.webapp.test_recs_api import ids, post_event
-from webapp import create_app
 from webapp.services.scoring import cap_per_artist
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def models(postgres, world):
-    with db.connect(postgres, autocommit=True) as conn:
-        first, second = write_model(conn, world, 11), write_model(conn, world, 12)
-        registry.activate(conn, first.version, by="tests")
-    return first, second
+KNOWN_MODEL = {"seed": 11, "lyrics": False}  # the model served to the app (conftest.py)
 
 
 @pytest.fixture(scope="module")
-def app(world, kafka, redis_server, settings, models):
-    app = create_app(settings)
-    yield app
-    app.extensions["recsys"].close()
+def models(model, unserved_model):
+    """The served model and a second one, written but not served."""
+    return model, unserved_model(12)
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def listener(app, world, postgres):
-    user = world.users[7]["id"]
-    sessions = app.extensions["recsys"].sessions
-
-    def clear():
-        sessions.forget(user)
-        with db.connect(postgres, autocommit=True) as conn:
-            conn.execute("delete from catalog.song_feedback where user_id = %s", (user,))
-
-    clear()
-    yield user
-    clear()
+def listener(world, fresh_listener):
+    return fresh_listener(world.users[7]["id"])
 
 
 def expected(model, world, user, leave_out=(), limit=10, pool=100):

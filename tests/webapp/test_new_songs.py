@@ -11,50 +11,18 @@ import time
 import numpy as np
 import pytest
 
-from recsys import db
-from tests.webapp.catalog_serving import (
-    catalog_row,
-    embed,
-    remove_new_songs,
-    serve_random_model,
-)
-from webapp import create_app
+from tests.webapp.catalog_serving import catalog_row, embed
+from tests.webapp.known_model import write_known_model
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def served(postgres, world):
-    with db.connect(postgres, autocommit=True) as conn:
-        remove_new_songs(conn)
-        model = serve_random_model(conn, world, seed=31)
-    yield model
-    with db.connect(postgres, autocommit=True) as conn:
-        remove_new_songs(conn)
+KNOWN_MODEL = {"seed": 31, "adds_songs": True}  # the model served to the app (conftest.py)
 
 
 @pytest.fixture(scope="module")
-def app(world, kafka, redis_server, settings, served):
+def app_settings(settings):
     # no artist cap, so the new songs' ranks are exactly the slots they take
-    app = create_app(dataclasses.replace(settings, recs_max_per_artist=1000))
-    yield app
-    app.extensions["recsys"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def conn(postgres):
-    with db.connect(postgres, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
-def admin(settings):
-    return {"Authorization": f"Bearer {settings.admin_token}"}
+    return dataclasses.replace(settings, recs_max_per_artist=1000)
 
 
 def add_songs(client, admin, *rows) -> dict:
@@ -91,9 +59,7 @@ def artist_name(conn, artist_id: str) -> str:
     ]
 
 
-def test_a_new_song_with_lyrics_is_a_next_song_of_a_similar_song(
-    client, admin, world, served, conn
-):
+def test_a_new_song_with_lyrics_is_a_next_song_of_a_similar_song(client, admin, world, model, conn):
     reference = world_song(world, 10)
     row = catalog_row(
         "new-lyrics-1",
@@ -106,8 +72,8 @@ def test_a_new_song_with_lyrics_is_a_next_song_of_a_similar_song(
     before = client.get(f"/api/v1/recs/{world.users[2]['id']}/{reference['id']}?limit=100").json
     assert "new-lyrics-1" not in [i["song_id"] for i in before["items"]]  # no vector yet
 
-    noise = np.random.default_rng(1).normal(scale=1e-3, size=served.lyrics[reference["id"]].size)
-    embed(conn, "new-lyrics-1", served.lyrics[reference["id"]] + noise)  # as the job would
+    noise = np.random.default_rng(1).normal(scale=1e-3, size=model.lyrics[reference["id"]].size)
+    embed(conn, "new-lyrics-1", model.lyrics[reference["id"]] + noise)  # as the job would
     answer = client.get(f"/api/v1/recs/{world.users[2]['id']}/{reference['id']}?limit=100").json
     assert answer["mode"] == "hybrid"
     found = {i["song_id"]: i for i in answer["items"]}["new-lyrics-1"]
@@ -162,7 +128,7 @@ def test_a_new_song_in_a_genre_heard_is_new_in_that_genre(app, client, admin, wo
     assert new[0]["reason"] == {"kind": "new_in_genre", "genre": "folk", "text": "New in folk"}
 
 
-def test_new_songs_take_a_few_slots_only(app, client, admin, world, served, conn):
+def test_new_songs_take_a_few_slots_only(app, client, admin, world, model, conn):
     heard = world_song(world, 40)
     name = artist_name(conn, heard["artist_id"])
     rows = [
@@ -178,8 +144,8 @@ def test_new_songs_take_a_few_slots_only(app, client, admin, world, served, conn
     reference = world_song(world, 12)
     rng = np.random.default_rng(2)
     for i, row in enumerate(rows):  # ever less similar lyrics
-        noise = rng.normal(scale=0.05 * (i + 1), size=served.lyrics[reference["id"]].size)
-        embed(conn, row["song_id"], served.lyrics[reference["id"]] + noise)
+        noise = rng.normal(scale=0.05 * (i + 1), size=model.lyrics[reference["id"]].size)
+        embed(conn, row["song_id"], model.lyrics[reference["id"]] + noise)
     answer = client.get(f"/api/v1/recs/{world.users[2]['id']}/{reference['id']}?limit=100").json
     new = [i["song_id"] for i in answer["items"] if i["song_id"].startswith("new-many-")]
     assert new == ["new-many-0", "new-many-1"]
@@ -187,7 +153,7 @@ def test_new_songs_take_a_few_slots_only(app, client, admin, world, served, conn
 
 def test_once_a_model_trained_after_them_is_served_they_are_not_new(app, client, world, conn):
     heard = world_song(world, 20)
-    serve_random_model(conn, world, seed=32, replace_lyrics=False)
+    write_known_model(conn, world, seed=32, lyrics=False)
     user = listener_who_heard(app, client, world, 4, heard["id"])
     items = client.get(f"/api/v1/recs/{user}?limit=20").json["items"]
     assert not [i for i in items if i["song_id"].startswith("new-")]

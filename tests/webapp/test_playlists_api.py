@@ -24,18 +24,6 @@ pytestmark = pytest.mark.integration
 API = "/api/v1"
 
 
-@pytest.fixture(scope="module")
-def app(world, kafka, redis_server, settings):
-    app = create_app(settings)
-    yield app
-    app.extensions["recsys"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 @pytest.fixture
 def songs(world):
     """The world's song ids."""
@@ -43,20 +31,14 @@ def songs(world):
 
 
 @pytest.fixture
-def owner(world, postgres):
+def owner(world, fresh_listener):
     """A listener with no playlist yet (theirs are deleted afterwards)."""
-    user = world.users[7]["id"]
-    yield user
-    with db.connect(postgres, autocommit=True) as conn:
-        conn.execute("delete from catalog.playlists where user_id = %s", (user,))
+    return fresh_listener(world.users[7]["id"])
 
 
 @pytest.fixture
-def other(world, postgres):
-    user = world.users[8]["id"]
-    yield user
-    with db.connect(postgres, autocommit=True) as conn:
-        conn.execute("delete from catalog.playlists where user_id = %s", (user,))
+def other(world, fresh_listener):
+    return fresh_listener(world.users[8]["id"])
 
 
 def create(client, user, name="Road trip", **fields):

@@ -5,7 +5,6 @@ force (exact inner products and cosines over every song)."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 import uuid
 
@@ -15,89 +14,19 @@ import pytest
 from recsys import db
 from recsys import model_registry as registry
 from recsys.model_registry import vectors
+from tests.webapp.known_model import RANK, KnownModel, write_known_model
 from webapp import create_app
 from webapp.services.scoring import cap_per_artist, strongest_contributor
 from webapp.services.served_vectors import ServedItemVectors
 
 pytestmark = pytest.mark.integration
 
-RANK, LYRICS_DIM = 8, 384
-DAY = dt.date(2026, 3, 1)
-
-
-@dataclasses.dataclass
-class KnownModel:
-    version: int
-    users: dict[str, np.ndarray]
-    items: dict[str, np.ndarray]
-    lyrics: dict[str, np.ndarray]
-    artist_of: dict[str, str]
-    genre_of: dict[str, str]
-    cold_user: str
-    no_lyrics_song: str
-    no_als_song: str
+KNOWN_MODEL = {"seed": 7, "gaps": True}  # the model served to the app (conftest.py)
 
 
 def _activate_known_model(conn, world) -> KnownModel:
-    rng = np.random.default_rng(7)
-    songs = [s["id"] for s in world.songs]
-    users = [u["id"] for u in world.users]
-    cold_user, no_als_song, no_lyrics_song = users[-1], songs[-1], songs[-2]
-    items = {s: rng.normal(size=RANK) for s in songs if s != no_als_song}
-    user_vectors = {u: rng.normal(size=RANK) for u in users if u != cold_user}
-    lyrics = {s: rng.normal(size=LYRICS_DIM) for s in songs if s != no_lyrics_song}
-    version = registry.create_run(
-        conn, DAY, DAY + dt.timedelta(days=90), DAY + dt.timedelta(days=83), {"rank": RANK}, None
-    )
-    with conn.transaction():
-        registry.write_factors(
-            conn,
-            version,
-            list(user_vectors),
-            np.array(list(user_vectors.values())),
-            list(items),
-            np.array(list(items.values())),
-        )
-        conn.execute("delete from model.lyrics_embeddings")
-        with conn.cursor().copy(
-            "copy model.lyrics_embeddings (song_id, lyrics_md5, embedding) from stdin"
-        ) as copy:
-            for song, vector in lyrics.items():
-                copy.write_row((song, "test", "[" + ",".join(map(repr, vector.tolist())) + "]"))
-    metrics = {"model": {"ndcg": 0.5, "k": 10}, "popularity": {"ndcg": 0.2, "k": 10}}
-    registry.finish_run(conn, version, "passed", metrics=metrics)
-    registry.activate(conn, version, by="test_recs_api")
-    # float32 as stored, so expectations use the served numbers
-    as32 = lambda d: {k: v.astype(np.float32).astype(np.float64) for k, v in d.items()}  # noqa: E731
-    return KnownModel(
-        version,
-        as32(user_vectors),
-        as32(items),
-        as32(lyrics),
-        {s["id"]: s["artist_id"] for s in world.songs},
-        {s["id"]: s["genre"] for s in world.songs},
-        cold_user,
-        no_lyrics_song,
-        no_als_song,
-    )
-
-
-@pytest.fixture(scope="module")
-def model(postgres, world):
-    with db.connect(postgres, autocommit=True) as conn:
-        return _activate_known_model(conn, world)
-
-
-@pytest.fixture(scope="module")
-def app(world, kafka, redis_server, settings, model):
-    app = create_app(settings)
-    yield app
-    app.extensions["recsys"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+    """This module's model, served (tests/e2e/test_playlists_browser.py serves it too)."""
+    return write_known_model(conn, world, **KNOWN_MODEL)
 
 
 @pytest.fixture
@@ -107,12 +36,9 @@ def sessions(app):
 
 
 @pytest.fixture
-def listener(model, sessions):
-    """A user the model knows, with no session yet."""
-    user = sorted(model.users)[3]
-    sessions.forget(user)
-    yield user
-    sessions.forget(user)
+def listener(model, fresh_listener):
+    """A user the model knows, with no session, likes, dislikes or playlists yet."""
+    return fresh_listener(sorted(model.users)[3])
 
 
 def post_event(client, user, song, action, heard, at_ms=None, playback_id=None):

@@ -10,48 +10,21 @@ from flask.testing import FlaskClient
 
 from recsys import continuation, db
 from tests.kafka_helpers import end_offsets, records_since
-from tests.webapp.test_recs_api import _activate_known_model, expected_next, ids, post_event
+from tests.webapp.test_recs_api import expected_next, ids, post_event
 from webapp import create_app
 from webapp.services.scoring import cap_per_artist
 
 pytestmark = pytest.mark.integration
 
+KNOWN_MODEL = {"seed": 7, "gaps": True}  # served to the app (conftest.py), as in test_recs_api
+
 API = "/api/v1"
 
 
-@pytest.fixture(scope="module")
-def model(postgres, world):
-    with db.connect(postgres, autocommit=True) as conn:
-        return _activate_known_model(conn, world)
-
-
-@pytest.fixture(scope="module")
-def app(world, kafka, redis_server, settings, model):
-    app = create_app(settings)
-    yield app
-    app.extensions["recsys"].close()
-
-
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def listener(model, app, postgres):
+def listener(model, fresh_listener):
     """A listener the model knows, with no session, dislikes or playlists."""
-    user = sorted(model.users)[9]
-    sessions = app.extensions["recsys"].sessions
-
-    def clear():
-        sessions.forget(user)
-        with db.connect(postgres, autocommit=True) as conn:
-            conn.execute("delete from catalog.song_feedback where user_id = %s", (user,))
-            conn.execute("delete from catalog.playlists where user_id = %s", (user,))
-
-    clear()
-    yield user
-    clear()
+    return fresh_listener(sorted(model.users)[9])
 
 
 @pytest.fixture

@@ -14,41 +14,14 @@ import numpy as np
 import pytest
 
 from recsys import db
-from tests.webapp.catalog_serving import catalog_row, embed, remove_new_songs, serve_random_model
-from webapp import create_app
+from tests.webapp.catalog_serving import catalog_row, embed
 
 pytestmark = pytest.mark.integration
 
+KNOWN_MODEL = {"seed": 41, "adds_songs": True}  # the model served to the app (conftest.py)
+
 TARGET = "new-takedown-1"
 TITLE = "Zanzibar Kettle Drift"
-
-
-@pytest.fixture(scope="module")
-def served(postgres, world):
-    with db.connect(postgres, autocommit=True) as conn:
-        remove_new_songs(conn)
-        model = serve_random_model(conn, world, seed=41)
-    yield model
-    with db.connect(postgres, autocommit=True) as conn:
-        conn.execute("delete from analytics.trending_history where song_id like 'new-%'")
-        remove_new_songs(conn)
-
-
-@pytest.fixture(scope="module")
-def app(world, kafka, redis_server, settings, served):
-    app = create_app(settings)
-    yield app
-    app.extensions["recsys"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def admin(settings):
-    return {"Authorization": f"Bearer {settings.admin_token}"}
 
 
 @pytest.mark.parametrize(
@@ -64,7 +37,7 @@ def test_catalog_admin_needs_the_token(client, method, path):
     assert response.status_code == 401
 
 
-def test_a_batch_is_upserted_and_a_second_time_changes_nothing(client, admin, served):
+def test_a_batch_is_upserted_and_a_second_time_changes_nothing(client, admin, model):
     rows = [
         catalog_row(f"new-batch-{i}", f"Batch {i}", "new-artist-batch", "Batch Band", "pop")
         for i in range(3)
@@ -123,7 +96,7 @@ def test_a_batch_must_hold_1_to_1000_songs(client, admin, body, field):
     assert field in {e["field"] for e in response.json["errors"]}
 
 
-def test_takedown_and_restore_are_idempotent_and_unknown_songs_404(client, admin, served):
+def test_takedown_and_restore_are_idempotent_and_unknown_songs_404(client, admin, model):
     row = catalog_row("new-down-1", "Quiet Exit", "new-artist-down", "Exit Band", "pop")
     client.post("/api/v1/admin/songs", json={"songs": [row]}, headers=admin)
     first = client.post("/api/v1/admin/songs/new-down-1/takedown", headers=admin)
@@ -145,7 +118,7 @@ def test_takedown_and_restore_are_idempotent_and_unknown_songs_404(client, admin
 
 
 @pytest.fixture
-def everywhere(app, client, admin, world, served, postgres):
+def everywhere(app, client, admin, world, model, postgres):
     """The target song shown by every read: a new song of an artist a listener heard (home),
     whose lyrics are those of a reference song (next songs), the most played of its genre
     (a cold start's trending), alone in a newer trending snapshot, and found by its title.
@@ -158,10 +131,8 @@ def everywhere(app, client, admin, world, served, postgres):
         row = catalog_row(TARGET, TITLE, heard["artist_id"], artist, "takedown-genre")
         added = client.post("/api/v1/admin/songs", json={"songs": [row]}, headers=admin)
         assert added.status_code == 200
-        noise = np.random.default_rng(3).normal(
-            scale=1e-3, size=served.lyrics[reference["id"]].size
-        )
-        embed(conn, TARGET, served.lyrics[reference["id"]] + noise)
+        noise = np.random.default_rng(3).normal(scale=1e-3, size=model.lyrics[reference["id"]].size)
+        embed(conn, TARGET, model.lyrics[reference["id"]] + noise)
         conn.execute("update catalog.songs set plays_7d = 10000000 where id = %s", (TARGET,))
         latest = conn.execute("select max(snapshot_date) from analytics.trending_history")
         day = (latest.fetchone()[0] or dt.date.today()) + dt.timedelta(days=1)

@@ -11,7 +11,8 @@ def latest_snapshot(settings):
     """The newest snapshot in the table: ``trending_day`` or, when the suite runs between
     midnight and 00:30 UTC, a later day another module resynced."""
     with db.connect(settings) as conn:
-        return conn.execute("select max(snapshot_date) from analytics.trending_history").fetchone()[0]
+        newest = conn.execute("select max(snapshot_date) from analytics.trending_history")
+        return newest.fetchone()[0]
 
 
 def test_current_snapshot_pages_without_overlap(client, trending_day, settings):
