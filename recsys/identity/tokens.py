@@ -13,14 +13,12 @@ the check (CHECKS) and never quoting the token.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import time
 import uuid
 from dataclasses import dataclass
 
-from joserfc import errors, jwt
+from joserfc import errors, jws, jwt
 from joserfc.jwk import OctKey
 
 from recsys.identity.jwks import JwksKeys, JwksUnavailable, UnknownKey
@@ -137,23 +135,17 @@ class TokenIssuer:
         return self._issue(f"admin:{name}", lifetime_s, role=role)
 
 
-def _segment(segment: str) -> dict:
-    value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    if not isinstance(value, dict):
-        raise ValueError("not an object")
-    return value
-
-
-def _peek(token: str) -> tuple[dict, dict]:
-    """The header and claims, unverified: only to choose the verifier, which then decodes
-    and checks the token with joserfc."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise TokenRejected("malformed")
+def _read(token: str) -> tuple[jws.CompactSignature, dict, dict]:
+    """The token split and decoded once (joserfc, strict base64url), its header and claims
+    not yet trusted: they choose the verifier, which then checks the signature and claims."""
     try:
-        return _segment(parts[0]), _segment(parts[1])
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        signed = jws.extract_compact(token.encode())
+        claims = json.loads(signed.payload)
+    except (errors.JoseError, ValueError, UnicodeError):
         raise TokenRejected("malformed") from None
+    if not isinstance(claims, dict):
+        raise TokenRejected("malformed")
+    return signed, signed.headers(), claims
 
 
 def _registry(config: TokenConfig, issuer: str, subject_claim: str) -> jwt.JWTClaimsRegistry:
@@ -194,34 +186,35 @@ class TokenVerifier:
         self._own_key = OctKey.import_key(config.secret) if config.secret else None
         self._own_registry = _registry(config, config.issuer, "sub")
         self._provider_registry = _registry(config, config.jwks_issuer, config.subject_claim)
+        self._signatures: dict[str, jws.JWSRegistry] = {}  # per algorithm
         self._jwks = jwks
         if self._jwks is None and config.jwks_url:
             self._jwks = JwksKeys(config.jwks_url, config.jwks_refresh_s)
 
     def verify(self, token: str) -> Principal:
-        header, unverified = _peek(token)
+        signed, header, unverified = _read(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm.lower() == "none":
             raise TokenRejected("algorithm", "unsigned tokens (alg none) are refused")
         issuer = unverified.get("iss")
         if self.config.secret and issuer == self.config.issuer:
-            return self._own(token, algorithm)
+            return self._own(signed, unverified, algorithm)
         if self._jwks is not None and issuer == self.config.jwks_issuer:
-            return self._provider(token, header, algorithm)
+            return self._provider(signed, unverified, header, algorithm)
         raise TokenRejected("issuer")
 
-    def _claims(self, token: str, key, algorithm: str, registry) -> dict:
-        """The token's claims once its signature and ``registry``'s checks pass."""
+    def _claims(self, signed, claims: dict, key, algorithm: str, registry) -> dict:
+        """``claims`` once the signature and ``registry``'s checks pass."""
+        if algorithm not in self._signatures:
+            self._signatures[algorithm] = jws.JWSRegistry(algorithms=[algorithm])
         try:
-            claims = jwt.decode(token, key, algorithms=[algorithm]).claims
-        except errors.BadSignatureError:
-            raise TokenRejected("signature") from None
-        except (errors.DecodeError, errors.InvalidPayloadError):
-            raise TokenRejected("malformed") from None
+            verified = jws.validate_compact(signed, key, registry=self._signatures[algorithm])
         except WRONG_ALGORITHM:
             raise TokenRejected("algorithm") from None
         except errors.JoseError as err:  # a header it cannot use (crit, ...)
             raise TokenRejected("malformed", f"the token is invalid: {err.error}") from None
+        if not verified:
+            raise TokenRejected("signature")
         try:
             registry.validate(claims)
         except errors.ExpiredTokenError:
@@ -232,13 +225,13 @@ class TokenVerifier:
             raise _claim_rejected(err.claim, claims) from None
         return claims
 
-    def _own(self, token: str, algorithm: str) -> Principal:
+    def _own(self, signed, claims: dict, algorithm: str) -> Principal:
         if algorithm != OWN_ALGORITHM:
             raise TokenRejected("algorithm", f"this app's tokens are {OWN_ALGORITHM} only")
-        claims = self._claims(token, self._own_key, algorithm, self._own_registry)
+        claims = self._claims(signed, claims, self._own_key, algorithm, self._own_registry)
         return _principal(claims, "sub", "role", "own")
 
-    def _provider(self, token: str, header: dict, algorithm: str) -> Principal:
+    def _provider(self, signed, claims: dict, header: dict, algorithm: str) -> Principal:
         if algorithm not in self.config.jwks_algorithms:
             accepted = ", ".join(self.config.jwks_algorithms)
             raise TokenRejected("algorithm", f"the identity provider's tokens are {accepted}")
@@ -253,7 +246,7 @@ class TokenVerifier:
             raise IdentityProviderUnavailable(str(err)) from None
         if key.alg is not None and key.alg != algorithm:
             raise TokenRejected("algorithm", "the key the token names is for another algorithm")
-        claims = self._claims(token, key, algorithm, self._provider_registry)
+        claims = self._claims(signed, claims, key, algorithm, self._provider_registry)
         return _principal(claims, self.config.subject_claim, self.config.role_claim, "idp")
 
 
