@@ -16,7 +16,7 @@ from webapp.api.recs import UserSongPath, _answer, _page
 from webapp.errors import not_found
 from webapp.ratelimit import limited
 from webapp.resources import resources
-from webapp.services import playlists, song_radio, suggestions
+from webapp.services import playlists, similar_read, song_radio, suggestions
 from webapp.services.recs import UnknownSong, UnknownUser
 
 
@@ -41,13 +41,15 @@ class SongPath(BaseModel):
 )
 def similar_songs(song_id: str, query: Page):
     limit, offset = _page(query)
-    recommender = resources().recommender
+    # one statement (webapp.services.similar_read), a page of the list kept in the worker
+    # or of the candidates it read
     with resources().pool.connection() as conn:
         try:
-            answer = song_radio.similar(recommender, resources().similar_songs, conn, song_id)
+            answer = similar_read.similar_page(
+                resources().recommender, resources().similar_songs, conn, song_id, limit, offset
+            )
         except UnknownSong:
             raise not_found("song", "song_id", song_id) from None
-        items = song_radio.similar_reasons(recommender.page(conn, answer, limit, offset))
     return jsonify(
         {
             "song_id": song_id,
@@ -56,7 +58,7 @@ def similar_songs(song_id: str, query: Page):
             "model_version": answer.model_version,
             "limit": limit,
             "offset": offset,
-            "items": items,
+            "items": answer.items,
         }
     )
 
