@@ -19,19 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import time
-from contextlib import contextmanager
 
 from kafka import KafkaProducer
 
 from bench.loadgen import LoadResult, in_processes, post_all
-from bench.stack import restart_webapp, service_headers, throwaway_stack
+from bench.stack import bare_http_app, restart_webapp, service_headers, throwaway_stack
 from recsys import events
-from recsys.settings import PROJECT_ROOT
 from recsysctl.stack import kafka, redis, webapp
-from recsysctl.stack.isolated import free_port_pair
-from recsysctl.stack.process import wait_until
 
 TARGETS = {"batch": 20_000, "single": 1_500}
 MODES = ("token", "open")
@@ -99,32 +94,6 @@ def http_batches(settings, sample, batch_size, processes, threads, headers=None)
         threads,
         headers,
     )
-
-
-@contextmanager
-def bare_http_app(settings):
-    """The floor of single events (bench/bare_event_app.py) under gunicorn with the web app's
-    workers and threads, on a free port; yields the port."""
-    port = free_port_pair()
-    process = subprocess.Popen(
-        webapp.gunicorn_argv(settings, "bench.bare_event_app:app", port),
-        cwd=str(PROJECT_ROOT),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _listening(settings.webapp_host, port), "the bare HTTP app", 30, None)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _listening(host: str, port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex((host, port)) == 0
 
 
 def http_singles(settings, sample, processes, threads, port=None, headers=None) -> LoadResult:
@@ -224,7 +193,7 @@ def main(argv=None) -> None:
         single_threads = max(args.clients // processes, 1)
         # Rounds interleave the paths so a noisy moment hits them alike; medians are shown.
         rounds = []
-        with bare_http_app(settings) as bare_port:
+        with bare_http_app(settings, "bench.bare_event_app:app") as bare_port:
             for _ in range(args.rounds):
                 one = bare_producers(settings, sample, 1)
                 limit = bare_producers(settings, sample, workers)

@@ -35,7 +35,7 @@ import requests
 
 from bench import loadgen
 from bench.hnsw import train_factors
-from bench.stack import restart_webapp, service_headers, throwaway_stack
+from bench.stack import bare_http_app, restart_webapp, service_headers, throwaway_stack
 from recsys import db
 from recsys import model_registry as registry
 from recsys.model_registry.vectors import vector_literal
@@ -160,9 +160,11 @@ def report(name: str, result: loadgen.LatencyResult, floor: loadgen.LatencyResul
     print(line, flush=True)
 
 
-# Rounds of the comparisons (impressions on/off, token/open mode): interleaved, so a change of
-# the machine's load during the run weighs on every configuration alike.
-COST_ROUNDS = 3
+# Rounds of the comparisons (impressions on/off, token/open mode): interleaved, each round
+# in another order, so a change of the machine's load during the run weighs on every
+# configuration alike; each restarted web app is warmed up before it is measured.
+COST_ROUNDS = 4
+WARM_UP_S = 3.0
 # Production's mode, whatever the shell running the benchmark says.
 TOKEN_MODE = {"RECSYS_AUTH_MODE": "token"}
 # (name, auth mode, impressions enabled) of each configuration, in the order of a round.
@@ -175,18 +177,22 @@ CONFIGURATIONS = (
 
 def configuration_costs(settings, url, surfaces, headers, seconds: float) -> None:
     """The throughput at the most clients in each of CONFIGURATIONS, in COST_ROUNDS
-    interleaved rounds of ``seconds / 2`` per surface (the web app restarted for each), and
-    the costs of impression logging and of token verification from the totals."""
+    interleaved rounds of ``seconds / 2`` per surface (the web app restarted and warmed up
+    for each), and the costs of impression logging and of token verification from the
+    totals, and as the median of the rounds' costs."""
     clients = CLIENTS[-1]
     served = {(name, c): [] for name, _, _ in surfaces for c, _, _ in CONFIGURATIONS}
-    for _ in range(COST_ROUNDS):
-        for config, mode, impressions_on in CONFIGURATIONS:
+    for round_ in range(COST_ROUNDS):
+        shift = round_ % len(CONFIGURATIONS)
+        for config, mode, impressions_on in CONFIGURATIONS[shift:] + CONFIGURATIONS[:shift]:
             restart_webapp(
                 settings,
                 RECSYS_AUTH_MODE=mode,
                 RECSYS_IMPRESSIONS_ENABLED=str(impressions_on).lower(),
             )
             sent = headers if mode == "token" else None  # an open stack's clients have none
+            for _, paths, _ in surfaces:
+                loadgen.get_for(url.hostname, url.port, paths, clients, WARM_UP_S, sent)
             for name, paths, _ in surfaces:
                 result = loadgen.get_for(url.hostname, url.port, paths, clients, seconds / 2, sent)
                 if result.errors:
@@ -199,10 +205,12 @@ def configuration_costs(settings, url, surfaces, headers, seconds: float) -> Non
         ):
             a, b = served[(name, "token")], served[(name, without)]
             rounds = " ".join(f"{x:.0f}/{y:.0f}" for x, y in zip(a, b, strict=True))
+            median = float(np.median([1 - x / y for x, y in zip(a, b, strict=True)]))
             print(
                 f"{name}, {clients} clients, {label} req/s by round: {rounds};"
                 f" mean {sum(a) / len(a):.0f}/{sum(b) / len(b):.0f} req/s;"
-                f" {what} costs {1 - sum(a) / sum(b):+.1%} of throughput",
+                f" {what} costs {1 - sum(a) / sum(b):+.1%} of throughput"
+                f" (median of the rounds {median:+.1%})",
                 flush=True,
             )
 
@@ -239,14 +247,20 @@ def main(argv: list[str]) -> None:
         )
         bare = _BareQueries(settings.postgres_dsn, settings.hnsw_ef_search)
         surfaces = (("home", home, home_floor), ("next song", following, next_floor))
-        for name, paths, queries in surfaces:
-            for clients in CLIENTS:
-                floor = loadgen.closed_loop(bare, queries, 2, clients // 2, args.seconds)
-                report(f"{name}, {clients} clients: bare pgvector", floor, None)
-                served = loadgen.get_for(
-                    url.hostname, url.port, paths, clients, args.seconds, headers
-                )
-                report(f"{name}, {clients} clients: API", served, floor)
+        with bare_http_app(settings, "bench.bare_home_app:app") as bare_port:
+            for name, paths, queries in surfaces:
+                for clients in CLIENTS:
+                    floor = loadgen.closed_loop(bare, queries, 2, clients // 2, args.seconds)
+                    report(f"{name}, {clients} clients: bare pgvector", floor, None)
+                    if name == "home":
+                        http = loadgen.get_for(
+                            url.hostname, bare_port, paths, clients, args.seconds
+                        )
+                        report(f"{name}, {clients} clients: bare HTTP app", http, floor)
+                    served = loadgen.get_for(
+                        url.hostname, url.port, paths, clients, args.seconds, headers
+                    )
+                    report(f"{name}, {clients} clients: API", served, floor)
         print()
         configuration_costs(settings, url, surfaces, headers, args.seconds)
         print(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+import subprocess
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,11 +19,11 @@ import psutil
 
 from recsys import db
 from recsys.identity.tokens import TokenConfig, TokenIssuer
-from recsys.settings import load_settings
+from recsys.settings import PROJECT_ROOT, load_settings
 from recsysctl import demo
 from recsysctl.stack import postgres, webapp
-from recsysctl.stack.isolated import isolated_environment, stop_all
-from recsysctl.stack.process import read_pid
+from recsysctl.stack.isolated import free_port_pair, isolated_environment, stop_all
+from recsysctl.stack.process import read_pid, wait_until
 
 
 @contextmanager
@@ -52,6 +54,30 @@ def restart_webapp(settings, **environment: str) -> None:
     webapp.stop(settings)
     os.environ.update(environment)
     webapp.start(settings)
+
+
+@contextmanager
+def bare_http_app(settings, app: str):
+    """``app`` (``module:variable``, a floor such as bench/bare_event_app.py) under gunicorn
+    with the web app's workers and threads, on a free port; yields the port."""
+    port = free_port_pair()
+    process = subprocess.Popen(
+        webapp.gunicorn_argv(settings, app, port),
+        cwd=str(PROJECT_ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _listening(settings.webapp_host, port), app, 30, None)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
 
 
 def service_headers(settings, scopes: list[str], name: str = "bench") -> dict[str, str]:
