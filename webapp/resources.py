@@ -22,7 +22,7 @@ from webapp.services.event_sink import EventSink
 from webapp.services.impression_log import ImpressionLog
 from webapp.services.recs import Recommender
 from webapp.services.sessions import SessionStore
-from webapp.services.song_radio import SimilarSongs
+from webapp.services.similar_read import KeptSimilar
 
 
 class Resources:
@@ -37,7 +37,7 @@ class Resources:
         self._limiter = None
         self._event_sink: EventSink | None = None
         self._recommender: Recommender | None = None
-        self._similar_songs: SimilarSongs | None = None
+        self._similar_songs: KeptSimilar | None = None
         self._impression_log: ImpressionLog | None = None
         self._metrics_registry = None
         self._verifier: TokenVerifier | None = None
@@ -119,11 +119,11 @@ class Resources:
         return self._once("_recommender", lambda: Recommender(self.settings, self.sessions))
 
     @property
-    def similar_songs(self) -> SimilarSongs:
-        """The similar songs kept in this worker (webapp.services.song_radio)."""
+    def similar_songs(self) -> KeptSimilar:
+        """The similar songs kept in this worker (webapp.services.similar_read)."""
         return self._once(
             "_similar_songs",
-            lambda: SimilarSongs(
+            lambda: KeptSimilar(
                 self.settings.similar_songs_kept, self.settings.similar_songs_cache_s
             ),
         )

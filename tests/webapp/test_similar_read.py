@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 
-from webapp.services.similar_read import KeptSimilar, Ranking, kept_for
-from webapp.services.song_radio import SimilarSongs
+from webapp.services.similar_read import KeptSimilar, Ranking
 
 
 def ranking(n: int = 5) -> Ranking:
@@ -52,10 +51,3 @@ def test_nothing_is_kept_when_the_settings_say_zero():
     for kept in (KeptSimilar(10, 0), KeptSimilar(0, 60)):
         kept.put("seed", 1, ranking())
         assert kept.get("seed", 1) is None and kept.version("seed") is None
-
-
-def test_each_worker_keeps_its_own_lists_with_its_settings():
-    first, second = SimilarSongs(max_songs=7, ttl_s=9), SimilarSongs()
-    assert kept_for(first) is kept_for(first)
-    assert kept_for(first) is not kept_for(second)
-    assert (kept_for(first).max_songs, kept_for(first).ttl_s) == (7, 9)

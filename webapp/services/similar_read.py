@@ -2,7 +2,7 @@
 and the seed's nearest ALS items and nearest lyrics with both exact scores, each with its
 artist, in a single statement (GET /api/v1/songs/<song_id>/similar; docs/playlists.md).
 
-The answer is the one webapp.services.song_radio.similar and Recommender.page made (same
+The answer is the one the next-song recommender's read and Recommender.page made (same
 candidates, exact scores, blend, new-song rule, artist cap, details and reasons), from one
 round trip instead of five (BEGIN, the model lock, the seed, the candidates, COMMIT) and a
 lookup of the candidates' artists. One statement reads one snapshot, so the model version,
@@ -27,7 +27,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -43,7 +42,7 @@ from webapp.services.recs import (
 )
 from webapp.services.scoring import cap_per_artist, hybrid_scores
 from webapp.services.served_songs import DETAILS_VERSION_SQL
-from webapp.services.song_radio import SIMILAR_TEXT, SimilarSongs, similar_reasons
+from webapp.services.song_radio import SIMILAR_TEXT, similar_reasons
 
 # The seed's vectors are init plans read once; each search runs only for a seed that is
 # served, has that vector and has no list kept for the served model (a gating one-time
@@ -177,22 +176,6 @@ class KeptSimilar:
                 self._kept.popitem(last=False)
 
 
-# One KeptSimilar per worker's SimilarSongs (resources().similar_songs), with its settings.
-_KEPT: weakref.WeakKeyDictionary[SimilarSongs, KeptSimilar] = weakref.WeakKeyDictionary()
-_KEPT_LOCK = threading.Lock()
-
-
-def kept_for(settings_of: SimilarSongs) -> KeptSimilar:
-    found = _KEPT.get(settings_of)
-    if found is None:
-        with _KEPT_LOCK:
-            found = _KEPT.get(settings_of)
-            if found is None:
-                found = KeptSimilar(settings_of.max_songs, settings_of.ttl_s)
-                _KEPT[settings_of] = found
-    return found
-
-
 def _rank(row, weight: float, new_weight: float, slots: int) -> Ranking:
     """The candidates of one read ranked as Recommender._next_songs ranks them: the same
     scores, order (best first, then by id) and new-song rule."""
@@ -318,13 +301,12 @@ class Similar:
 
 
 def similar_page(
-    recommender: Recommender, kept_settings: SimilarSongs, conn, song_id: str, limit: int,
+    recommender: Recommender, kept: KeptSimilar, conn, song_id: str, limit: int,
     offset: int,
 ) -> Similar:  # fmt: skip
     """The page of ``song_id``'s similar songs; UnknownSong for a song unknown or taken
     down."""
     s = recommender.settings
-    kept = kept_for(kept_settings)
     kept_version = kept.version(song_id)
     row = _read(conn, s, song_id, kept_version)
     ranking = None
