@@ -15,7 +15,8 @@ from recsys import db
 from recsys.settings import PROJECT_ROOT
 from spark_jobs import lyrics_embeddings
 from tests.recsys.catalog_helpers import SAMPLE_CSV, SAMPLE_PREFIXES, remove_songs
-from tests.webapp.catalog_serving import remove_new_songs, serve_random_model
+from tests.webapp.catalog_serving import remove_new_songs
+from tests.webapp.known_model import write_known_model
 from webapp import create_app
 from webapp.services import sessions
 
@@ -28,7 +29,7 @@ def imported(settings, world, spark):
     with db.connect(settings, autocommit=True) as conn:
         remove_songs(conn, *SAMPLE_PREFIXES)
         remove_new_songs(conn)
-        serve_random_model(conn, world, seed=51, replace_lyrics=False)
+        write_known_model(conn, world, seed=51, lyrics=False)
     result = subprocess.run(
         [sys.executable, "-m", "recsysctl", "import", "catalog", str(SAMPLE_CSV), "--no-progress"],
         cwd=PROJECT_ROOT,

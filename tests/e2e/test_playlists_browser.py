@@ -31,7 +31,8 @@ from recsys import model_registry as registry
 from tests.e2e.browser import NARROW, ids_of, open_page, screenshot
 from tests.e2e.test_player_browser import open_home, player_state
 from tests.kafka_helpers import end_offsets, records_since
-from tests.webapp.test_recs_api import _activate_known_model
+from tests.webapp.known_model import write_known_model
+from tests.webapp.test_recs_api import KNOWN_MODEL
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,7 @@ def served_model(postgres, world):
     model served before (or none) and none of these lyrics vectors."""
     with db.connect(postgres, autocommit=True) as conn:
         before = registry.active_version(conn)
-        model = _activate_known_model(conn, world)
+        model = write_known_model(conn, world, **KNOWN_MODEL)
     yield model
     with db.connect(postgres, autocommit=True) as conn:
         conn.execute("delete from model.lyrics_embeddings where lyrics_md5 = 'test'")

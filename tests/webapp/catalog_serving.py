@@ -6,16 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.webapp.known_model import KnownModel, literal, write_known_model
+from tests.webapp.known_model import literal
 
 NEW_PREFIX = "new-"
-
-
-def serve_random_model(conn, world, seed: int, replace_lyrics: bool = True) -> KnownModel:
-    """A known model of every world song and listener, served now; unless told otherwise, the
-    lyrics embeddings replaced by random ones for every world song (tests/e2e's name for
-    known_model.write_known_model)."""
-    return write_known_model(conn, world, seed, lyrics=replace_lyrics)
 
 
 def embed(conn, song_id: str, vector: np.ndarray) -> None:

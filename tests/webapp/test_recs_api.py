@@ -14,19 +14,15 @@ import pytest
 from recsys import db
 from recsys import model_registry as registry
 from recsys.model_registry import vectors
-from tests.webapp.known_model import RANK, KnownModel, write_known_model
+from tests.webapp.known_model import RANK, KnownModel
 from webapp import create_app
 from webapp.services.scoring import cap_per_artist, strongest_contributor
 from webapp.services.served_vectors import ServedItemVectors
 
 pytestmark = pytest.mark.integration
 
-KNOWN_MODEL = {"seed": 7, "gaps": True}  # the model served to the app (conftest.py)
-
-
-def _activate_known_model(conn, world) -> KnownModel:
-    """This module's model, served (tests/e2e/test_playlists_browser.py serves it too)."""
-    return write_known_model(conn, world, **KNOWN_MODEL)
+# the model served to the app (conftest.py); tests/e2e/test_playlists_browser.py serves it too
+KNOWN_MODEL = {"seed": 7, "gaps": True}
 
 
 @pytest.fixture
