@@ -48,21 +48,22 @@ def not_taken_down(song_id_sql: str) -> str:
     )
 
 
-def _search(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple]:
-    """The rows of a query whose nearest-neighbour scans each want ``params["n"]`` rows."""
+def search(conn, query_sql: str, params: dict, ef_search: int):
+    """The executed cursor of a query whose nearest-neighbour scans each want ``params["n"]``
+    rows: a search wanting more rows than ``ef_search`` widens it for its own transaction."""
     if params["n"] <= ef_search:
-        return conn.execute(query_sql, params).fetchall()
+        return conn.execute(query_sql, params)
     with conn.transaction():
         conn.execute(
             "select set_config('hnsw.ef_search', %s, true),"
             " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
             (str(min(params["n"], 1000)),),
         )
-        return conn.execute(query_sql, params).fetchall()
+        return conn.execute(query_sql, params)
 
 
 def _nearest(conn, query_sql: str, params: dict, ef_search: int) -> list[tuple[str, float]]:
-    return [(r[0], float(r[1])) for r in _search(conn, query_sql, params, ef_search)]
+    return [(r[0], float(r[1])) for r in search(conn, query_sql, params, ef_search).fetchall()]
 
 
 def parse_vector(text: str) -> np.ndarray:
@@ -167,13 +168,13 @@ def next_song_candidates(
         "exists (select 1 from catalog.songs as s"
         f" where s.id = c.id and s.created_at > {MODEL_TRAINED_AT})"
     )
-    rows = _search(
+    rows = search(
         conn,
         f"with c (id) as ({' union '.join(searches)})"
         f" select c.id, {als_score}, {lyrics_score}, {is_new} from c{als_join}{lyrics_join}",
         {"song": song_id, "exclude": exclude, "n": candidates},
         ef_search,
-    )
+    ).fetchall()
     return {
         r[0]: (
             None if r[1] is None else float(r[1]),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from recsys.model_registry import ACTIVE_VERSION_SQL
+from recsys.model_registry import ACTIVE_VERSION_SQL, vectors
 from recsys.model_registry.vectors import NEW_SONGS_EXIST_SQL, not_taken_down, vector_literal
 from webapp.services.feedback import disliked_sql
 from webapp.services.served_songs import DETAILS_VERSION_SQL
@@ -168,16 +168,7 @@ def read_home(
         "kept_details": kept and kept.details_version,
         "kept_disliked": kept and kept.disliked,
     }
-    if candidates <= ef_search:
-        row = conn.execute(HOME_SQL, params).fetchone()
-    else:  # a search wanting more rows than ef_search widens it for its own transaction
-        with conn.transaction():
-            conn.execute(
-                "select set_config('hnsw.ef_search', %s, true),"
-                " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-                (str(min(candidates, 1000)),),
-            )
-            row = conn.execute(HOME_SQL, params).fetchone()
+    row = vectors.search(conn, HOME_SQL, params, ef_search).fetchone()
     if row is None:
         return None
     genres, version, new_songs, songs, artists, has_long, has_short, details, ids, scores, still = (

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.model_registry import ACTIVE_VERSION_SQL
+from recsys.model_registry import ACTIVE_VERSION_SQL, vectors
 from recsys.model_registry.vectors import MODEL_TRAINED_AT, not_taken_down
 from webapp.services.recs import (
     REASON_TEXT,
@@ -342,12 +342,4 @@ def _read(conn, s, song_id: str, kept_version: int | None) -> tuple:
         "exclude": [song_id],
         "n": s.recs_candidate_pool,
     }
-    if s.recs_candidate_pool <= s.hnsw_ef_search:
-        return conn.execute(SIMILAR_SQL, params).fetchone()
-    with conn.transaction():  # a search wanting more rows than ef_search widens it
-        conn.execute(
-            "select set_config('hnsw.ef_search', %s, true),"
-            " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-            (str(min(s.recs_candidate_pool, 1000)),),
-        )
-        return conn.execute(SIMILAR_SQL, params).fetchone()
+    return vectors.search(conn, SIMILAR_SQL, params, s.hnsw_ef_search).fetchone()
