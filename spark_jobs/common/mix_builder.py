@@ -70,15 +70,14 @@ def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.nda
         pick = rng.integers(n) if total <= 0 else rng.choice(n, p=distance / total)
         centres.append(x[pick])
     c = np.stack(centres)
-    labels = np.zeros(n, dtype=np.int64)
+    labels = None
     for _ in range(KMEANS_ITERATIONS):
-        labels = np.argmax(x @ c.T, axis=1)
-        for j in range(k):
-            members = x[labels == j]
-            if len(members):
-                centre = members.sum(axis=0)
-                norm = np.linalg.norm(centre)
-                c[j] = centre / norm if norm > 0 else c[j]
+        previous, labels = labels, np.argmax(x @ c.T, axis=1)
+        if previous is not None and np.array_equal(labels, previous):
+            break  # converged: the same labels give the same centres from here on
+        sums = (labels == np.arange(k)[:, None]).astype(x.dtype) @ x  # k x rank
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        c = np.where(norms > 0, sums / np.where(norms > 0, norms, 1.0), c)
     return labels
 
 
@@ -86,30 +85,39 @@ def _capped(order: np.ndarray, artists: np.ndarray, n: int) -> list[int]:
     """The first ``n`` items of ``order`` (with their ``artists``), at most MAX_PER_ARTIST
     per artist."""
     chosen: list[int] = []
-    counts: Counter = Counter()
+    counts: dict[int, int] = {}
     for item, artist in zip(order.tolist(), artists.tolist(), strict=True):
-        if counts[artist] < MAX_PER_ARTIST:
-            counts[artist] += 1
+        seen = counts.get(artist, 0)
+        if seen < MAX_PER_ARTIST:
+            counts[artist] = seen + 1
             chosen.append(item)
             if len(chosen) == n:
                 break
     return chosen
 
 
+def _ranked(scores: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``order``'s items (catalog indexes, in any order) by score, best first, ties in
+    catalog order."""
+    order = np.sort(order)
+    return order[np.argsort(-scores[order], kind="stable")]
+
+
 def _new_songs(
-    scores: np.ndarray, top: np.ndarray, allowed: np.ndarray, catalog: Catalog, n: int
+    scores: np.ndarray, ranked: np.ndarray, allowed: np.ndarray, catalog: Catalog, n: int
 ) -> list[int]:
     """The ``n`` best-scored allowed items, at most MAX_PER_ARTIST per artist while the
-    catalog allows (then the best of the rest). ``top``: the indexes of the best few
-    scores, in any order, looked at first; the whole ranking only when they fall short."""
+    catalog allows (then the best of the rest). ``ranked``: the best few items, best first
+    (ties in catalog order), looked at first; the whole ranking when they fall short, or
+    when the last one chosen ties with the least of them (a song left out of ``ranked`` may
+    tie it and come first in catalog order): the same songs however many ``ranked`` holds."""
     if n <= 0:
         return []
-    candidates = top[allowed[top]]
-    order = candidates[np.lexsort((candidates, -scores[candidates]))]
+    order = ranked[allowed[ranked]]
     chosen = _capped(order, catalog.artist[order], n)
-    if len(chosen) < n and len(top) < len(scores):
-        candidates = np.flatnonzero(allowed)
-        order = candidates[np.lexsort((candidates, -scores[candidates]))]
+    partial = len(ranked) < len(scores)
+    if partial and (len(chosen) < n or scores[chosen[-1]] <= scores[ranked[-1]]):
+        order = _ranked(scores, np.flatnonzero(allowed))
         chosen = _capped(order, catalog.artist[order], n)
     if len(chosen) < n:
         taken = set(chosen)
@@ -118,12 +126,20 @@ def _new_songs(
 
 
 def _best(scores: np.ndarray, width: int) -> np.ndarray:
-    """Per column of ``scores`` (items x queries), the indexes of its ``width`` largest
-    (a partial sort, in no order): width x queries."""
-    n = len(scores)
+    """Per row of ``scores`` (queries x items), the indexes of its ``width`` largest, best
+    first, ties in catalog order: queries x width."""
+    n = scores.shape[1]
     if width >= n:
-        return np.tile(np.arange(n)[:, None], (1, scores.shape[1]))
-    return np.argpartition(scores, n - width, axis=0)[n - width :]
+        top = np.tile(np.arange(n), (len(scores), 1))
+    else:
+        top = np.sort(np.argpartition(scores, n - width, axis=1)[:, n - width :], axis=1)
+    best = -np.take_along_axis(scores, top, axis=1)
+    by_score = np.argsort(best, axis=1)
+    # ties keep catalog order: rows with equal scores sorted again, stably (slower, rare)
+    ranked = np.take_along_axis(best, by_score, axis=1)
+    tied = np.flatnonzero((ranked[:, 1:] == ranked[:, :-1]).any(axis=1))
+    by_score[tied] = np.argsort(best[tied], axis=1, kind="stable")
+    return np.take_along_axis(top, by_score, axis=1)
 
 
 def _interleave(familiar: list[int], new: list[int]) -> list[int]:
@@ -158,36 +174,50 @@ def _cover(items: list[int], catalog: Catalog) -> list[str]:
     return urls
 
 
-def build_mixes(
-    seed: int,
-    heard: np.ndarray,
-    plays: np.ndarray,
-    disliked: np.ndarray,
-    user_vector: np.ndarray | None,
-    catalog: Catalog,
-    mixes: int,
-    size: int,
-) -> list[Mix]:
-    """A listener's mixes: daily mixes (by cluster size) then discovery, at most ``mixes``.
+@dataclass(frozen=True)
+class Taste:
+    """What one listener's mixes are built from.
 
-    ``heard``: item indexes the listener played or skipped; ``plays``: their plays (a
-    liked song has at least one); ``disliked``: item indexes they disliked; ``user_vector``:
-    theirs in the model, or None.
+    ``heard``: item indexes the listener played or skipped; ``plays``: their plays (a liked
+    song has at least one); ``disliked``: item indexes they disliked; ``user_vector``:
+    theirs in the model, or None; ``seed``: their ``listener_seed`` for the mix day.
     """
-    rng = np.random.default_rng(seed)
+
+    seed: int
+    heard: np.ndarray
+    plays: np.ndarray
+    disliked: np.ndarray
+    user_vector: np.ndarray | None
+
+
+@dataclass
+class _Plan:
+    """A listener's mixes before the catalog is scored: their taste clusters, and a query
+    vector per cluster (its play-weighted centre) and for discovery (their taste)."""
+
+    taste: Taste
+    rng: np.random.Generator
+    fresh: np.ndarray  # never heard, servable, not disliked
+    liked: np.ndarray
+    weight: np.ndarray
+    clusters: list[np.ndarray]
+    queries: np.ndarray  # (clusters + 1, rank)
+
+
+def _plan(taste: Taste, catalog: Catalog, mixes: int) -> _Plan | None:
+    rng = np.random.default_rng(taste.seed)
+    heard, plays = taste.heard, taste.plays
     banned = np.zeros(len(catalog.vectors), dtype=bool)
-    banned[disliked] = True
+    banned[taste.disliked] = True
     fresh = catalog.servable & ~banned
-    fresh[heard] = False  # never heard, servable, not disliked
+    fresh[heard] = False
     keep = (plays > 0) & catalog.servable[heard] & ~banned[heard]
     liked, weight = heard[keep], plays[keep].astype(np.float64)
-    if len(liked) == 0 and user_vector is None:
-        return []
+    if len(liked) == 0 and taste.user_vector is None:
+        return None
 
-    out: list[Mix] = []
-    used = np.zeros(len(catalog.vectors), dtype=bool)
     n_daily = min(mixes - 1, len(liked) // MIN_CLUSTER_SONGS)
-    if n_daily == 0 and len(liked) and user_vector is None:
+    if n_daily == 0 and len(liked) and taste.user_vector is None:
         n_daily = 1 if mixes > 1 else 0
     clusters: list[np.ndarray] = []
     if n_daily:
@@ -198,22 +228,31 @@ def build_mixes(
         clusters = [np.flatnonzero(labels == j) for j in range(n_daily)]
         clusters = [c for c in clusters if len(c)]
         clusters.sort(key=lambda c: (-weight[c].sum(), int(liked[c].min())))
-    # every query at once: the clusters' play-weighted centres, then the listener's taste
     queries = [(weight[c, None] * catalog.vectors[liked[c]]).sum(axis=0) / weight[c].sum()
                for c in clusters]  # fmt: skip
-    if user_vector is not None:
-        queries.append(user_vector)
+    if taste.user_vector is not None:
+        queries.append(taste.user_vector)
     else:
         queries.append((weight[:, None] * catalog.vectors[liked]).sum(axis=0) / weight.sum())
-    scores = catalog.vectors @ np.asarray(queries, dtype=catalog.vectors.dtype).T
-    # the best few per query: the listener's heard songs and earlier mixes may take some
-    top = _best(scores, 8 * size + len(heard) + len(disliked) + mixes * size)
+    return _Plan(taste, rng, fresh, liked, weight, clusters,
+                 np.asarray(queries, dtype=catalog.vectors.dtype))  # fmt: skip
 
-    for j, members in enumerate(clusters):
+
+def _finish(plan: _Plan, scores: np.ndarray, top: np.ndarray, catalog: Catalog,
+            mixes: int, size: int) -> list[Mix]:  # fmt: skip
+    """The plan's mixes from its queries' ``scores`` (queries x items) and ``top`` (each
+    query's best few items, best first: ``_best``)."""
+    rng, liked, weight = plan.rng, plan.liked, plan.weight
+    out: list[Mix] = []
+    used = np.zeros(len(catalog.vectors), dtype=bool)
+    for j, members in enumerate(plan.clusters):
         songs, w = liked[members], weight[members]
         n_familiar = min(len(songs), size // 2)
-        familiar = [int(i) for i in rng.choice(songs, n_familiar, replace=False, p=w / w.sum())]
-        new = _new_songs(scores[:, j], top[:, j], fresh & ~used, catalog, size - n_familiar)
+        # drawn without replacement, each by its plays: the n largest of u ** (1 / plays)
+        # (Efraimidis and Spirakis), compared as log(u) / plays
+        keys = np.log(rng.random(len(songs))) / w
+        familiar = songs[np.argsort(-keys, kind="stable")[:n_familiar]].tolist()
+        new = _new_songs(scores[j], top[j], plan.fresh & ~used, catalog, size - n_familiar)
         items = _interleave(familiar, new)
         if len(items) < MIN_MIX_SIZE:
             continue
@@ -222,8 +261,47 @@ def build_mixes(
         out.append(Mix("daily", title, _cover(items, catalog), items))
 
     if len(out) < mixes:
-        items = _new_songs(scores[:, -1], top[:, -1], fresh & ~used, catalog, size)
+        items = _new_songs(scores[-1], top[-1], plan.fresh & ~used, catalog, size)
         if len(items) >= MIN_MIX_SIZE:
             out.append(Mix("discovery", _title("Discovery", items, catalog),
                            _cover(items, catalog), items))  # fmt: skip
     return out
+
+
+def build_many(tastes: list[Taste], catalog: Catalog, mixes: int, size: int) -> list[list[Mix]]:
+    """Each listener's mixes (``build_mixes``), the catalog scored for all of them in one
+    matrix product: pass listeners in batches of a few dozen (the scores take
+    4 x items x 4 bytes per listener)."""
+    plans = [_plan(t, catalog, mixes) for t in tastes]
+    kept = [p for p in plans if p is not None]
+    if not kept:
+        return [[] for _ in tastes]
+    scores = np.concatenate([p.queries for p in kept]) @ catalog.vectors.T
+    # the best few per query: the listener's heard songs and earlier mixes may take some
+    width = max(8 * size + len(p.taste.heard) + len(p.taste.disliked) + mixes * size
+                for p in kept)  # fmt: skip
+    top = _best(scores, width)
+    out, row = [], 0
+    for plan in plans:
+        if plan is None:
+            out.append([])
+            continue
+        rows = slice(row, row + len(plan.queries))
+        out.append(_finish(plan, scores[rows], top[rows], catalog, mixes, size))
+        row = rows.stop
+    return out
+
+
+def build_mixes(
+    seed: int,
+    heard: np.ndarray,
+    plays: np.ndarray,
+    disliked: np.ndarray,
+    user_vector: np.ndarray | None,
+    catalog: Catalog,
+    mixes: int,
+    size: int,
+) -> list[Mix]:
+    """A listener's mixes: daily mixes (by cluster size) then discovery, at most ``mixes``
+    (``Taste`` says what the arguments are)."""
+    return build_many([Taste(seed, heard, plays, disliked, user_vector)], catalog, mixes, size)[0]

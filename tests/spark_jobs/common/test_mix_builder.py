@@ -8,6 +8,8 @@ from spark_jobs.common.mix_builder import (
     COVER_IMAGES,
     MAX_PER_ARTIST,
     Catalog,
+    Taste,
+    build_many,
     build_mixes,
     listener_seed,
 )
@@ -118,3 +120,52 @@ def test_a_mix_the_catalog_cannot_fill_is_not_built():
         mixes = build_mixes(1, heard, plays, none, None, cat, mixes=1, size=30)
         assert len(mixes) == built
         assert all(m.kind == "discovery" and len(m.items) == unheard for m in mixes)
+
+
+def test_familiar_songs_are_drawn_by_their_plays():
+    """One taste cluster of 40 rock songs: the song played 50 times is in nearly every
+    day's familiar half, a song played once in about 14 of 39 (15 drawn, one of them the
+    favourite)."""
+    cat = catalog()
+    heard = np.arange(40)
+    plays = np.ones(40, dtype=np.int64)
+    plays[7] = 50
+    none = np.array([], dtype=np.int64)
+    days = [f"2026-11-{d:02d}" for d in range(1, 31)] + [f"2026-12-{d:02d}" for d in range(1, 31)]
+    drawn = []
+    for day in days:
+        daily = build_mixes(listener_seed("u1", day), heard, plays, none, None, cat, 2, 30)[0]
+        drawn.append({i for i in daily.items if i < 40})
+    assert all(len(d) == 15 for d in drawn)
+    assert sum(7 in d for d in drawn) >= 0.95 * len(days)
+    once = [sum(i in d for d in drawn) / len(days) for i in range(40) if i != 7]
+    assert 0.25 < np.mean(once) < 0.47
+
+
+def test_listeners_built_together_get_what_each_gets_alone():
+    """Equal scores included: 600 folk songs share one vector, so discovery takes them in
+    catalog order, however many best songs a batch looks at first (more for a listener who
+    heard more) and however the partial sort left the tied ones."""
+    rng = np.random.default_rng(5)
+    rock, folk = np.eye(RANK)[0], np.eye(RANK)[2]
+    vectors = np.concatenate(
+        [rock + 0.05 * rng.standard_normal((400, RANK)), np.tile(folk, (600, 1))]
+    ).astype(np.float32)
+    n = len(vectors)
+    cat = Catalog(vectors, np.ones(n, dtype=bool), np.arange(n) // 6,
+                  ["rock"] * 400 + ["folk"] * 600, [None] * n)  # fmt: skip
+    none = np.array([], dtype=np.int64)
+    tastes = [
+        Taste(listener_seed(f"u{k}", "2026-11-20"), heard, 1 + heard % 3, none, folk)
+        for k, heard in enumerate([np.arange(5), np.arange(300), np.arange(12)])
+    ]
+    together = build_many(tastes, cat, 3, 25)
+    alone = [build_mixes(t.seed, t.heard, t.plays, t.disliked, t.user_vector, cat, 3, 25)
+             for t in tastes]  # fmt: skip
+    assert together == alone
+    # folk songs in catalog order, at most three of each artist (six songs each; the
+    # first folk artist's first four songs are rock: 400 and 401 are its only folk ones)
+    expected = [400, 401] + [i for i in range(402, n) if (i - 402) % 6 < 3][:23]
+    for mixes in together:
+        assert mixes[-1].kind == "discovery"
+        assert mixes[-1].items == expected
