@@ -13,11 +13,16 @@ the check (CHECKS) and never quoting the token.
 
 from __future__ import annotations
 
-import json
+import base64
+import binascii
+import functools
+import hmac
+import math
 import time
 import uuid
 from dataclasses import dataclass
 
+import orjson
 from joserfc import errors, jws, jwt
 from joserfc.jwk import OctKey
 
@@ -135,39 +140,77 @@ class TokenIssuer:
         return self._issue(f"admin:{name}", lifetime_s, role=role)
 
 
-def _read(token: str) -> tuple[jws.CompactSignature, dict, dict]:
-    """The token split and decoded once (joserfc, strict base64url), its header and claims
-    not yet trusted: they choose the verifier, which then checks the signature and claims."""
+# base64url's alphabet to base64's, for the C decoder's strict mode
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _b64url(text: bytes) -> bytes:
+    """Strict base64url without padding (RFC 7515): another character or padding is a
+    ValueError. (A non-canonical ending is let through: the signature covers the text.)"""
+    if b"=" in text:
+        raise ValueError("padded base64url")
+    padded = text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4)
+    return binascii.a2b_base64(padded, strict_mode=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """A compact JWS split and its header and claims decoded, not yet trusted: they choose
+    the verifier, which then checks the signature (over the token's text) and the claims."""
+
+    text: bytes
+    header: dict
+    claims: dict
+
+
+def _read(token: str) -> _Token:
     try:
-        signed = jws.extract_compact(token.encode())
-        claims = json.loads(signed.payload)
-    except (errors.JoseError, ValueError, UnicodeError):
+        text = token.encode("ascii")
+        header, claims, _ = text.split(b".")
+        header, claims = orjson.loads(_b64url(header)), orjson.loads(_b64url(claims))
+    except (ValueError, UnicodeError):  # binascii.Error and JSONDecodeError are ValueErrors
         raise TokenRejected("malformed") from None
-    if not isinstance(claims, dict):
+    if not isinstance(header, dict) or not isinstance(claims, dict):
         raise TokenRejected("malformed")
-    return signed, signed.headers(), claims
+    return _Token(text, header, claims)
 
 
-def _registry(config: TokenConfig, issuer: str, subject_claim: str) -> jwt.JWTClaimsRegistry:
-    """The claims every token of ``issuer`` must carry, and their checks (exp, nbf and iat
-    with the configured clock skew)."""
-    return jwt.JWTClaimsRegistry(
-        leeway=config.leeway_s,
-        iss={"essential": True, "value": issuer},
-        aud={"essential": True, "value": config.audience},
-        exp={"essential": True},
-        **{subject_claim: {"essential": True}},
-    )
+def _numeric_date(value) -> bool:
+    """A JSON number that is a date: not a boolean, not NaN or infinite."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
-def _claim_rejected(claim: str, claims: dict) -> TokenRejected:
-    if claim in ("nbf", "iat") and isinstance(claims.get(claim), int | float):
-        return TokenRejected("not_yet_valid")
-    if claim == "aud":
-        return TokenRejected("audience")
-    if claim == "iss":
-        return TokenRejected("issuer")
-    return TokenRejected("claims", f"the {claim!r} claim has a wrong value or type")
+def _check_claims(claims: dict, issuer: str, audience: str, subject_claim: str,
+                  leeway_s: int) -> None:  # fmt: skip
+    """RFC 7519's checks of a verified token's claims: ``iss``, ``aud``, ``exp`` and the
+    subject present; the issuer the one trusted, the audience (a string, or a list holding
+    it) this API, ``exp`` not past and ``nbf`` and ``iat`` not ahead, each within the clock
+    skew; dates numbers, ``sub`` and ``jti`` strings. Raises TokenRejected naming the
+    check."""
+    for claim in ("iss", "aud", "exp", subject_claim):
+        if claims.get(claim) is None:
+            raise TokenRejected("claims", f"the token has no {claim!r} claim")
+    if claims["iss"] != issuer:
+        raise TokenRejected("issuer")
+    for claim in ("sub", "jti"):  # strings when present (StringOrURI, a string)
+        if claim in claims and not isinstance(claims[claim], str):
+            raise TokenRejected("claims", f"the {claim!r} claim has a wrong value or type")
+    aud = claims["aud"]
+    if not (aud == audience or (isinstance(aud, list) and audience in aud)):
+        raise TokenRejected("audience")
+    now = time.time()
+    for claim in ("exp", "nbf", "iat"):
+        value = claims.get(claim)
+        if value is None and claim != "exp":
+            continue
+        if not _numeric_date(value):
+            raise TokenRejected("claims", f"the {claim!r} claim has a wrong value or type")
+        if claim == "exp" and value <= int(now) - leeway_s:
+            raise TokenRejected("expired")
+        if claim != "exp" and value > int(now) + leeway_s:
+            raise TokenRejected("not_yet_valid")
 
 
 def _roles(value) -> list[str]:
@@ -179,63 +222,56 @@ def _roles(value) -> list[str]:
 
 
 class TokenVerifier:
-    """Checks a bearer token and says who it names (a Principal), or why not."""
+    """Checks a bearer token and says who it names (a Principal), or why not.
+
+    Our HS256 tokens are checked here, without a JOSE library: the token split and
+    decoded once (strict base64url, strict JSON), its HMAC-SHA256 compared in constant time
+    with the one its header and claims' text must have, then the claims. joserfc, which
+    issues them, took about 90 µs of CPU a verification in the request path (some 240
+    Python calls: the token parsed again, a claims registry), about 7% of a single event's
+    request against issue 20's 5% for all of it; this takes a fifth of that. The identity
+    provider's RS256/ES256 tokens are verified by joserfc against its JWKS keys.
+    """
 
     def __init__(self, config: TokenConfig, jwks: JwksKeys | None = None):
         self.config = config
-        self._own_key = OctKey.import_key(config.secret) if config.secret else None
-        self._own_registry = _registry(config, config.issuer, "sub")
-        self._provider_registry = _registry(config, config.jwks_issuer, config.subject_claim)
+        self._secret = config.secret.encode() if config.secret else None
         self._signatures: dict[str, jws.JWSRegistry] = {}  # per algorithm
         self._jwks = jwks
         if self._jwks is None and config.jwks_url:
             self._jwks = JwksKeys(config.jwks_url, config.jwks_refresh_s)
 
     def verify(self, token: str) -> Principal:
-        signed, header, unverified = _read(token)
-        algorithm = header.get("alg")
+        read = _read(token)
+        algorithm = read.header.get("alg")
         if not isinstance(algorithm, str) or algorithm.lower() == "none":
             raise TokenRejected("algorithm", "unsigned tokens (alg none) are refused")
-        issuer = unverified.get("iss")
-        if self.config.secret and issuer == self.config.issuer:
-            return self._own(signed, unverified, algorithm)
+        issuer = read.claims.get("iss")
+        if self._secret and issuer == self.config.issuer:
+            return self._own(read, algorithm)
         if self._jwks is not None and issuer == self.config.jwks_issuer:
-            return self._provider(signed, unverified, header, algorithm)
+            return self._provider(read, algorithm)
         raise TokenRejected("issuer")
 
-    def _claims(self, signed, claims: dict, key, algorithm: str, registry) -> dict:
-        """``claims`` once the signature and ``registry``'s checks pass."""
-        if algorithm not in self._signatures:
-            self._signatures[algorithm] = jws.JWSRegistry(algorithms=[algorithm])
-        try:
-            verified = jws.validate_compact(signed, key, registry=self._signatures[algorithm])
-        except WRONG_ALGORITHM:
-            raise TokenRejected("algorithm") from None
-        except errors.JoseError as err:  # a header it cannot use (crit, ...)
-            raise TokenRejected("malformed", f"the token is invalid: {err.error}") from None
-        if not verified:
-            raise TokenRejected("signature")
-        try:
-            registry.validate(claims)
-        except errors.ExpiredTokenError:
-            raise TokenRejected("expired") from None
-        except errors.MissingClaimError as err:
-            raise TokenRejected("claims", f"the token has no {err.claim!r} claim") from None
-        except errors.InvalidClaimError as err:
-            raise _claim_rejected(err.claim, claims) from None
-        return claims
-
-    def _own(self, signed, claims: dict, algorithm: str) -> Principal:
+    def _own(self, read: _Token, algorithm: str) -> Principal:
         if algorithm != OWN_ALGORITHM:
             raise TokenRejected("algorithm", f"this app's tokens are {OWN_ALGORITHM} only")
-        claims = self._claims(signed, claims, self._own_key, algorithm, self._own_registry)
-        return _principal(claims, "sub", "role", "own")
+        if "crit" in read.header:  # no extension is understood, so none may be critical
+            raise TokenRejected("malformed", "the token's header has a 'crit' parameter")
+        signing_input, _, signature = read.text.rpartition(b".")
+        mac = hmac.digest(self._secret, signing_input, "sha256")
+        if not hmac.compare_digest(base64.urlsafe_b64encode(mac).rstrip(b"="), signature):
+            raise TokenRejected("signature")
+        config = self.config
+        _check_claims(read.claims, config.issuer, config.audience, "sub", config.leeway_s)
+        return _principal(read.claims, "sub", "role", "own")
 
-    def _provider(self, signed, claims: dict, header: dict, algorithm: str) -> Principal:
-        if algorithm not in self.config.jwks_algorithms:
-            accepted = ", ".join(self.config.jwks_algorithms)
+    def _provider(self, read: _Token, algorithm: str) -> Principal:
+        config = self.config
+        if algorithm not in config.jwks_algorithms:
+            accepted = ", ".join(config.jwks_algorithms)
             raise TokenRejected("algorithm", f"the identity provider's tokens are {accepted}")
-        kid = header.get("kid")
+        kid = read.header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise TokenRejected("unknown_key", "the token names no key (kid)")
         try:
@@ -246,8 +282,20 @@ class TokenVerifier:
             raise IdentityProviderUnavailable(str(err)) from None
         if key.alg is not None and key.alg != algorithm:
             raise TokenRejected("algorithm", "the key the token names is for another algorithm")
-        claims = self._claims(signed, claims, key, algorithm, self._provider_registry)
-        return _principal(claims, self.config.subject_claim, self.config.role_claim, "idp")
+        if algorithm not in self._signatures:
+            self._signatures[algorithm] = jws.JWSRegistry(algorithms=[algorithm])
+        try:
+            signed = jws.extract_compact(read.text)
+            verified = jws.validate_compact(signed, key, registry=self._signatures[algorithm])
+        except WRONG_ALGORITHM:
+            raise TokenRejected("algorithm") from None
+        except errors.JoseError as err:  # a header it cannot use (crit, ...)
+            raise TokenRejected("malformed", f"the token is invalid: {err.error}") from None
+        if not verified:
+            raise TokenRejected("signature")
+        _check_claims(read.claims, config.jwks_issuer, config.audience, config.subject_claim,
+                      config.leeway_s)  # fmt: skip
+        return _principal(read.claims, config.subject_claim, config.role_claim, "idp")
 
 
 def _principal(claims: dict, subject_claim: str, role_claim: str, via: str) -> Principal:
@@ -257,8 +305,15 @@ def _principal(claims: dict, subject_claim: str, role_claim: str, via: str) -> P
     scope = claims.get("scope", "")
     if not isinstance(scope, str):
         raise TokenRejected("claims", "the 'scope' claim must be a space-separated string")
+    return _principal_of(subject, scope, tuple(_roles(claims.get(role_claim))), via)
+
+
+@functools.lru_cache(maxsize=4096)
+def _principal_of(subject: str, scope: str, roles: tuple[str, ...], via: str) -> Principal:
+    """The Principal of a verified token's subject, scope and roles (immutable, so the same
+    values give one shared object; the token itself is verified every time)."""
     scopes = frozenset(s for s in scope.split() if s in SCOPES)
-    roles = [r for r in _roles(claims.get(role_claim)) if r in ROLES]
+    roles = [r for r in roles if r in ROLES]
     role = "admin" if "admin" in roles else (roles[0] if roles else None)
     if role is not None:
         return Principal(subject, "admin", via, scopes, role)
