@@ -35,11 +35,12 @@ Example
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from recsys.ranking import cap_per_artist, min_max
 
 REASON_TEXT = "Fits {playlist}: like {title}"
 
@@ -137,49 +138,6 @@ def rank(
             )
         )
     return suggestions
-
-
-def min_max(scores: Mapping[str, float], keys: Sequence[str]) -> dict[str, float]:
-    """Each key's score scaled to [0, 1] over ``keys``; a key without a score gets 0, and
-    when every score is equal each gets 1 (as next songs normalise)."""
-    present = [scores[k] for k in keys if k in scores]
-    if not present:
-        return {k: 0.0 for k in keys}
-    low, high = min(present), max(present)
-    span = high - low
-    return {
-        k: (0.0 if k not in scores else 1.0 if span == 0 else (scores[k] - low) / span)
-        for k in keys
-    }
-
-
-def cap_per_artist(
-    ranked: Sequence[Hashable],
-    artist_of: Callable[[Hashable], Hashable],
-    page_size: int,
-    max_per_artist: int,
-    stop: int | None = None,
-) -> list:
-    """The ranked items in page order: pages of ``page_size`` filled best first, an item
-    whose artist already has ``max_per_artist`` songs on the page deferred (in rank order)
-    to the next page; with ``stop``, only until the order holds ``stop`` items. The same
-    rule as serving's pages (webapp/services/scoring.py)."""
-    remaining = list(ranked)
-    ordered: list = []
-    while remaining and (stop is None or len(ordered) < stop):
-        per_artist: Counter = Counter()
-        page: list = []
-        deferred: list = []
-        for item in remaining:
-            artist = artist_of(item)
-            if len(page) < page_size and per_artist[artist] < max_per_artist:
-                page.append(item)
-                per_artist[artist] += 1
-            else:
-                deferred.append(item)
-        ordered.extend(page)
-        remaining = deferred
-    return ordered
 
 
 def _als_query(playlist_ids, item_vectors):

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
+from recsys.ranking import cap_per_artist
 from tests.webapp.test_recs_api import expected_next, ids, post_event
-from webapp.services.scoring import cap_per_artist
 
 pytestmark = pytest.mark.integration
 

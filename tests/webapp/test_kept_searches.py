@@ -10,8 +10,8 @@ import pytest
 
 from recsys import db
 from recsys import model_registry as registry
+from recsys.ranking import cap_per_artist
 from tests.webapp.test_recs_api import ids, post_event
-from webapp.services.scoring import cap_per_artist
 
 pytestmark = pytest.mark.integration
 

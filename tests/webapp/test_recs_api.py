@@ -14,9 +14,10 @@ import pytest
 from recsys import db
 from recsys import model_registry as registry
 from recsys.model_registry import vectors
+from recsys.ranking import cap_per_artist
 from tests.webapp.known_model import RANK, KnownModel
 from webapp import create_app
-from webapp.services.scoring import cap_per_artist, strongest_contributor
+from webapp.services.scoring import strongest_contributor
 from webapp.services.served_vectors import ServedItemVectors
 
 pytestmark = pytest.mark.integration

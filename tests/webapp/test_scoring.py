@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
+from recsys.ranking import cap_per_artist, min_max
 from webapp.services.scoring import (
-    cap_per_artist,
     ema,
     hybrid_scores,
-    min_max,
     session_vector,
     strongest_contributor,
 )

@@ -9,10 +9,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from recsys import continuation, db
+from recsys.ranking import cap_per_artist
 from tests.kafka_helpers import end_offsets, records_since
 from tests.webapp.test_recs_api import expected_next, ids, post_event
 from webapp import create_app
-from webapp.services.scoring import cap_per_artist
 
 pytestmark = pytest.mark.integration
 

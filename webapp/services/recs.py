@@ -38,12 +38,12 @@ import numpy as np
 
 from recsys import model_registry as registry
 from recsys.model_registry import vectors, version_vectors
+from recsys.ranking import cap_per_artist
 from recsys.settings import Settings
 from webapp.services.experiments import Assignment, RunningExperiments
 from webapp.services.feedback import disliked_sql
 from webapp.services.home_read import KeptSearches, read_home
 from webapp.services.scoring import (
-    cap_per_artist,
     ema,
     hybrid_scores,
     session_vector,

@@ -6,22 +6,23 @@
   is missing; ``None`` for a cold start.
 - ``hybrid_scores``: next-song candidates merged from ALS and lyrics similarity, each score
   min-max normalised over the merged set, ``w * norm(als) + (1 - w) * norm(content)``.
-- ``cap_per_artist``: the final order, built page by page so that no page holds more than
-  ``max_per_artist`` songs of one artist and page ``n + 1`` never repeats page ``n``.
+- The artist cap of the final order, and the min-max normalisation, are recsys.ranking's
+  (playlist continuation uses them too).
 
 Example
 -------
 >>> import numpy as np
->>> session_vector(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.7).tolist()
-[0.7, 0.3]
+>>> session_vector(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.75).tolist()
+[0.75, 0.25]
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
+
+from recsys.ranking import min_max
 
 
 def ema(previous: np.ndarray | None, song: np.ndarray, weight: float) -> np.ndarray:
@@ -42,20 +43,6 @@ def session_vector(
     return long_weight * long_term + (1.0 - long_weight) * short_term
 
 
-def min_max(scores: dict[str, float], keys: Sequence[str]) -> dict[str, float]:
-    """Each key's score scaled to [0, 1] over ``keys``; a key without a score gets 0 (it ranks
-    last on that signal), and when every score is equal each gets 1."""
-    present = [scores[k] for k in keys if k in scores]
-    if not present:
-        return {k: 0.0 for k in keys}
-    low, high = min(present), max(present)
-    span = high - low
-    return {
-        k: (0.0 if k not in scores else 1.0 if span == 0 else (scores[k] - low) / span)
-        for k in keys
-    }
-
-
 def hybrid_scores(
     als: dict[str, float], content: dict[str, float], als_weight: float
 ) -> dict[str, tuple[float, float, float]]:
@@ -71,39 +58,6 @@ def hybrid_scores(
         )
         for k in keys
     }
-
-
-def cap_per_artist(
-    ranked: Sequence[Hashable],
-    artist_of: Callable[[Hashable], Hashable],
-    page_size: int,
-    max_per_artist: int,
-    stop: int | None = None,
-) -> list:
-    """The ranked items in serving order: pages of ``page_size`` filled best first, an item
-    whose artist already has ``max_per_artist`` songs on the page deferred (in rank order) to
-    the next page. The order depends only on ``ranked``, so pages never overlap. With
-    ``stop``, pages are filled only until the order holds ``stop`` items (the pages up to
-    the one being served); that prefix is the same as the whole order's."""
-    remaining = list(ranked)
-    ordered: list = []
-    while remaining and (stop is None or len(ordered) < stop):
-        per_artist: Counter = Counter()
-        page: list = []
-        deferred: list = []
-        for i, item in enumerate(remaining):
-            if len(page) == page_size:  # the page is full: the rest waits for the next one
-                deferred.extend(remaining[i:])
-                break
-            artist = artist_of(item)
-            if per_artist[artist] < max_per_artist:
-                page.append(item)
-                per_artist[artist] += 1
-            else:
-                deferred.append(item)
-        ordered.extend(page)
-        remaining = deferred
-    return ordered
 
 
 def strongest_contributor(

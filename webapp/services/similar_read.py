@@ -34,13 +34,14 @@ import numpy as np
 
 from recsys.model_registry import ACTIVE_VERSION_SQL, vectors
 from recsys.model_registry.vectors import MODEL_TRAINED_AT, not_taken_down
+from recsys.ranking import cap_per_artist
 from webapp.services.recs import (
     REASON_TEXT,
     Answer,
     Recommender,
     UnknownSong,
 )
-from webapp.services.scoring import cap_per_artist, hybrid_scores
+from webapp.services.scoring import hybrid_scores
 from webapp.services.served_songs import DETAILS_VERSION_SQL
 from webapp.services.song_radio import SIMILAR_TEXT, similar_reasons
 
