@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -32,7 +34,7 @@ from pathlib import Path
 from recsys import db
 from recsys.importers import history_catalog
 from recsys.importers.history_lake import ImportRun, local_root, publish
-from recsys.importers.history_parallel import read_parts, stage_months
+from recsys.importers.history_parallel import Workers, read_parts, stage_months
 from recsys.importers.history_read import (
     ERRORS_KEPT,
     PartJob,
@@ -112,16 +114,21 @@ def import_history(
     run = hashlib.sha256(f"{Path(path).resolve()}|{options.key()}".encode()).hexdigest()[:16]
     with db.connect(settings) as conn:
         index = history_catalog.load_index(conn)
-    with ImportRun(root, run) as import_run:
+    with ImportRun(root, run) as import_run, ExitStack() as stack:
         job = PartJob(
             path=str(path), format=options.format, user=options.user,
             create_missing=options.create_missing, skip_invalid=options.skip_invalid,
             now_ms=now_ms(), play_min_seconds=settings.play_min_seconds,
             spill=str(import_run.staging / "spill"), rejects=str(import_run.staging / "rejects"),
         )  # fmt: skip
+        pool = None
         if workers > 1:
-            parts = read_parts(job, index, workers, import_run.staging, progress)
-            digest = _file_digest(path)
+            pool = stack.enter_context(Workers(workers, import_run.staging, index))
+            # the whole file's digest, here while the workers read their ranges
+            with ThreadPoolExecutor(1) as hashing:
+                digest = hashing.submit(_file_digest, path)
+                parts = read_parts(job, pool, progress)
+                digest = digest.result()
         else:
             parts = [read_part(job, index, progress)]
             digest = parts[0].digest
@@ -143,7 +150,7 @@ def import_history(
         folders = [Path(job.spill)]
         if workers > 1:
             folders = [Path(job.spill) / f"part-{k}" for k in range(len(parts))]
-        _stage_and_publish(import_run, folders, result, summary, workers)
+        _stage_and_publish(import_run, folders, result, summary, pool)
     return summary
 
 
@@ -180,7 +187,7 @@ def _gather_rejects(path: str, options: ImportOptions, parts: list[str]) -> str 
     return str(target)
 
 
-def _stage_and_publish(import_run, folders, result: PartResult, summary, workers: int) -> None:
+def _stage_and_publish(import_run, folders, result: PartResult, summary, pool) -> None:
     committed_at = import_run.commit_time(summary.key)
     summary.committed_at = committed_at
     manifest = {
@@ -193,7 +200,7 @@ def _stage_and_publish(import_run, folders, result: PartResult, summary, workers
     import_run.write_manifest(summary.key, manifest)
     staged = stage_months(
         result.months, folders, import_run.root, import_run.staging, summary.key,
-        committed_at, workers,
+        committed_at, pool,
     )  # fmt: skip
     publish(staged)
     summary.duplicates, summary.duplicate_rows = staged.duplicates, staged.duplicate_rows

@@ -2,7 +2,8 @@
 Last.fm file (``read_parts``) and stage the spilled months (``stage_months``).
 
 Workers are spawned (never forked from a process holding Arrow's threads and a database
-connection), get the catalog once, and report progress through a queue. A worker whose
+connection) once per import (``Workers``: both passes use the same processes, so their start
+is paid once), get the catalog once, and report progress through a queue. A worker whose
 importing process died (``kill -9``) exits within half a second, and holds a shared lock on
 the run's ``.workers`` file while it lives, so a re-run (which takes that lock exclusively
 first) never shares the staging folder with a dying run's workers.
@@ -50,13 +51,25 @@ def _start_worker(parent: int, lock: str, index, progress) -> None:
     _INDEX, _PROGRESS = index, progress
 
 
-def _pool(workers: int, staging: Path, index, progress):
-    context = multiprocessing.get_context("spawn")
-    return context.Pool(
-        workers,
-        initializer=_start_worker,
-        initargs=(os.getpid(), str(workers_lock(staging)), index, progress),
-    )
+class Workers:
+    """The import's worker processes, for both passes; ``with Workers(...) as workers:``."""
+
+    def __init__(self, count: int, staging: Path, index: CatalogIndex):
+        context = multiprocessing.get_context("spawn")
+        self.count = count
+        self.reports = context.Queue()
+        self.pool = context.Pool(
+            count,
+            initializer=_start_worker,
+            initargs=(os.getpid(), str(workers_lock(staging)), index, self.reports),
+        )
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.terminate()
+        self.pool.join()
 
 
 def _read_task(numbered: tuple[int, PartJob]) -> PartResult:
@@ -64,31 +77,27 @@ def _read_task(numbered: tuple[int, PartJob]) -> PartResult:
     return read_part(job, _INDEX, lambda done, rows: _PROGRESS.put((number, done, rows)))
 
 
-def read_parts(
-    job: PartJob, index: CatalogIndex, workers: int, staging: Path, progress=None
-) -> list[PartResult]:
-    """``job``'s file read as ``workers`` byte ranges at once, one spill folder each; the
+def read_parts(job: PartJob, workers: Workers, progress=None) -> list[PartResult]:
+    """``job``'s file read as one byte range per worker at once, one spill folder each; the
     parts' results in file order."""
-    starts = line_starts(job.path, workers)
+    starts = line_starts(job.path, workers.count)
     ends = [*starts[1:], None]
     jobs = [
         replace(job, start=start, end=end, first_line=1 if start == 0 else None,
                 spill=f"{job.spill}/part-{k}", rejects=f"{job.rejects}.part-{k}")
         for k, (start, end) in enumerate(zip(starts, ends, strict=True))
     ]  # fmt: skip
-    reports = multiprocessing.get_context("spawn").Queue()
     done = {k: (0, 0) for k in range(len(jobs))}
-    with _pool(len(jobs), staging, index, reports) as pool:
-        pending = pool.map_async(_read_task, list(enumerate(jobs)))
-        while not pending.ready():
-            try:
-                number, position, rows = reports.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            done[number] = (position, rows)
-            if progress:
-                progress(sum(p for p, _ in done.values()), sum(r for _, r in done.values()))
-        return pending.get()
+    pending = workers.pool.map_async(_read_task, list(enumerate(jobs)))
+    while not pending.ready():
+        try:
+            number, position, rows = workers.reports.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        done[number] = (position, rows)
+        if progress:
+            progress(sum(p for p, _ in done.values()), sum(r for _, r in done.values()))
+    return pending.get()
 
 
 def _stage_task(task) -> Staged:
@@ -105,17 +114,13 @@ def stage_months(
     staging: Path,
     key: str,
     committed_at: datetime,
-    workers: int,
+    workers: Workers | None,
 ) -> Staged:
-    """Every spilled month staged, ``workers`` months at a time; their outcomes added up."""
+    """Every spilled month staged, by ``workers`` (None: in this process) a month each at a
+    time; their outcomes added up."""
     tasks = [(m, spill_folders, root, staging, key, committed_at) for m in months]
     total = Staged()
-    if workers <= 1:
-        parts = map(_stage_task, tasks)
-        for part in parts:
-            total.add(part)
-        return total
-    with _pool(workers, staging, None, None) as pool:
-        for part in pool.imap(_stage_task, tasks):
-            total.add(part)
+    parts = map(_stage_task, tasks) if workers is None else workers.pool.imap(_stage_task, tasks)
+    for part in parts:
+        total.add(part)
     return total

@@ -61,9 +61,12 @@ def event_ids_and_keys(source: str, users, timestamps, keys) -> tuple[pa.Array, 
     names = pc.binary_join_element_wise(
         pa.scalar(source), users, pc.cast(timestamps, pa.string()), keys, "|"
     )
-    prefix, sha1 = EVENT_NAMESPACE.bytes, hashlib.sha1
-    names = pc.cast(names, pa.binary()).to_pylist()
-    digests = b"".join([sha1(prefix + name).digest() for name in names])
+    # uuid5 hashes the namespace's 16 bytes, then the name: joined here by Arrow, not per row
+    names = pc.binary_join_element_wise(
+        pa.scalar(EVENT_NAMESPACE.bytes, pa.binary()), pc.cast(names, pa.binary()), b""
+    )
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(name).digest() for name in names.to_pylist()])
     raw = np.frombuffer(digests, np.uint8).reshape(-1, 20)[:, :16].copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant

@@ -87,8 +87,10 @@ def _parse_block(source: Source, block: Block, context: ParseContext):
     if len(lines) != table.num_rows:  # a lone carriage return read as a line break
         table, lines, blank = _python_split(block, wrong_shape)
     errors = [_shape_error(source, block.first_line + n - 1, k, t) for n, k, t in wrong_shape]
-    keep = pc.invert(pc.is_in(pa.array(lines), value_set=pa.array(blank, pa.int64())))
-    table, lines = table.filter(keep), pa.array(lines).filter(keep)
+    lines = pa.array(lines)
+    if blank:
+        keep = pc.invert(pc.is_in(lines, value_set=pa.array(blank, pa.int64())))
+        table, lines = table.filter(keep), lines.filter(keep)
     return _listens(source, table, lines, context, errors)
 
 
@@ -164,7 +166,7 @@ def _listens(source, table, lines, context: ParseContext, errors: list):
             "recording_mbid": empty_to_null(_NAMES[4]),
             "spotify_uri": pa.nulls(n, pa.string()),
             "song_id": pa.nulls(n, pa.string()),
-            "action": pa.array(["listen"] * n, pa.string()) if n else pa.array([], pa.string()),
+            "action": pa.repeat(pa.scalar("listen"), n),
             "seconds": pa.nulls(n, pa.int32()),
             "total_seconds": pa.nulls(n, pa.int32()),
             "track_key": pa.nulls(n, pa.string()),

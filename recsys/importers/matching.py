@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 DEFAULT_SONG_SECONDS = 210
 UNKNOWN_GENRE = "unknown"
 KEY_SEPARATOR = "\x1f"
+NAME_CACHE_SIZE = 100_000  # distinct tracks remembered between batches: about 20 MB
 _FEATURING = r"^(.+?)\s*[(\[]?\s*\b(?:feat|ft|featuring)\b\.?\s.*$"
 
 
@@ -74,6 +75,8 @@ class CatalogIndex:
     by_name: dict[str, str]
     artists: dict[str, str]
     created: dict[str, CreatedSong] = field(default_factory=dict)
+    # raw "artist<US>title" -> its name key, for the batches to come (at most NAME_CACHE_SIZE)
+    name_key_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_rows(cls, songs: list[tuple], artists: list[tuple]) -> CatalogIndex:
@@ -145,9 +148,8 @@ def match(batch: pa.Table, index: CatalogIndex, create_missing: bool) -> Matches
     track = pc.coalesce(track, _lookup(batch["spotify_uri"].combine_chunks(), index.by_spotify_uri))
     raw = pc.binary_join_element_wise(batch["artist"], batch["title"], KEY_SEPARATOR)
     encoded = pc.dictionary_encode(raw.combine_chunks())
-    pairs = pc.split_pattern(encoded.dictionary, KEY_SEPARATOR, max_splits=1)
-    keys = name_keys(pc.list_element(pairs, 0), pc.list_element(pairs, 1))
-    key_list = keys.to_pylist()
+    key_list = _cached_name_keys(encoded.dictionary, index.name_key_cache)
+    keys = pa.array(key_list, pa.string())
     by_name = pa.array([index.by_name.get(k) for k in key_list], pa.string())
     name_key = pc.take(keys, encoded.indices)
     track = pc.coalesce(track, pc.take(by_name, encoded.indices))
@@ -161,6 +163,20 @@ def match(batch: pa.Table, index: CatalogIndex, create_missing: bool) -> Matches
         lengths = {s: c.duration_s for s, c in index.created.items()}
         seconds = pc.coalesce(seconds, _lookup(created, lengths, pa.int32()))
     return Matches(track, seconds, name_key, pc.is_valid(created))
+
+
+def _cached_name_keys(raws: pa.Array, cache: dict) -> list:
+    """``name_keys`` of each distinct raw "artist<US>title" of a batch; the pairs of earlier
+    batches are looked up, not normalised again (a history repeats its tracks)."""
+    raw_list = raws.to_pylist()
+    missing = [raw for raw in raw_list if raw not in cache]
+    if missing:
+        if len(cache) + len(missing) > NAME_CACHE_SIZE:
+            cache.clear()
+        pairs = pc.split_pattern(pa.array(missing, pa.string()), KEY_SEPARATOR, max_splits=1)
+        new = name_keys(pc.list_element(pairs, 0), pc.list_element(pairs, 1)).to_pylist()
+        cache.update(zip(missing, new, strict=True))
+    return [cache[raw] for raw in raw_list]
 
 
 def _created_ids(batch, encoded, key_list: list, index: CatalogIndex) -> pa.Array:

@@ -25,7 +25,7 @@ from recsys.importers.listens import MAX_LINE_BYTES, FileError, RowError
 class Source:
     """A file opened for reading, counting and hashing (SHA-256) what is read; or one byte
     range of it, [start, end), whose first line is line ``first_line`` of the file (None:
-    counted from the start)."""
+    counted from the start). A range of a file is not hashed (its digest serves nothing)."""
 
     def __init__(self, path: str, start: int = 0, end: int | None = None, first_line=1):
         self.path = str(path)
@@ -34,13 +34,14 @@ class Source:
         self.first_line = first_line if first_line is not None else _lines_before(self, start)
         self._file.seek(start)
         self._left = (self.size if end is None else end) - start
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if start == 0 and end is None else None
         self.bytes_read = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self._file.read(self._left if n < 0 else min(n, self._left))
         self._left -= len(data)
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self.bytes_read += len(data)
         return data
 
