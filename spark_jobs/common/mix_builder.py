@@ -1,5 +1,7 @@
-"""One listener's nightly mixes from their heard songs and the model's vectors: pure numpy,
+"""Listeners' nightly mixes from their heard songs and the model's vectors: pure numpy,
 run by the daily_mixes job inside Spark tasks (and by the tests on tiny catalogs).
+``build_many`` builds a batch of listeners, the catalog scored for all of them in one
+matrix product; ``build_mixes`` one listener. A listener gets the same mixes in any batch.
 
 - **Daily mixes**, one per taste cluster: the listener's liked songs (played, not
   disliked, still served) are clustered by the direction of their ALS item vectors
