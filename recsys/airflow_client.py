@@ -13,9 +13,11 @@ import requests
 from recsys.settings import Settings
 
 TERMINAL_STATES = ("success", "failed")
-# The project's DAGs (dags/), in the order their data flows.
+# The project's DAGs (dags/), in the order their data flows: `make up` unpauses them, the
+# admin page shows their runs (tests/dags/test_dag_integrity.py keeps the list whole).
 DAG_IDS = (
-    "play_counters", "trending_resync", "als_training", "lyrics_embeddings", "online_metrics",
+    "play_counters", "trending_resync", "als_training", "lyrics_embeddings", "daily_mixes",
+    "online_metrics",
 )  # fmt: skip
 
 

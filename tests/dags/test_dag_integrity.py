@@ -24,6 +24,14 @@ def test_there_are_dags():
     assert DAG_FILES
 
 
+def test_every_dag_is_one_the_project_unpauses_and_shows():
+    """`make up` unpauses DAG_IDS and the admin page lists their runs: a DAG left out of
+    them would stay paused (Airflow creates DAGs paused) and never run."""
+    from recsys.airflow_client import DAG_IDS
+
+    assert sorted(DAG_IDS) == sorted(p.stem for p in DAG_FILES)
+
+
 def test_imports_without_errors(dag_bag):
     assert dag_bag.import_errors == {}
     assert dag_bag.dags
