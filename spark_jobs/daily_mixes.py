@@ -45,7 +45,13 @@ from recsys import model_registry as registry
 from recsys.model_registry.exports import version_factors
 from recsys.settings import Settings, load_settings
 from spark_jobs.common.lake import read_events
-from spark_jobs.common.mix_builder import Catalog, Taste, build_many, listener_seed
+from spark_jobs.common.mix_builder import (
+    Catalog,
+    Taste,
+    build_many,
+    listener_seed,
+    listeners_per_batch,
+)
 from spark_jobs.common.play_stats import is_play, is_progress
 from spark_jobs.common.session import spark_session
 
@@ -151,11 +157,6 @@ def stored_dislikes(conn, day: date) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "song_id"], dtype=object)
 
 
-# Listeners built together: one matrix product scores the catalog for all of them
-# (4 x items x 4 bytes of scores per listener: 10 MB for 32 listeners and 20,000 songs).
-LISTENERS_PER_PRODUCT = 32
-
-
 def mix_rows(
     spark: SparkSession,
     tastes: DataFrame,
@@ -231,8 +232,9 @@ def mix_rows(
                 )
             )
         out = []
-        for start in range(0, len(tastes), LISTENERS_PER_PRODUCT):
-            chunk = slice(start, start + LISTENERS_PER_PRODUCT)
+        batch_size = listeners_per_batch(len(item_ids), mixes)
+        for start in range(0, len(tastes), batch_size):
+            chunk = slice(start, start + batch_size)
             built = build_many(tastes[chunk], catalog, mixes, size)
             for user_id, listener_mixes in zip(listeners[chunk], built, strict=True):
                 for position, mix in enumerate(listener_mixes, start=1):

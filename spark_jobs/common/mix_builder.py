@@ -270,10 +270,22 @@ def _finish(plan: _Plan, scores: np.ndarray, top: np.ndarray, catalog: Catalog,
     return out
 
 
+# What a batch's scores may take: up to ``mixes`` queries a listener, each a float32 score
+# and (in the partial sort) an int64 index per song.
+BATCH_BYTES = 64 * 2**20
+MAX_BATCH = 32
+
+
+def listeners_per_batch(items: int, mixes: int) -> int:
+    """How many listeners ``build_many`` should get at once: MAX_BATCH on the demo's 20,000
+    songs, fewer on a larger catalog (one on a million songs), so a batch's scores stay
+    within BATCH_BYTES."""
+    return max(1, min(MAX_BATCH, BATCH_BYTES // max(1, mixes * items * 12)))
+
+
 def build_many(tastes: list[Taste], catalog: Catalog, mixes: int, size: int) -> list[list[Mix]]:
     """Each listener's mixes (``build_mixes``), the catalog scored for all of them in one
-    matrix product: pass listeners in batches of a few dozen (the scores take
-    4 x items x 4 bytes per listener)."""
+    matrix product: pass ``listeners_per_batch`` listeners at a time."""
     plans = [_plan(t, catalog, mixes) for t in tastes]
     kept = [p for p in plans if p is not None]
     if not kept:

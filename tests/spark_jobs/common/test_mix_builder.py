@@ -12,6 +12,7 @@ from spark_jobs.common.mix_builder import (
     build_many,
     build_mixes,
     listener_seed,
+    listeners_per_batch,
 )
 
 RANK = 8
@@ -169,3 +170,10 @@ def test_listeners_built_together_get_what_each_gets_alone():
     for mixes in together:
         assert mixes[-1].kind == "discovery"
         assert mixes[-1].items == expected
+
+
+def test_batches_shrink_on_a_larger_catalog():
+    assert listeners_per_batch(20_000, 4) == 32
+    assert listeners_per_batch(200_000, 4) == 6  # 64 MiB / (4 x 200,000 x 12 bytes)
+    assert listeners_per_batch(1_000_000, 4) == 1
+    assert listeners_per_batch(50_000_000, 4) == 1
