@@ -17,7 +17,7 @@ TERMINAL_STATES = ("success", "failed")
 # admin page shows their runs (tests/dags/test_dag_integrity.py keeps the list whole).
 DAG_IDS = (
     "play_counters", "trending_resync", "als_training", "lyrics_embeddings", "daily_mixes",
-    "online_metrics",
+    "online_metrics", "similar_songs",
 )  # fmt: skip
 
 

@@ -18,8 +18,15 @@ searches run only when the served model is another: a new model is used at once.
 is checked on every request, and the songs taken down at the request's details version
 leave a kept list, so a takedown shows at once too.
 
+A song nobody asked this worker about is usually not searched either: the similar_songs DAG
+stores every served song's candidates ahead (recsys.model_registry.similar_lists), and the
+statement reads the song's stored list while it is current (the served model, the lyrics
+vectors and the search settings it was computed under), one probe of a primary key. Songs
+taken down since it was computed leave it as they leave a kept list.
+
 Reads catalog.songs, catalog.song_details_version, the served model (model.active_model,
-model.active_factors, model.als_runs) and model.lyrics_embeddings; writes nothing.
+model.active_factors, model.als_runs), model.lyrics_embeddings, model.lyrics_version and
+the stored lists (model.similar_list_runs, model.similar_lists); writes nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.model_registry import ACTIVE_VERSION_SQL, vectors
-from recsys.model_registry.vectors import MODEL_TRAINED_AT, not_taken_down
+from recsys.model_registry.similar_lists import CANDIDATES_SQL
+from recsys.model_registry.vectors import MODEL_TRAINED_AT
 from recsys.ranking import cap_per_artist
 from webapp.services.recs import (
     REASON_TEXT,
@@ -45,55 +53,20 @@ from webapp.services.scoring import hybrid_scores
 from webapp.services.served_songs import DETAILS_VERSION_SQL
 from webapp.services.song_radio import SIMILAR_TEXT, similar_reasons
 
-# The seed's vectors are init plans read once; each search runs only for a seed that is
-# served, has that vector and has no list kept for the served model (a gating one-time
-# filter: no index scan starts otherwise). Candidates are merged as
-# recsys.model_registry.vectors.next_song_candidates merges them, with the same exact scores.
+# The candidates are recsys.model_registry.similar_lists's: a stored list while one is
+# current, else the searches (none while the asking worker keeps a list for the served model).
 SIMILAR_SQL = f"""
-    with seed as materialized (
-        select s.genre, s.taken_down_at is not null as down,
-               (select factors from model.active_factors
-                where kind = 'item' and id = %(song)s) as item,
-               (select embedding from model.lyrics_embeddings where song_id = %(song)s) as lyrics
-        from catalog.songs as s where s.id = %(song)s
-    ),
-    search as materialized (
-        select not down and coalesce(%(kept)s::bigint <> {ACTIVE_VERSION_SQL}, true) as go
-        from seed
-    ),
-    als as materialized (
-        select f.id, -(f.factors <#> (select item from seed)) as score
-        from model.active_factors as f
-        where f.kind = 'item' and (select go from search) and (select item from seed) is not null
-          and f.id <> all(%(exclude)s) and {not_taken_down("f.id")}
-        order by f.factors <#> (select item from seed) limit %(n)s
-    ),
-    lyrics as materialized (
-        select l.song_id as id, 1 - (l.embedding <=> (select lyrics from seed)) as score
-        from model.lyrics_embeddings as l
-        where (select go from search) and (select lyrics from seed) is not null
-          and l.song_id <> all(%(exclude)s) and {not_taken_down("l.song_id")}
-        order by l.embedding <=> (select lyrics from seed) limit %(n)s
-    ),
+    with {CANDIDATES_SQL},
     scored as materialized (
-        select c.id,
-               coalesce(a.score, (select -(f.factors <#> (select item from seed))
-                                  from model.active_factors as f
-                                  where f.kind = 'item' and f.id = c.id)) as als,
-               coalesce(y.score, (select 1 - (l.embedding <=> (select lyrics from seed))
-                                  from model.lyrics_embeddings as l
-                                  where l.song_id = c.id)) as lyrics,
+        select m.id, m.als, m.lyrics,
                coalesce(s.created_at > {MODEL_TRAINED_AT}, false) as new,
                s.id is not null as known,
                s.artist_id
-        from (select id from als union select id from lyrics) as c
-        left join als as a on a.id = c.id
-        left join lyrics as y on y.id = c.id
-        left join catalog.songs as s on s.id = c.id
+        from merged as m left join catalog.songs as s on s.id = m.id
     )
     select {ACTIVE_VERSION_SQL}, {DETAILS_VERSION_SQL},
            seed.genre, seed.down, seed.item is not null, seed.lyrics is not null,
-           (select go from search), a.*
+           not (select kept from search), exists (select from stored), a.*
     from (select) as one left join seed on true
     cross join lateral (
         select array_agg(id), array_agg(als), array_agg(lyrics), array_agg(new),
@@ -180,7 +153,7 @@ class KeptSimilar:
 def _rank(row, weight: float, new_weight: float, slots: int) -> Ranking:
     """The candidates of one read ranked as Recommender._next_songs ranks them: the same
     scores, order (best first, then by id) and new-song rule."""
-    ids, als_scores, lyrics_scores, new_flags, known, artist_ids = row[7:]
+    ids, als_scores, lyrics_scores, new_flags, known, artist_ids = row[8:]
     has_als, has_lyrics = row[4], row[5]
     als: dict[str, float] = {}
     content: dict[str, float] = {}
@@ -242,8 +215,8 @@ def _page(
     drop_down: bool,
 ) -> list[dict]:
     """The page ``[offset, offset + limit)`` of the capped order, as Recommender.page and
-    song_radio.similar_reasons make it (``drop_down``: a kept list, so songs taken down at
-    this details version leave it first)."""
+    song_radio.similar_reasons make it (``drop_down``: a kept or stored list, so songs taken
+    down at this details version leave it first)."""
     order = range(len(ranking.songs))
     artists = ranking.artists
     songs = ranking.songs
@@ -311,7 +284,7 @@ def similar_page(
     kept_version = kept.version(song_id)
     row = _read(conn, s, song_id, kept_version)
     ranking = None
-    if row[6] is False:  # the statement did not search: the served model is the kept list's
+    if row[6] is False:  # the served model is the kept list's: the statement read no candidates
         ranking = kept.get(song_id, kept_version)
         if ranking is None:  # it expired or left since: read again, searching
             row = _read(conn, s, song_id, None)
@@ -330,17 +303,21 @@ def similar_page(
     ranking = _rank(row, s.next_song_als_weight, s.next_song_new_song_weight, s.recs_new_song_slots)
     if version is not None:
         kept.put(song_id, version, ranking)
-    items = _page(recommender, conn, song_id, ranking, details_version, limit, offset, False)
+    # a stored list was computed before some takedowns: they leave it as they leave a kept one
+    stored = row[7]
+    items = _page(recommender, conn, song_id, ranking, details_version, limit, offset, stored)
     return Similar(ranking.mode, degraded, version, items)
 
 
 def _read(conn, s, song_id: str, kept_version: int | None) -> tuple:
     """SIMILAR_SQL's row for ``song_id``; its searches run unless ``kept_version`` is the
-    served model's."""
+    served model's or a stored list is current."""
     params = {
         "song": song_id,
         "kept": kept_version,
         "exclude": [song_id],
         "n": s.recs_candidate_pool,
+        "ef": s.hnsw_ef_search,
+        "stored": True,
     }
     return vectors.search(conn, SIMILAR_SQL, params, s.hnsw_ef_search).fetchone()
