@@ -10,8 +10,10 @@ single >= 1,500 events/s, batch >= 0.5 x the bare producer.
 The API runs in token mode (RECSYS_AUTH_MODE=token), as in production: every request carries
 the benchmark's service token (scope events:write:any, signed with the stack's
 RECSYS_AUTH_SECRET). Each round also sends the same batches and single events to the API in
-open mode (RECSYS_AUTH_MODE=open, no token), the web app restarted for each mode; the cost of
-token verification is 1 - (token / open) from the rounds' totals (target: at most 5%).
+open mode (RECSYS_AUTH_MODE=open, no token), the web app restarted for each mode, the modes
+in the other order every other round (whichever runs second follows a warmer broker); the
+cost of token verification is 1 - (token / open) from the rounds' totals and the median of
+the rounds' own costs (target: at most 5%).
 """
 
 from __future__ import annotations
@@ -110,12 +112,13 @@ def http_singles(settings, sample, processes, threads, port=None, headers=None) 
     )
 
 
-def api_rounds(settings, sample, singles, clients, headers) -> dict[str, tuple]:
-    """Batches and single events through the API in each of MODES, the web app restarted
-    in the mode first: ``{mode: (batch, single)}``. Open mode's clients send no token."""
+def api_rounds(settings, sample, singles, clients, headers, modes=MODES) -> dict[str, tuple]:
+    """Batches and single events through the API in each of ``modes`` in turn, the web app
+    restarted in the mode first: ``{mode: (batch, single)}``. Open mode's clients send no
+    token."""
     processes = 4
     measured = {}
-    for mode in MODES:
+    for mode in modes:
         restart_webapp(settings, RECSYS_AUTH_MODE=mode)
         sent = headers if mode == "token" else None
         batch_threads, single_threads = max(clients // 8, 1), max(clients // processes, 1)
@@ -128,16 +131,21 @@ def api_rounds(settings, sample, singles, clients, headers) -> dict[str, tuple]:
 
 def token_cost(rounds: list[dict[str, tuple]]) -> None:
     """The cost of token verification for batches and for single events: each round's
-    events/s in token and open mode, and 1 - token / open from the totals."""
+    events/s in token and open mode, and 1 - token / open from the totals and as the median
+    of the rounds' own."""
     for i, path in enumerate(("batch of 1000", "single event")):
         token = [r["token"][i].events_per_second for r in rounds]
         open_ = [r["open"][i].events_per_second for r in rounds]
         by_round = " ".join(f"{a:,.0f}/{b:,.0f}" for a, b in zip(token, open_, strict=True))
         errors = sum(r[mode][i].errors for r in rounds for mode in MODES)
+        costs = sorted(1 - a / b for a, b in zip(token, open_, strict=True))
+        middle = len(costs) // 2
+        median_cost = costs[middle] if len(costs) % 2 else (costs[middle - 1] + costs[middle]) / 2
         print(
             f"HTTP {path}, token/open mode events/s by round: {by_round};"
             f" mean {sum(token) / len(token):,.0f}/{sum(open_) / len(open_):,.0f};"
             f" token verification costs {1 - sum(token) / sum(open_):+.1%} of throughput"
+            f" (median of the rounds {median_cost:+.1%})"
             + (f" ({errors} errors)" if errors else ""),
             flush=True,
         )
@@ -168,7 +176,9 @@ def parse_args(argv=None):
     parser.add_argument("--events", type=int, default=200_000, help="events per batch run")
     parser.add_argument("--singles", type=int, default=30_000, help="events sent one by one")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="rounds (even: each mode first as often); medians"
+    )
     return parser.parse_args(argv)
 
 
@@ -194,11 +204,12 @@ def main(argv=None) -> None:
         # Rounds interleave the paths so a noisy moment hits them alike; medians are shown.
         rounds = []
         with bare_http_app(settings, "bench.bare_event_app:app") as bare_port:
-            for _ in range(args.rounds):
+            for n in range(args.rounds):
                 one = bare_producers(settings, sample, 1)
                 limit = bare_producers(settings, sample, workers)
                 bare = http_singles(settings, singles, processes, single_threads, bare_port)
-                api = api_rounds(settings, sample, singles, args.clients, headers)
+                order = MODES if n % 2 == 0 else MODES[::-1]
+                api = api_rounds(settings, sample, singles, args.clients, headers, order)
                 rounds.append((one, limit, bare, api))
         one_producer, baseline, bare_single = (
             median(path) for path in zip(*(r[:3] for r in rounds), strict=True)
