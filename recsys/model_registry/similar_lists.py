@@ -44,11 +44,13 @@ _SERVED_RUN_SQL = f"""(
 
 # CTEs (after a WITH) of the song %(song)s's candidates:
 #   seed    its genre, whether it is taken down, its item and lyrics vectors (init plans);
-#   stored  its stored list, if %(stored)s and one is current;
-#   search  whether to search: a served seed with no current stored list and no list kept
-#           for the served model in the asking worker (%(kept)s, its version or null);
-#   merged  (id, als, lyrics): the candidates with both exact scores (null: no such vector),
-#           from the searches or from the stored list.
+#   kept    whether the asking worker keeps a list for the served model (%(kept)s: the kept
+#           list's version or null) and the seed is served: then nothing more is read;
+#   stored  its stored list, if %(stored)s, none is kept and one is current;
+#   search  whether to search: a served seed with neither a kept nor a stored list;
+#   merged  (id, als, lyrics, from_store): the candidates with both exact scores (null: no
+#           such vector), from the searches or from the stored list (a stored list may hold
+#           songs taken down since: the statement embedding it leaves them out).
 # Each search runs only when ``go`` (a gating one-time filter: no index scan starts
 # otherwise); the exact scores are those of recsys.model_registry.vectors's next-song merge.
 CANDIDATES_SQL = f"""
@@ -59,14 +61,18 @@ CANDIDATES_SQL = f"""
                (select embedding from model.lyrics_embeddings where song_id = %(song)s) as lyrics
         from catalog.songs as s where s.id = %(song)s
     ),
+    kept as materialized (
+        select not down and coalesce(%(kept)s::bigint = {ACTIVE_VERSION_SQL}, false) as kept
+        from seed
+    ),
     stored as materialized (
         select l.ids, l.als, l.lyrics from model.similar_lists as l
-        where %(stored)s and l.song_id = %(song)s and l.run_id = {_SERVED_RUN_SQL}
+        where %(stored)s and not (select kept from kept) and not (select down from seed)
+          and l.song_id = %(song)s and l.run_id = {_SERVED_RUN_SQL}
     ),
     search as materialized (
-        select coalesce(%(kept)s::bigint = {ACTIVE_VERSION_SQL}, false) as kept,
-               not down and coalesce(%(kept)s::bigint <> {ACTIVE_VERSION_SQL}, true)
-               and not exists (select from stored) as go
+        select not down and not (select kept from kept) and not exists (select from stored)
+               as go
         from seed
     ),
     als as materialized (
@@ -90,12 +96,13 @@ CANDIDATES_SQL = f"""
                                   where f.kind = 'item' and f.id = c.id)) as als,
                coalesce(y.score, (select 1 - (l.embedding <=> (select lyrics from seed))
                                   from model.lyrics_embeddings as l
-                                  where l.song_id = c.id)) as lyrics
+                                  where l.song_id = c.id)) as lyrics,
+               false as from_store
         from (select id from als union select id from lyrics) as c
         left join als as a on a.id = c.id
         left join lyrics as y on y.id = c.id
         union all
-        select u.id, u.als, u.lyrics
+        select u.id, u.als, u.lyrics, true
         from stored cross join lateral unnest(stored.ids, stored.als, stored.lyrics)
              as u (id, als, lyrics)
     )

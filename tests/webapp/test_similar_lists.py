@@ -14,7 +14,6 @@ from recsys.model_registry import similar_lists
 from recsys.ranking import cap_per_artist
 from tests.webapp.test_recs_api import expected_next, ids
 from webapp import create_app
-from webapp.services import similar_read
 
 pytestmark = pytest.mark.integration
 
@@ -49,9 +48,13 @@ def clean_lists(postgres, model):
 
 
 def from_store(settings, song) -> bool:
-    """Whether the endpoint's statement reads ``song``'s candidates from a stored list."""
+    """Whether the endpoint's statement reads ``song``'s candidates from a stored list (a
+    worker keeping none)."""
+    params = {"song": song, "kept": None, "exclude": [song], "stored": True,
+              "n": settings.recs_candidate_pool, "ef": settings.hnsw_ef_search}  # fmt: skip
     with db.connect(settings) as conn:
-        return similar_read._read(conn, settings, song, None)[7]
+        sql = f"with {similar_lists.CANDIDATES_SQL} select exists (select from stored)"
+        return conn.execute(sql, params).fetchone()[0]
 
 
 def lyrics_version(settings) -> int:

@@ -22,7 +22,8 @@ A song nobody asked this worker about is usually not searched either: the simila
 stores every served song's candidates ahead (recsys.model_registry.similar_lists), and the
 statement reads the song's stored list while it is current (the served model, the lyrics
 vectors and the search settings it was computed under), one probe of a primary key. Songs
-taken down since it was computed leave it as they leave a kept list.
+taken down since it was computed leave it in the statement (it reads their catalog rows in
+the same snapshot).
 
 Reads catalog.songs, catalog.song_details_version, the served model (model.active_model,
 model.active_factors, model.als_runs), model.lyrics_embeddings, model.lyrics_version and
@@ -62,11 +63,16 @@ SIMILAR_SQL = f"""
                coalesce(s.created_at > {MODEL_TRAINED_AT}, false) as new,
                s.id is not null as known,
                s.artist_id
-        from merged as m left join catalog.songs as s on s.id = m.id
+        from merged as m
+        left join lateral (  -- one probe of the key each (offset 0: not a join of all songs)
+            select s.id, s.created_at, s.artist_id, s.taken_down_at
+            from catalog.songs as s where s.id = m.id offset 0
+        ) as s on true
+        where not (m.from_store and s.taken_down_at is not null)
     )
     select {ACTIVE_VERSION_SQL}, {DETAILS_VERSION_SQL},
            seed.genre, seed.down, seed.item is not null, seed.lyrics is not null,
-           not (select kept from search), exists (select from stored), a.*
+           not (select kept from kept), a.*
     from (select) as one left join seed on true
     cross join lateral (
         select array_agg(id), array_agg(als), array_agg(lyrics), array_agg(new),
@@ -153,7 +159,7 @@ class KeptSimilar:
 def _rank(row, weight: float, new_weight: float, slots: int) -> Ranking:
     """The candidates of one read ranked as Recommender._next_songs ranks them: the same
     scores, order (best first, then by id) and new-song rule."""
-    ids, als_scores, lyrics_scores, new_flags, known, artist_ids = row[8:]
+    ids, als_scores, lyrics_scores, new_flags, known, artist_ids = row[7:]
     has_als, has_lyrics = row[4], row[5]
     als: dict[str, float] = {}
     content: dict[str, float] = {}
@@ -215,8 +221,8 @@ def _page(
     drop_down: bool,
 ) -> list[dict]:
     """The page ``[offset, offset + limit)`` of the capped order, as Recommender.page and
-    song_radio.similar_reasons make it (``drop_down``: a kept or stored list, so songs taken
-    down at this details version leave it first)."""
+    song_radio.similar_reasons make it (``drop_down``: a kept list, so songs taken down at
+    this details version leave it first)."""
     order = range(len(ranking.songs))
     artists = ranking.artists
     songs = ranking.songs
@@ -303,9 +309,8 @@ def similar_page(
     ranking = _rank(row, s.next_song_als_weight, s.next_song_new_song_weight, s.recs_new_song_slots)
     if version is not None:
         kept.put(song_id, version, ranking)
-    # a stored list was computed before some takedowns: they leave it as they leave a kept one
-    stored = row[7]
-    items = _page(recommender, conn, song_id, ranking, details_version, limit, offset, stored)
+    # (a stored list's songs taken down since it was computed left it in the statement)
+    items = _page(recommender, conn, song_id, ranking, details_version, limit, offset, False)
     return Similar(ranking.mode, degraded, version, items)
 
 
