@@ -147,8 +147,13 @@ def start(settings: Settings) -> None:
 
 
 def new_cluster_id() -> str:
-    """Kafka cluster ids are 16 random bytes in URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Kafka cluster ids are 16 random bytes in URL-safe base64 without padding, never
+    starting with '-' (kafka-storage's ``-t`` would read one as an option and fail: one
+    format in 64), as Kafka's own Uuid.randomUuid avoids it."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def format_storage(libs: Path, props: Path, log4j: Path, cluster_id: str, *options: str) -> None:
