@@ -3,12 +3,12 @@ and nearest lyrics, each with both exact scores), kept in ``model.similar_lists`
 GET /api/v1/songs/<id>/similar reads one row instead of searching two HNSW indexes
 (docs/playlists.md#similar-songs).
 
-``CANDIDATES_SQL`` is the one definition of a song's candidates: the web app's statement
-(webapp.services.similar_read) embeds it, and ``refresh`` runs it, searching, for every
-served song. A stored list is read only while the served model version, the lyrics vectors
-(``model.lyrics_version``, moved by a trigger on every change) and the search settings
-(candidates per search, ``hnsw.ef_search``) are the ones it was computed under, so it holds
-what a search would find; otherwise the statement searches as before.
+``CANDIDATES_SQL`` is the one definition of a song's candidates: ``refresh`` runs it for
+every served song, and the web app's search (webapp.services.similar_read) embeds it. A
+stored list is read (``SERVED_RUN_SQL``) only while the served model version, the lyrics
+vectors (``model.lyrics_version``, moved by a trigger on every change) and the search
+settings (candidates per search, ``hnsw.ef_search``) are the ones it was computed under, so
+it holds what a search would find; otherwise the web app searches as before.
 
 ``refresh`` (the similar_songs DAG, after a model goes live or lyrics are embedded) computes
 under one (model version, lyrics version) pair, then publishes in one transaction only if
@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 LYRICS_VERSION_SQL = "(select version from model.lyrics_version)"
 
-# The stored list's run for the served model, the current lyrics and these search settings.
-_SERVED_RUN_SQL = f"""(
+# The run whose lists are served now: complete, of the served model, the current lyrics and
+# the search settings %(n)s (candidates per search) and %(ef)s (hnsw.ef_search).
+SERVED_RUN_SQL = f"""(
     select r.id from model.similar_list_runs as r
     where r.status = 'complete' and r.model_version = {ACTIVE_VERSION_SQL}
       and r.lyrics_version = {LYRICS_VERSION_SQL}
@@ -42,15 +43,10 @@ _SERVED_RUN_SQL = f"""(
     order by r.id desc limit 1
 )"""
 
-# CTEs (after a WITH) of the song %(song)s's candidates:
+# CTEs (after a WITH) of the song %(song)s's candidates, searched:
 #   seed    its genre, whether it is taken down, its item and lyrics vectors (init plans);
-#   kept    whether the asking worker keeps a list for the served model (%(kept)s: the kept
-#           list's version or null) and the seed is served: then nothing more is read;
-#   stored  its stored list, if %(stored)s, none is kept and one is current;
-#   search  whether to search: a served seed with neither a kept nor a stored list;
-#   merged  (id, als, lyrics, from_store): the candidates with both exact scores (null: no
-#           such vector), from the searches or from the stored list (a stored list may hold
-#           songs taken down since: the statement embedding it leaves them out).
+#   search  whether to search: the seed is served;
+#   merged  (id, als, lyrics): the candidates with both exact scores (null: no such vector).
 # Each search runs only when ``go`` (a gating one-time filter: no index scan starts
 # otherwise); the exact scores are those of recsys.model_registry.vectors's next-song merge.
 CANDIDATES_SQL = f"""
@@ -61,20 +57,7 @@ CANDIDATES_SQL = f"""
                (select embedding from model.lyrics_embeddings where song_id = %(song)s) as lyrics
         from catalog.songs as s where s.id = %(song)s
     ),
-    kept as materialized (
-        select not down and coalesce(%(kept)s::bigint = {ACTIVE_VERSION_SQL}, false) as kept
-        from seed
-    ),
-    stored as materialized (
-        select l.ids, l.als, l.lyrics from model.similar_lists as l
-        where %(stored)s and not (select kept from kept) and not (select down from seed)
-          and l.song_id = %(song)s and l.run_id = {_SERVED_RUN_SQL}
-    ),
-    search as materialized (
-        select not down and not (select kept from kept) and not exists (select from stored)
-               as go
-        from seed
-    ),
+    search as materialized (select not down as go from seed),
     als as materialized (
         select f.id, -(f.factors <#> (select item from seed)) as score
         from model.active_factors as f
@@ -96,15 +79,10 @@ CANDIDATES_SQL = f"""
                                   where f.kind = 'item' and f.id = c.id)) as als,
                coalesce(y.score, (select 1 - (l.embedding <=> (select lyrics from seed))
                                   from model.lyrics_embeddings as l
-                                  where l.song_id = c.id)) as lyrics,
-               false as from_store
+                                  where l.song_id = c.id)) as lyrics
         from (select id from als union select id from lyrics) as c
         left join als as a on a.id = c.id
         left join lyrics as y on y.id = c.id
-        union all
-        select u.id, u.als, u.lyrics, true
-        from stored cross join lateral unnest(stored.ids, stored.als, stored.lyrics)
-             as u (id, als, lyrics)
     )
 """
 
@@ -179,7 +157,7 @@ def refresh(
             ).fetchone()[0]
             seeds = [r[0] for r in conn.execute(_SEEDS_SQL).fetchall()]
             params = {"run": run_id, "version": version, "lyrics_version": lyrics_version,
-                      "n": pool, "ef": ef, "stored": False, "kept": None}  # fmt: skip
+                      "n": pool}  # fmt: skip
             written = _compute(settings, seeds, params, workers, batch)
             return _publish(conn, run_id, version, lyrics_version, len(seeds), written)
         finally:

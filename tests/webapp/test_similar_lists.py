@@ -14,6 +14,7 @@ from recsys.model_registry import similar_lists
 from recsys.ranking import cap_per_artist
 from tests.webapp.test_recs_api import expected_next, ids
 from webapp import create_app
+from webapp.services import similar_read
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +49,10 @@ def clean_lists(postgres, model):
 
 
 def from_store(settings, song) -> bool:
-    """Whether the endpoint's statement reads ``song``'s candidates from a stored list (a
-    worker keeping none)."""
-    params = {"song": song, "kept": None, "exclude": [song], "stored": True,
-              "n": settings.recs_candidate_pool, "ef": settings.hnsw_ef_search}  # fmt: skip
+    """Whether the endpoint reads ``song``'s candidates from a stored list (a worker keeping
+    none), not searching."""
     with db.connect(settings) as conn:
-        sql = f"with {similar_lists.CANDIDATES_SQL} select exists (select from stored)"
-        return conn.execute(sql, params).fetchone()[0]
+        return similar_read._read(conn, settings, similar_read.LIST_SQL, song, None)[7]
 
 
 def lyrics_version(settings) -> int:
@@ -187,8 +185,7 @@ def test_a_refresh_whose_pair_moved_while_it_ran_is_not_served(app, model, clean
             (version, lyrics - 1, settings.recs_candidate_pool, settings.hnsw_ef_search),
         ).fetchone()[0]
         params = {"run": run, "version": version, "lyrics_version": lyrics - 1,
-                  "n": settings.recs_candidate_pool, "ef": settings.hnsw_ef_search,
-                  "stored": False, "kept": None}  # fmt: skip
+                  "n": settings.recs_candidate_pool}  # fmt: skip
         written = similar_lists._compute(settings, [seed], params, 1, 10)
         assert written == 0
         result = similar_lists._publish(conn, run, version, lyrics - 1, 1, written)

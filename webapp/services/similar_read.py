@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.model_registry import ACTIVE_VERSION_SQL, vectors
-from recsys.model_registry.similar_lists import CANDIDATES_SQL
+from recsys.model_registry.similar_lists import CANDIDATES_SQL, SERVED_RUN_SQL
 from recsys.model_registry.vectors import MODEL_TRAINED_AT
 from recsys.ranking import cap_per_artist
 from webapp.services.recs import (
@@ -54,31 +54,78 @@ from webapp.services.scoring import hybrid_scores
 from webapp.services.served_songs import DETAILS_VERSION_SQL
 from webapp.services.song_radio import SIMILAR_TEXT, similar_reasons
 
-# The candidates are recsys.model_registry.similar_lists's: a stored list while one is
-# current, else the searches (none while the asking worker keeps a list for the served model).
-SIMILAR_SQL = f"""
-    with {CANDIDATES_SQL},
+
+def _answer_sql(kept_sql: str, stored_sql: str) -> str:
+    """The end both statements share, after their ``seed_flags`` and ``merged`` CTEs: each
+    candidate's catalog row, one probe of the key each (offset 0: not a join of all the
+    songs, which the planner picks for a couple of hundred candidates), songs taken down
+    left out, and the row: the served model and details versions, the seed (genre, taken
+    down, whether it has an item and a lyrics vector), ``kept_sql`` (False: a kept list
+    serves), ``stored_sql`` (a stored list was read), then the candidates as arrays."""
+    return f"""
     scored as materialized (
         select m.id, m.als, m.lyrics,
                coalesce(s.created_at > {MODEL_TRAINED_AT}, false) as new,
                s.id is not null as known,
                s.artist_id
         from merged as m
-        left join lateral (  -- one probe of the key each (offset 0: not a join of all songs)
+        left join lateral (
             select s.id, s.created_at, s.artist_id, s.taken_down_at
             from catalog.songs as s where s.id = m.id offset 0
         ) as s on true
-        where not (m.from_store and s.taken_down_at is not null)
+        where s.taken_down_at is null
     )
     select {ACTIVE_VERSION_SQL}, {DETAILS_VERSION_SQL},
-           seed.genre, seed.down, seed.item is not null, seed.lyrics is not null,
-           not (select kept from kept), a.*
-    from (select) as one left join seed on true
+           seed.genre, seed.down, seed.has_item, seed.has_lyrics, {kept_sql}, {stored_sql},
+           a.*
+    from (select) as one left join seed_flags as seed on true
     cross join lateral (
         select array_agg(id), array_agg(als), array_agg(lyrics), array_agg(new),
                array_agg(known), array_agg(artist_id)
         from scored
     ) as a
+"""
+
+
+# Without searching: the seed, whether the asking worker's kept list (%(kept)s: its model
+# version or null) is the served model's, and else the song's stored list while one is current
+# (recsys.model_registry.similar_lists; one probe of a primary key). A stored list's songs
+# taken down since it was computed leave it here. A small statement, planned once per
+# pooled connection.
+LIST_SQL = f"""
+    with seed_flags as materialized (
+        select s.genre, s.taken_down_at is not null as down,
+               exists (select from model.active_factors
+                       where kind = 'item' and id = %(song)s) as has_item,
+               exists (select from model.lyrics_embeddings where song_id = %(song)s) as has_lyrics
+        from catalog.songs as s where s.id = %(song)s
+    ),
+    kept as materialized (
+        select not down and coalesce(%(kept)s::bigint = {ACTIVE_VERSION_SQL}, false) as kept
+        from seed_flags
+    ),
+    stored as materialized (
+        select l.ids, l.als, l.lyrics from model.similar_lists as l
+        where not (select kept from kept) and not (select down from seed_flags)
+          and l.song_id = %(song)s and l.run_id = {SERVED_RUN_SQL}
+    ),
+    merged as materialized (
+        select u.id, u.als, u.lyrics
+        from stored cross join lateral unnest(stored.ids, stored.als, stored.lyrics)
+             as u (id, als, lyrics)
+    ),
+    {_answer_sql("not (select kept from kept)", "exists (select from stored)")}
+"""
+
+# Searching (no kept or stored list serves): the candidates of
+# recsys.model_registry.similar_lists.CANDIDATES_SQL, which exclude the songs taken down.
+SEARCH_SQL = f"""
+    with {CANDIDATES_SQL},
+    seed_flags as materialized (
+        select genre, down, item is not null as has_item, lyrics is not null as has_lyrics
+        from seed
+    ),
+    {_answer_sql("true", "false")}
 """
 
 
@@ -159,7 +206,7 @@ class KeptSimilar:
 def _rank(row, weight: float, new_weight: float, slots: int) -> Ranking:
     """The candidates of one read ranked as Recommender._next_songs ranks them: the same
     scores, order (best first, then by id) and new-song rule."""
-    ids, als_scores, lyrics_scores, new_flags, known, artist_ids = row[7:]
+    ids, als_scores, lyrics_scores, new_flags, known, artist_ids = row[8:]
     has_als, has_lyrics = row[4], row[5]
     als: dict[str, float] = {}
     content: dict[str, float] = {}
@@ -288,13 +335,13 @@ def similar_page(
     down."""
     s = recommender.settings
     kept_version = kept.version(song_id)
-    row = _read(conn, s, song_id, kept_version)
+    row = _read(conn, s, LIST_SQL, song_id, kept_version)
     ranking = None
     if row[6] is False:  # the served model is the kept list's: the statement read no candidates
         ranking = kept.get(song_id, kept_version)
-        if ranking is None:  # it expired or left since: read again, searching
-            row = _read(conn, s, song_id, None)
-    version, details_version, genre, down, has_als, has_lyrics = row[:6]
+        if ranking is None:  # it expired or left since: read again
+            row = _read(conn, s, LIST_SQL, song_id, None)
+    version, details_version, genre, down, has_als, has_lyrics, _, stored = row[:8]
     if down is None or down:
         raise UnknownSong(song_id)
     degraded = [] if version is not None else ["no_active_model"]
@@ -306,23 +353,28 @@ def similar_page(
         answer = Answer("trending", degraded, version, ranked, details_version=details_version)
         items = similar_reasons(recommender.page(conn, answer, limit, offset))
         return Similar("trending", degraded, version, items)
+    if not stored:  # no list computed ahead is current (a model or lyrics changed since)
+        row = _read(conn, s, SEARCH_SQL, song_id, None)
+        version, details_version, genre, down, has_als, has_lyrics = row[:6]
+        if down is None or down:  # taken down in between
+            raise UnknownSong(song_id)
+        degraded = [] if version is not None else ["no_active_model"]
     ranking = _rank(row, s.next_song_als_weight, s.next_song_new_song_weight, s.recs_new_song_slots)
     if version is not None:
         kept.put(song_id, version, ranking)
-    # (a stored list's songs taken down since it was computed left it in the statement)
     items = _page(recommender, conn, song_id, ranking, details_version, limit, offset, False)
     return Similar(ranking.mode, degraded, version, items)
 
 
-def _read(conn, s, song_id: str, kept_version: int | None) -> tuple:
-    """SIMILAR_SQL's row for ``song_id``; its searches run unless ``kept_version`` is the
-    served model's or a stored list is current."""
+def _read(conn, s, statement: str, song_id: str, kept_version: int | None) -> tuple:
+    """LIST_SQL's or SEARCH_SQL's row for ``song_id``."""
     params = {
         "song": song_id,
         "kept": kept_version,
         "exclude": [song_id],
         "n": s.recs_candidate_pool,
         "ef": s.hnsw_ef_search,
-        "stored": True,
     }
-    return vectors.search(conn, SIMILAR_SQL, params, s.hnsw_ef_search).fetchone()
+    if statement is LIST_SQL:
+        return conn.execute(statement, params).fetchone()
+    return vectors.search(conn, statement, params, s.hnsw_ef_search).fetchone()
