@@ -1,5 +1,6 @@
 """An admin retrains and re-embeds from the API: the runs go through the real Airflow
-(scheduler, LocalExecutor, spark-submit) and their outcome is followed through the API."""
+(scheduler, LocalExecutor, spark-submit) and their outcome is followed through the API; the
+similar_songs DAG follows the assets they emit."""
 
 import time
 
@@ -12,7 +13,7 @@ from recsysctl.stack.process import read_pid
 from webapp import create_app
 
 pytestmark = pytest.mark.integration
-AIRFLOW_DAGS = ("als_training", "lyrics_embeddings")
+AIRFLOW_DAGS = ("als_training", "lyrics_embeddings", "similar_songs")
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,41 @@ def test_a_run_asked_for_while_its_dag_is_paused_waits_and_says_so(
         airflow_api.set_paused(dag_id, False)
     run = follow_to_the_end(admin_client, airflow_api, "embed", run_id, timeout_s=600)
     assert run["dag_paused"] is False and run["embedding"]["status"] == "succeeded"
+
+
+def test_a_new_model_or_new_lyrics_refresh_the_similar_lists(
+    history, admin_client, airflow_api, settings
+):
+    """The embed and retrain runs emit their assets; the scheduler runs the similar_songs DAG
+    on them, which leaves the lists of the served model and lyrics complete (or, with no
+    model served, nothing to list)."""
+    from recsys.model_registry import similar_lists
+
+    def asset_runs():
+        return [
+            r for r in airflow_api.list_runs("similar_songs") if r["run_type"] == "asset_triggered"
+        ]
+
+    if not asset_runs():  # run alone: make an asset event
+        run_to_the_end(admin_client, airflow_api, "embed")
+    deadline = time.monotonic() + 600
+    runs = asset_runs()
+    while time.monotonic() < deadline:
+        runs = asset_runs()
+        if runs and all(r["state"] in ("success", "failed") for r in runs):
+            break
+        time.sleep(3)
+    assert runs and {r["state"] for r in runs} == {"success"}, runs
+    with db.connect(settings) as conn:
+        version, lyrics = conn.execute(
+            f"select {similar_lists.ACTIVE_VERSION_SQL}, {similar_lists.LYRICS_VERSION_SQL}"
+        ).fetchone()
+        complete = conn.execute(
+            "select songs from model.similar_list_runs where status = 'complete'"
+            " and model_version = %s and lyrics_version = %s",
+            (version, lyrics),
+        ).fetchall()
+    if version is None:  # the gate rejected every model: nothing to list
+        assert complete == []
+    else:
+        assert len(complete) == 1 and complete[0][0] > 0
