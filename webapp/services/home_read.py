@@ -15,7 +15,10 @@ the same candidates while the served model, the catalog details version (which e
 takedown and restore moves) and the listener's disliked songs are those it was made with:
 the statement compares those three in its own snapshot and runs the search only when one
 moved, so a kept list is never served after a swap, a takedown or a dislike. A page of a
-later offset, a reload, or a listener's two tabs cost no search.
+later offset, a reload, or a listener's two tabs cost no search: a worker keeping a search
+asks a small statement (``KEPT_SQL``: the same row without the search, and whether the kept
+search stands), planned once per pooled connection instead of every time, and the searching
+statement follows only when something moved.
 
 Reads catalog.users, catalog.songs, catalog.song_feedback, catalog.song_details_version and
 the served model (model.active_model, model.active_factors); writes nothing.
@@ -85,6 +88,27 @@ HOME_SQL = f"""
            (select array_agg(score order by score desc, id) from hits),
            (select still from kept)
     from catalog.users as u cross join query as q
+    where u.id = %(user)s
+"""
+
+
+# A worker keeping the listener's last search asks this first: everything HOME_SQL answers
+# but the search, and whether the kept search still stands. A small statement, planned once
+# per pooled connection; only when something moved does HOME_SQL follow and search.
+KEPT_SQL = f"""
+    with disliked as materialized (
+        select coalesce((select array_agg(d order by d) from unnest({_DISLIKED_SONGS}) as d),
+                        '{{}}') as songs
+    )
+    select u.onboarding_genres, {ACTIVE_VERSION_SQL}, {NEW_SONGS_EXIST_SQL},
+           (select songs from disliked), {_DISLIKED_ARTISTS},
+           exists (select from model.active_factors where kind = 'user' and id = %(user)s),
+           coalesce(%(short_version)s::bigint = {ACTIVE_VERSION_SQL}, false),
+           {DETAILS_VERSION_SQL}, null::text[], null::float8[],
+           coalesce(%(kept_version)s::bigint = {ACTIVE_VERSION_SQL}
+                    and %(kept_details)s::bigint = {DETAILS_VERSION_SQL}
+                    and %(kept_disliked)s::text[] = (select songs from disliked), false)
+    from catalog.users as u
     where u.id = %(user)s
 """
 
@@ -168,9 +192,15 @@ def read_home(
         "kept_details": kept and kept.details_version,
         "kept_disliked": kept and kept.disliked,
     }
-    row = vectors.search(conn, HOME_SQL, params, ef_search).fetchone()
-    if row is None:
-        return None
+    row = None
+    if kept is not None:
+        row = conn.execute(KEPT_SQL, params).fetchone()
+        if row is None:
+            return None
+    if row is None or not row[-1]:  # no kept search, or it no longer stands: search
+        row = vectors.search(conn, HOME_SQL, params, ef_search).fetchone()
+        if row is None:
+            return None
     genres, version, new_songs, songs, artists, has_long, has_short, details, ids, scores, still = (
         row
     )
