@@ -134,9 +134,7 @@ def refresh(
     with db.connect(settings, autocommit=True) as conn:
         conn.execute(_LOCK_SQL)
         try:
-            version, lyrics_version = conn.execute(
-                f"select {ACTIVE_VERSION_SQL}, {LYRICS_VERSION_SQL}"
-            ).fetchone()
+            version, lyrics_version = served_pair(conn)
             if version is None:
                 return Refreshed("no_model", lyrics_version=lyrics_version)
             done = conn.execute(
@@ -149,12 +147,7 @@ def refresh(
                 return Refreshed("current", done[0], version, lyrics_version, done[1])
             # a run killed half-way (no refresh runs beside this one: the lock)
             conn.execute("delete from model.similar_list_runs where status = 'running'")
-            run_id = conn.execute(
-                "insert into model.similar_list_runs (model_version, lyrics_version,"
-                " candidate_pool, ef_search, dag_run_id) values (%s, %s, %s, %s, %s)"
-                " returning id",
-                (version, lyrics_version, pool, ef, dag_run_id),
-            ).fetchone()[0]
+            run_id = start_run(conn, version, lyrics_version, pool, ef, dag_run_id)
             seeds = [r[0] for r in conn.execute(_SEEDS_SQL).fetchall()]
             params = {"run": run_id, "version": version, "lyrics_version": lyrics_version,
                       "n": pool}  # fmt: skip
@@ -162,6 +155,23 @@ def refresh(
             return _publish(conn, run_id, version, lyrics_version, len(seeds), written)
         finally:
             conn.execute(_UNLOCK_SQL)
+
+
+def served_pair(conn) -> tuple[int | None, int]:
+    """(the served model version or None, the lyrics version) in one snapshot."""
+    return conn.execute(f"select {ACTIVE_VERSION_SQL}, {LYRICS_VERSION_SQL}").fetchone()
+
+
+def start_run(
+    conn, version: int, lyrics_version: int, pool: int, ef: int, dag_run_id: str | None = None
+) -> int:
+    """A computation's row, running, under (``version``, ``lyrics_version``) and the search
+    settings; returns its id."""
+    return conn.execute(
+        "insert into model.similar_list_runs (model_version, lyrics_version, candidate_pool,"
+        " ef_search, dag_run_id) values (%s, %s, %s, %s, %s) returning id",
+        (version, lyrics_version, pool, ef, dag_run_id),
+    ).fetchone()[0]
 
 
 def _compute(settings: Settings, seeds: list[str], params: dict, workers: int, batch: int) -> int:
@@ -209,7 +219,7 @@ def _publish(conn, run_id: int, version: int, lyrics_version: int, seeds: int, w
     stale and drop its rows."""
     # a pair that moves after this look leaves the lists unread: readers match the pair
     with conn.transaction():
-        now = conn.execute(f"select {ACTIVE_VERSION_SQL}, {LYRICS_VERSION_SQL}").fetchone()
+        now = served_pair(conn)
         if written != seeds or now != (version, lyrics_version):
             conn.execute("delete from model.similar_lists where run_id = %s", (run_id,))
             conn.execute(

@@ -158,9 +158,7 @@ def test_a_new_model_or_new_lyrics_refresh_the_similar_lists(
         time.sleep(3)
     assert runs and {r["state"] for r in runs} == {"success"}, runs
     with db.connect(settings) as conn:
-        version, lyrics = conn.execute(
-            f"select {similar_lists.ACTIVE_VERSION_SQL}, {similar_lists.LYRICS_VERSION_SQL}"
-        ).fetchone()
+        version, lyrics = similar_lists.served_pair(conn)
         complete = conn.execute(
             "select songs from model.similar_list_runs where status = 'complete'"
             " and model_version = %s and lyrics_version = %s",

@@ -57,7 +57,13 @@ def from_store(settings, song) -> bool:
 
 def lyrics_version(settings) -> int:
     with db.connect(settings) as conn:
-        return conn.execute(similar_lists.LYRICS_VERSION_SQL[1:-1]).fetchone()[0]
+        return similar_lists.served_pair(conn)[1]
+
+
+def start_run(conn, settings, version, lyrics) -> int:
+    """A run's row as a refresh starts it, under the app's search settings."""
+    pool, ef = settings.recs_candidate_pool, settings.hnsw_ef_search
+    return similar_lists.start_run(conn, version, lyrics, pool, ef)
 
 
 def expected(model, seed, limit=10, gone=()):
@@ -148,14 +154,7 @@ def test_a_killed_refresh_is_never_served_and_the_next_one_clears_it(app, model,
     settings = app.config["RECSYS"]
     seed = sorted(model.items)[38]
     with db.connect(settings, autocommit=True) as conn:
-        version, lyrics = conn.execute(
-            f"select {similar_lists.ACTIVE_VERSION_SQL}, {similar_lists.LYRICS_VERSION_SQL}"
-        ).fetchone()
-        killed = conn.execute(
-            "insert into model.similar_list_runs (model_version, lyrics_version,"
-            " candidate_pool, ef_search) values (%s, %s, %s, %s) returning id",
-            (version, lyrics, settings.recs_candidate_pool, settings.hnsw_ef_search),
-        ).fetchone()[0]
+        killed = start_run(conn, settings, *similar_lists.served_pair(conn))
         conn.execute(
             "insert into model.similar_lists values (%s, %s, '{x}', '{1}', '{1}')",
             (killed, seed),
@@ -176,14 +175,8 @@ def test_a_refresh_whose_pair_moved_while_it_ran_is_not_served(app, model, clean
     settings = app.config["RECSYS"]
     seed = sorted(model.items)[39]
     with db.connect(settings, autocommit=True) as conn:
-        version, lyrics = conn.execute(
-            f"select {similar_lists.ACTIVE_VERSION_SQL}, {similar_lists.LYRICS_VERSION_SQL}"
-        ).fetchone()
-        run = conn.execute(
-            "insert into model.similar_list_runs (model_version, lyrics_version,"
-            " candidate_pool, ef_search) values (%s, %s, %s, %s) returning id",
-            (version, lyrics - 1, settings.recs_candidate_pool, settings.hnsw_ef_search),
-        ).fetchone()[0]
+        version, lyrics = similar_lists.served_pair(conn)
+        run = start_run(conn, settings, version, lyrics - 1)
         params = {"run": run, "version": version, "lyrics_version": lyrics - 1,
                   "n": settings.recs_candidate_pool}  # fmt: skip
         written = similar_lists._compute(settings, [seed], params, 1, 10)
