@@ -52,7 +52,7 @@ def from_store(settings, song) -> bool:
     """Whether the endpoint reads ``song``'s candidates from a stored list (a worker keeping
     none), not searching."""
     with db.connect(settings) as conn:
-        return similar_read._read(conn, settings, similar_read.LIST_SQL, song, None)[7]
+        return similar_read._read(conn, settings, song, None)[7]
 
 
 def lyrics_version(settings) -> int:

@@ -335,12 +335,12 @@ def similar_page(
     down."""
     s = recommender.settings
     kept_version = kept.version(song_id)
-    row = _read(conn, s, LIST_SQL, song_id, kept_version)
+    row = _read(conn, s, song_id, kept_version)
     ranking = None
     if row[6] is False:  # the served model is the kept list's: the statement read no candidates
         ranking = kept.get(song_id, kept_version)
         if ranking is None:  # it expired or left since: read again
-            row = _read(conn, s, LIST_SQL, song_id, None)
+            row = _read(conn, s, song_id, None)
     version, details_version, genre, down, has_als, has_lyrics, _, stored = row[:8]
     if down is None or down:
         raise UnknownSong(song_id)
@@ -354,7 +354,7 @@ def similar_page(
         items = similar_reasons(recommender.page(conn, answer, limit, offset))
         return Similar("trending", degraded, version, items)
     if not stored:  # no list computed ahead is current (a model or lyrics changed since)
-        row = _read(conn, s, SEARCH_SQL, song_id, None)
+        row = _read(conn, s, song_id, None, search=True)
         version, details_version, genre, down, has_als, has_lyrics = row[:6]
         if down is None or down:  # taken down in between
             raise UnknownSong(song_id)
@@ -366,8 +366,9 @@ def similar_page(
     return Similar(ranking.mode, degraded, version, items)
 
 
-def _read(conn, s, statement: str, song_id: str, kept_version: int | None) -> tuple:
-    """LIST_SQL's or SEARCH_SQL's row for ``song_id``."""
+def _read(conn, s, song_id: str, kept_version: int | None, search: bool = False) -> tuple:
+    """LIST_SQL's row for ``song_id`` (``kept_version``: the version of the list the worker
+    keeps, or None), or with ``search`` SEARCH_SQL's."""
     params = {
         "song": song_id,
         "kept": kept_version,
@@ -375,6 +376,6 @@ def _read(conn, s, statement: str, song_id: str, kept_version: int | None) -> tu
         "n": s.recs_candidate_pool,
         "ef": s.hnsw_ef_search,
     }
-    if statement is LIST_SQL:
-        return conn.execute(statement, params).fetchone()
-    return vectors.search(conn, statement, params, s.hnsw_ef_search).fetchone()
+    if search:
+        return vectors.search(conn, SEARCH_SQL, params, s.hnsw_ef_search).fetchone()
+    return conn.execute(LIST_SQL, params).fetchone()
