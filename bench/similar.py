@@ -66,9 +66,9 @@ def main(argv: list[str]) -> None:
         computed = similar_lists.refresh(settings)
         took = time.perf_counter() - started
         with db.connect(settings) as conn:
-            size = conn.execute("select pg_total_relation_size('model.similar_lists')").fetchone()[
-                0
-            ]
+            (size,) = conn.execute(
+                "select pg_total_relation_size('model.similar_lists')"
+            ).fetchone()
         print(
             f"similar lists computed ahead: {computed.songs:,} songs in {took:.1f} s"
             f" ({computed.status}), {size / 2**20:.0f} MB"

@@ -134,17 +134,17 @@ def refresh(
     with db.connect(settings, autocommit=True) as conn:
         conn.execute(_LOCK_SQL)
         try:
-            version, lyrics_version = served_pair(conn)
+            # the served pair, and the run already serving lists for it, if any
+            version, lyrics_version, done, songs = conn.execute(
+                f"select {ACTIVE_VERSION_SQL}, {LYRICS_VERSION_SQL}, r.id, r.songs"
+                f" from (select) as one left join model.similar_list_runs as r"
+                f" on r.id = {SERVED_RUN_SQL}",
+                {"n": pool, "ef": ef},
+            ).fetchone()
             if version is None:
                 return Refreshed("no_model", lyrics_version=lyrics_version)
-            done = conn.execute(
-                "select id, songs from model.similar_list_runs where status = 'complete'"
-                " and model_version = %s and lyrics_version = %s and candidate_pool = %s"
-                " and ef_search = %s order by id desc limit 1",
-                (version, lyrics_version, pool, ef),
-            ).fetchone()
             if done is not None:
-                return Refreshed("current", done[0], version, lyrics_version, done[1])
+                return Refreshed("current", done, version, lyrics_version, songs)
             # a run killed half-way (no refresh runs beside this one: the lock)
             conn.execute("delete from model.similar_list_runs where status = 'running'")
             run_id = start_run(conn, version, lyrics_version, pool, ef, dag_run_id)

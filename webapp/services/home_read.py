@@ -43,8 +43,11 @@ def _weights(weight: str) -> str:
     return f"array_fill(({weight})::real, array[vector_dims(lt.factors)])::vector"
 
 
-HOME_SQL = f"""
-    with disliked as materialized (
+# The listener's disliked songs, sorted (a kept search records them), and whether the
+# worker's kept search still stands: the served model, the details version and those
+# dislikes are the ones it was made with. Both statements below start with these CTEs.
+_DISLIKED_AND_KEPT = f"""
+    disliked as materialized (
         select coalesce((select array_agg(d order by d) from unnest({_DISLIKED_SONGS}) as d),
                         '{{}}') as songs
     ),
@@ -53,7 +56,10 @@ HOME_SQL = f"""
                         and %(kept_details)s::bigint = {DETAILS_VERSION_SQL}
                         and %(kept_disliked)s::text[] = (select songs from disliked), false)
                as still
-    ),
+    )"""
+
+HOME_SQL = f"""
+    with {_DISLIKED_AND_KEPT},
     short_term as (
         select %(short)s::vector as v
         where %(short_version)s::bigint = {ACTIVE_VERSION_SQL}
@@ -96,18 +102,12 @@ HOME_SQL = f"""
 # but the search, and whether the kept search still stands. A small statement, planned once
 # per pooled connection; only when something moved does HOME_SQL follow and search.
 KEPT_SQL = f"""
-    with disliked as materialized (
-        select coalesce((select array_agg(d order by d) from unnest({_DISLIKED_SONGS}) as d),
-                        '{{}}') as songs
-    )
+    with {_DISLIKED_AND_KEPT}
     select u.onboarding_genres, {ACTIVE_VERSION_SQL}, {NEW_SONGS_EXIST_SQL},
            (select songs from disliked), {_DISLIKED_ARTISTS},
            exists (select from model.active_factors where kind = 'user' and id = %(user)s),
            coalesce(%(short_version)s::bigint = {ACTIVE_VERSION_SQL}, false),
-           {DETAILS_VERSION_SQL}, null::text[], null::float8[],
-           coalesce(%(kept_version)s::bigint = {ACTIVE_VERSION_SQL}
-                    and %(kept_details)s::bigint = {DETAILS_VERSION_SQL}
-                    and %(kept_disliked)s::text[] = (select songs from disliked), false)
+           {DETAILS_VERSION_SQL}, null::text[], null::float8[], (select still from kept)
     from catalog.users as u
     where u.id = %(user)s
 """
