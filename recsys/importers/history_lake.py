@@ -3,10 +3,10 @@
 1. ``Spill``: while the file is parsed, its listens (lake columns, event ids already set)
    go to Arrow stream files in the run's staging folder, one per event month, so no more
    than a month of listens is ever held.
-2. ``stage_month``: per day of a month, each event id once (the first row of the file
+2. ``stage_month``: a month at a time, each event id once (the first row of the file
    wins; the others are counted as duplicates), then the ids already in the lake (in either
-   dataset, read from that day's partitions only: the ``event_id`` column) are left out,
-   and the day's new rows are written to the staging folder as one Parquet file named
+   dataset, read from the month's days' partitions only: the ``event_id`` column) are left
+   out, and each day's new rows are written to the staging folder as one Parquet file named
    after the import and its rows (``import-<key>-<day>-<event ids digest>.parquet``).
 3. ``publish``: each staged file is renamed into ``date=<day>/`` (atomic), after the
    manifest (``_imports/<key>.json``) has recorded the import's commit time.
@@ -54,7 +54,7 @@ def local_root(lake_uri: str) -> Path:
 class Spill:
     """Listens by event month in Arrow stream files under ``folder``; each record batch
     holds one write's rows of that month sorted by day (and, within a day, in file order),
-    so a day's rows are read back as slices, never gathered row by row."""
+    so a month read back and sorted by day (stably) has each day's rows in file order."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -82,24 +82,18 @@ class Spill:
         return sorted(self._writers)
 
     @staticmethod
-    def read_days(folders: list[Path], month: str) -> list[tuple[date, pa.Table]]:
-        """(day, listens) for each day of the month, from every spill folder (the parts of
-        one file, in file order), each day's listens in file order: each part spilled its
-        rows in order, so a re-run stages the same bytes however the parts ran."""
-        slices: dict[int, list] = {}
+    def read_month(folders: list[Path], month: str) -> pa.Table:
+        """The month's listens from every spill folder (the parts of one file, in file
+        order), not copied: each batch's rows sorted by day, a day's rows in file order
+        within it, so each day's rows come out in file order and a re-run stages the same
+        bytes however the parts ran."""
+        batches = []
         for folder in folders:
             path = Path(folder) / f"{month}.arrows"
-            if not path.exists():
-                continue
-            with pa.memory_map(str(path)) as source:
-                for batch in pa.ipc.open_stream(source):
-                    days = batch.column("day").cast(pa.int32()).to_numpy()
-                    for day, start, end in _runs(days):
-                        slices.setdefault(int(day), []).append(batch.slice(start, end - start))
-        return [
-            (date.fromordinal(_EPOCH_ORDINAL + day), pa.Table.from_batches(parts).combine_chunks())
-            for day, parts in sorted(slices.items())
-        ]
+            if path.exists():
+                with pa.memory_map(str(path)) as source:
+                    batches.extend(pa.ipc.open_stream(source))
+        return pa.Table.from_batches(batches, SPILL_COLUMNS)
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -136,34 +130,44 @@ class Staged:
 
 
 def stage_month(
-    days: list[tuple[date, pa.Table]],
+    rows: pa.Table,
     root: Path,
     staging: Path,
     key: str,
     committed_at: datetime,
     staged: Staged,
 ) -> None:
-    """Stage one spilled month's new rows (``Spill.read_days``; see the module's
-    docstring), adding to ``staged``. A repeated id repeats its timestamp, so it repeats
-    within one day."""
-    for day, rows in days:
-        rows = _first_of_each_id(rows, staged)
-        known = pc.is_in(rows["event_id"], value_set=existing_ids(root, day))
-        staged.already_imported += pc.sum(known).as_py() or 0
-        new = rows.filter(pc.invert(known))
-        if new.num_rows:
-            _stage_day(new, day, staging, root, key, committed_at, staged)
+    """Stage one spilled month's new rows (``Spill.read_month``; see the module's
+    docstring), adding to ``staged``: the month is worked on whole (a repeated id repeats
+    its timestamp, so it repeats within one day) and copied once, sorted by day, then
+    written a day at a time."""
+    if not rows.num_rows:
+        return
+    keep = _first_of_each_id(rows, staged)
+    days = pc.cast(rows["day"], pa.int32()).to_numpy()
+    month_days = [date.fromordinal(_EPOCH_ORDINAL + int(d)) for d in np.unique(days)]
+    known = pc.is_in(rows["event_id"], value_set=existing_ids(root, month_days))
+    known = known.to_numpy(zero_copy_only=False) & keep
+    staged.already_imported += int(known.sum())
+    keep &= ~known
+    order = np.argsort(days, kind="stable")
+    order = order[keep[order]]
+    new = _lake_rows(rows.take(order), committed_at)
+    for day, start, end in _runs(days[order]):
+        day = date.fromordinal(_EPOCH_ORDINAL + int(day))
+        _stage_day(new.slice(start, end - start), day, staging, root, key, staged)
 
 
-def _first_of_each_id(rows: pa.Table, staged: Staged) -> pa.Table:
-    """``rows`` (in file order) with each event id once: its first row (the others counted,
-    the first 20 noted as (row, first row)). Ids are sorted by their 64-bit key; rows whose
-    key repeats are compared in full."""
+def _first_of_each_id(rows: pa.Table, staged: Staged) -> np.ndarray:
+    """Which rows of ``rows`` to keep so that each event id is there once: its first row
+    in file order (the others counted, the first 20 in file order noted as (row, first
+    row)). Ids are sorted by their 64-bit key; rows whose key repeats are compared in full."""
     keys, numbers = rows["id_key"].to_numpy(), rows["row"].to_numpy()
+    keep = np.ones(len(keys), bool)
     order = np.argsort(keys, kind="stable")  # by key, then in file order
     same_key = np.flatnonzero(keys[order[1:]] == keys[order[:-1]]) + 1
     if not len(same_key):
-        return rows
+        return keep
     ids = rows["event_id"]
     equal = pc.equal(ids.take(order[same_key]), ids.take(order[same_key - 1]))
     if not pc.all(equal).as_py():  # two ids share 64 bits: sort by the ids themselves
@@ -174,33 +178,38 @@ def _first_of_each_id(rows: pa.Table, staged: Staged) -> pa.Table:
     again[same_key] = True
     staged.duplicates += int(again.sum())
     lead = np.maximum.accumulate(np.where(again, 0, np.arange(len(order))))
-    for position in np.flatnonzero(again)[: max(0, 20 - len(staged.duplicate_rows))]:
-        first = numbers[order[lead[position]]]
-        staged.duplicate_rows.append((int(numbers[order[position]]), int(first)))
-    repeated = np.zeros(len(order), bool)
-    repeated[order] = again
-    return rows.filter(pa.array(~repeated))
+    repeats = np.flatnonzero(again)
+    noted = np.stack([numbers[order[repeats]], numbers[order[lead[repeats]]]], axis=1)
+    noted = noted[np.argsort(noted[:, 0], kind="stable")][: max(0, 20 - len(staged.duplicate_rows))]
+    staged.duplicate_rows += [(int(row), int(first)) for row, first in noted]
+    keep[order[again]] = False
+    return keep
 
 
-def existing_ids(root: Path, day: date) -> pa.Array:
-    """The event ids of ``day`` already in the lake, landed or imported."""
+def existing_ids(root: Path, days: list[date]) -> pa.Array:
+    """The event ids of ``days`` already in the lake, landed or imported."""
     tables = []
-    for dataset in (lake.events_path(str(root)), lake.imported_events_path(str(root))):
-        folder = Path(dataset) / f"date={day.isoformat()}"
-        if not folder.is_dir():
-            continue
-        for part in sorted(folder.iterdir()):
-            if part.suffix == ".parquet" and not part.name.startswith(("_", ".")):
-                tables.append(pq.read_table(part, columns=["event_id"])["event_id"])
+    for day in days:
+        for dataset in (lake.events_path(str(root)), lake.imported_events_path(str(root))):
+            folder = Path(dataset) / f"date={day.isoformat()}"
+            if not folder.is_dir():
+                continue
+            for part in sorted(folder.iterdir()):
+                if part.suffix == ".parquet" and not part.name.startswith(("_", ".")):
+                    tables.append(pq.read_table(part, columns=["event_id"])["event_id"])
     if not tables:
         return pa.array([], pa.string())
     return pa.chunked_array(tables, pa.string()).combine_chunks()
 
 
-def _stage_day(rows, day: date, staging: Path, root: Path, key, committed_at, staged) -> None:
+def _lake_rows(rows: pa.Table, committed_at: datetime) -> pa.Table:
+    """The spilled ``rows`` as the lake's columns, ``kafka_timestamp`` the commit time."""
     commit = pa.repeat(pa.scalar(committed_at, pa.timestamp("us", tz="UTC")), rows.num_rows)
     table = rows.select([f.name for f in LAKE_COLUMNS if f.name != "kafka_timestamp"])
-    table = table.append_column("kafka_timestamp", commit).cast(LAKE_COLUMNS)
+    return table.append_column("kafka_timestamp", commit).cast(LAKE_COLUMNS)
+
+
+def _stage_day(table: pa.Table, day: date, staging: Path, root: Path, key, staged) -> None:
     staged_file = staging / "days" / f"{day.isoformat()}.parquet"
     staged_file.parent.mkdir(exist_ok=True)
     buffer = pa.BufferOutputStream()

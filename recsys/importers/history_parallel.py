@@ -103,7 +103,7 @@ def read_parts(job: PartJob, workers: Workers, progress=None) -> list[PartResult
 def _stage_task(task) -> Staged:
     month, folders, root, staging, key, committed_at = task
     staged = Staged()
-    stage_month(Spill.read_days(folders, month), root, staging, key, committed_at, staged)
+    stage_month(Spill.read_month(folders, month), root, staging, key, committed_at, staged)
     return staged
 
 

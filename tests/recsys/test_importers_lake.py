@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -71,8 +72,8 @@ def stage(root: Path, rows, key="k" * 64) -> Staged:
         spill = Spill(run.staging / "spill")
         spill.write(spill_rows(rows))
         for month in spill.close():
-            days = Spill.read_days([run.staging / "spill"], month)
-            stage_month(days, root, run.staging, key, COMMIT, staged)
+            rows = Spill.read_month([run.staging / "spill"], month)
+            stage_month(rows, root, run.staging, key, COMMIT, staged)
         publish(staged)
     return staged
 
@@ -131,8 +132,9 @@ def test_spill_reads_a_months_days_back_in_file_order(tmp_path):
         spill.write(spill_rows(rows[:2]))
         spill.write(spill_rows(rows[2:]))
         assert spill.close() == ["2009-05"]
-    days = Spill.read_days(parts, "2009-05")
-    assert [(day, t["event_id"].to_pylist()) for day, t in days] == [
-        (DAY1, ["b", "d"]),
-        (DAY2, ["a", "c", "e"]),
-    ]
+    rows = Spill.read_month(parts, "2009-05")
+    # each write sorted by day, the writes and parts in file order: sorted by day stably,
+    # each day's rows are in file order
+    assert rows["event_id"].to_pylist() == ["b", "a", "c", "d", "e"]
+    by_day = rows.take(pa.array(np.argsort(rows["day"].to_numpy(), kind="stable")))
+    assert by_day["event_id"].to_pylist() == ["b", "d", "a", "c", "e"]

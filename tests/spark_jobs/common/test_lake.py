@@ -56,7 +56,7 @@ def import_rows(root: Path, event_ids: list[str]) -> None:
         spill.write(table)
         for month in spill.close():
             stage_month(
-                Spill.read_days([run.staging / "spill"], month),
+                Spill.read_month([run.staging / "spill"], month),
                 root,
                 run.staging,
                 "k" * 64,
