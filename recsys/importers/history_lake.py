@@ -36,12 +36,19 @@ import pyarrow.parquet as pq
 from recsys import lake
 
 LAKE_COLUMNS = lake.LAKE_COLUMNS
-# What the spill holds: the lake's columns known before the commit time, the file's row
-# (line or array index), the event day, and the event id's first 64 bits.
+IMPORTED_SOURCE = "real_user"  # the contract's source: imported listens are real ones
+# The lake's columns an import leaves empty (no Kafka record, no playback, no recommendation).
+_EMPTY_COLUMNS = (
+    "playback_id", "rec_id", "surface", "position", "kafka_partition", "kafka_offset",
+)  # fmt: skip
+# What the spill holds: the lake's columns that differ from listen to listen, the file's row
+# (line or array index) and the event id's first 64 bits. The rest of a lake row (the
+# source, the empty columns, the commit time) is added as the rows are staged.
 SPILL_COLUMNS = pa.schema(
-    [f for f in LAKE_COLUMNS if f.name != "kafka_timestamp"]
-    + [pa.field("row", pa.int64()), pa.field("day", pa.date32()), pa.field("id_key", pa.int64())]
+    [f for f in LAKE_COLUMNS if f.name not in (*_EMPTY_COLUMNS, "source", "kafka_timestamp")]
+    + [pa.field("row", pa.int64()), pa.field("id_key", pa.int64())]
 )
+_DAY_MS = 86_400_000
 
 
 def local_root(lake_uri: str) -> Path:
@@ -53,8 +60,8 @@ def local_root(lake_uri: str) -> Path:
 
 class Spill:
     """Listens by event month in Arrow stream files under ``folder``; each record batch
-    holds one write's rows of that month sorted by day (and, within a day, in file order),
-    so a month read back and sorted by day (stably) has each day's rows in file order."""
+    holds one write's rows of that month in file order, so a month read back and sorted by
+    day (stably) has each day's rows in file order."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -62,10 +69,11 @@ class Spill:
         self._writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
 
     def write(self, table: pa.Table) -> None:
-        days = pc.cast(table["day"], pa.int32()).to_numpy()
-        order = np.argsort(days, kind="stable")
-        table, days = table.take(order), days[order]
-        months = days.astype("datetime64[D]").astype("datetime64[M]")
+        """Spill ``table`` (``SPILL_COLUMNS``, in file order)."""
+        months = event_days(table).astype("datetime64[D]").astype("datetime64[M]")
+        # months since 1970 fit 16 bits to the year 4700: a stable sort of them is a radix sort
+        order = np.argsort(months.astype(np.int64).astype(np.int16), kind="stable")
+        table, months = table.take(order), months[order]
         for month, start, end in _runs(months):
             self._writer(str(month)).write_table(table.slice(start, end - start))
 
@@ -97,6 +105,11 @@ class Spill:
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def event_days(table: pa.Table) -> np.ndarray:
+    """Each row's UTC day, as days since 1970-01-01 (int64)."""
+    return np.floor_divide(table["timestamp"].to_numpy(), _DAY_MS)
 
 
 def _runs(keys: np.ndarray):
@@ -144,13 +157,16 @@ def stage_month(
     if not rows.num_rows:
         return
     keep = _first_of_each_id(rows, staged)
-    days = pc.cast(rows["day"], pa.int32()).to_numpy()
+    days = event_days(rows)
     month_days = [date.fromordinal(_EPOCH_ORDINAL + int(d)) for d in np.unique(days)]
-    known = pc.is_in(rows["event_id"], value_set=existing_ids(root, month_days))
-    known = known.to_numpy(zero_copy_only=False) & keep
-    staged.already_imported += int(known.sum())
-    keep &= ~known
-    order = np.argsort(days, kind="stable")
+    existing = existing_ids(root, month_days)
+    if len(existing):
+        known = pc.is_in(rows["event_id"], value_set=existing)
+        known = known.to_numpy(zero_copy_only=False) & keep
+        staged.already_imported += int(known.sum())
+        keep &= ~known
+    # a month's days fit 16 bits: a stable sort of them is a radix sort
+    order = np.argsort((days - days.min()).astype(np.int16), kind="stable")
     order = order[keep[order]]
     new = _lake_rows(rows.take(order), committed_at)
     for day, start, end in _runs(days[order]):
@@ -159,31 +175,32 @@ def stage_month(
 
 
 def _first_of_each_id(rows: pa.Table, staged: Staged) -> np.ndarray:
-    """Which rows of ``rows`` to keep so that each event id is there once: its first row
-    in file order (the others counted, the first 20 in file order noted as (row, first
-    row)). Ids are sorted by their 64-bit key; rows whose key repeats are compared in full."""
-    keys, numbers = rows["id_key"].to_numpy(), rows["row"].to_numpy()
-    keep = np.ones(len(keys), bool)
-    order = np.argsort(keys, kind="stable")  # by key, then in file order
-    same_key = np.flatnonzero(keys[order[1:]] == keys[order[:-1]]) + 1
-    if not len(same_key):
+    """Which rows of ``rows`` (in file order) to keep so that each event id is there once:
+    its first row (the others counted, the first 20 noted as (row, first row)). Rows are
+    told apart by their id's 64-bit key; a row whose key an earlier row has is compared
+    with it in full."""
+    first_at, keep = _first_rows(rows["id_key"])
+    if keep.all():
         return keep
-    ids = rows["event_id"]
-    equal = pc.equal(ids.take(order[same_key]), ids.take(order[same_key - 1]))
-    if not pc.all(equal).as_py():  # two ids share 64 bits: sort by the ids themselves
-        codes = pc.dictionary_encode(ids.combine_chunks()).indices.to_numpy()
-        order = np.argsort(codes, kind="stable")
-        same_key = np.flatnonzero(codes[order[1:]] == codes[order[:-1]]) + 1
-    again = np.zeros(len(order), bool)
-    again[same_key] = True
-    staged.duplicates += int(again.sum())
-    lead = np.maximum.accumulate(np.where(again, 0, np.arange(len(order))))
-    repeats = np.flatnonzero(again)
-    noted = np.stack([numbers[order[repeats]], numbers[order[lead[repeats]]]], axis=1)
-    noted = noted[np.argsort(noted[:, 0], kind="stable")][: max(0, 20 - len(staged.duplicate_rows))]
-    staged.duplicate_rows += [(int(row), int(first)) for row, first in noted]
-    keep[order[again]] = False
+    ids, again = rows["event_id"], np.flatnonzero(~keep)
+    if not pc.all(pc.equal(ids.take(again), ids.take(first_at[again]))).as_py():
+        first_at, keep = _first_rows(ids)  # two ids share 64 bits: tell them apart in full
+        again = np.flatnonzero(~keep)
+    numbers = rows["row"].to_numpy()
+    staged.duplicates += len(again)
+    noted = again[: max(0, 20 - len(staged.duplicate_rows))]
+    staged.duplicate_rows += [(int(numbers[i]), int(numbers[first_at[i]])) for i in noted]
     return keep
+
+
+def _first_rows(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, the row where its value first appears, and whether it is that row.
+    (Dictionary codes are given in order of first appearance: a row holds a value's first
+    appearance where its code exceeds every code before it.)"""
+    codes = pc.dictionary_encode(values.combine_chunks()).indices.to_numpy()
+    first = np.ones(len(codes), bool)
+    first[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    return np.flatnonzero(first)[codes], first
 
 
 def existing_ids(root: Path, days: list[date]) -> pa.Array:
@@ -203,10 +220,18 @@ def existing_ids(root: Path, days: list[date]) -> pa.Array:
 
 
 def _lake_rows(rows: pa.Table, committed_at: datetime) -> pa.Table:
-    """The spilled ``rows`` as the lake's columns, ``kafka_timestamp`` the commit time."""
-    commit = pa.repeat(pa.scalar(committed_at, pa.timestamp("us", tz="UTC")), rows.num_rows)
-    table = rows.select([f.name for f in LAKE_COLUMNS if f.name != "kafka_timestamp"])
-    return table.append_column("kafka_timestamp", commit).cast(LAKE_COLUMNS)
+    """The spilled ``rows`` as the lake's rows: imported real listens, the columns of
+    Kafka, playback and recommendations empty, ``kafka_timestamp`` the commit time."""
+    n = rows.num_rows
+    added = {
+        "source": pa.repeat(pa.scalar(IMPORTED_SOURCE), n),
+        "kafka_timestamp": pa.repeat(pa.scalar(committed_at, pa.timestamp("us", tz="UTC")), n),
+        **{name: pa.nulls(n, LAKE_COLUMNS.field(name).type) for name in _EMPTY_COLUMNS},
+    }
+    return pa.table(
+        [rows[f.name] if f.name in SPILL_COLUMNS.names else added[f.name] for f in LAKE_COLUMNS],
+        schema=LAKE_COLUMNS,
+    )
 
 
 def _stage_day(table: pa.Table, day: date, staging: Path, root: Path, key, staged) -> None:

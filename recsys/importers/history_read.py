@@ -40,7 +40,6 @@ FORMATS = {
 # Fixed forever: every imported listen's event id is uuid5(EVENT_NAMESPACE,
 # "<source>|<user>|<timestamp ms>|<track key>").
 EVENT_NAMESPACE = uuid.UUID("d7252df1-f10a-43d0-8e63-fe248aae4292")
-IMPORTED_SOURCE = "real_user"  # the contract's source: imported listens are real ones
 ERRORS_KEPT = 20
 # Where a UUID's 32 hex digits sit in its 36 characters (8-4-4-4-12).
 _UUID_DIGIT_AT = [i for i in range(36) if i not in (8, 13, 18, 23)]
@@ -58,12 +57,11 @@ def event_ids_and_keys(source: str, users, timestamps, keys) -> tuple[pa.Array, 
 
     One SHA-1 per row in Python (the only per-row step); the UUIDs' version and variant
     bits and their text are set for the whole batch at once."""
-    names = pc.binary_join_element_wise(
-        pa.scalar(source), users, pc.cast(timestamps, pa.string()), keys, "|"
-    )
     # uuid5 hashes the namespace's 16 bytes, then the name: joined here by Arrow, not per row
     names = pc.binary_join_element_wise(
-        pa.scalar(EVENT_NAMESPACE.bytes, pa.binary()), pc.cast(names, pa.binary()), b""
+        pa.scalar(EVENT_NAMESPACE.bytes + source.encode(), pa.binary()),
+        *(pc.cast(c, pa.binary()) for c in (users, pc.cast(timestamps, pa.string()), keys)),
+        b"|",
     )
     sha1 = hashlib.sha1
     digests = b"".join([sha1(name).digest() for name in names.to_pylist()])
@@ -77,7 +75,7 @@ def event_ids_and_keys(source: str, users, timestamps, keys) -> tuple[pa.Array, 
     ids = pa.Array.from_buffers(
         pa.string(), len(raw), [None, pa.py_buffer(offsets), pa.py_buffer(text)]
     )
-    return ids, pa.array(raw[:, :8].copy().view(np.int64).ravel())
+    return ids, pa.array(raw[:, :8].copy().view(np.int64).ravel(), pa.int64())
 
 
 def resolve_plays(batch: pa.Table, catalog_seconds: pa.Array, play_min: int):
@@ -230,16 +228,15 @@ class _Part:
         action, seconds, total = resolve_plays(
             rows, found.catalog_seconds.filter(matched), self.job.play_min_seconds
         )
-        keys = pc.coalesce(
-            rows["track_key"],
-            found.name_key.filter(matched),
-            pc.binary_join_element_wise(rows["artist"], rows["title"], KEY_SEPARATOR),
-        )
+        keys = pc.coalesce(rows["track_key"], found.name_key.filter(matched))
+        if keys.null_count:
+            keys = pc.coalesce(
+                keys, pc.binary_join_element_wise(rows["artist"], rows["title"], KEY_SEPARATOR)
+            )
         day = pc.cast(pc.cast(rows["timestamp"], pa.timestamp("ms")), pa.date32())
         ids, id_keys = event_ids_and_keys(
             self.source_name, rows["user_id"], rows["timestamp"], keys
         )
-        n = rows.num_rows
         table = pa.table(
             {
                 "event_id": ids,
@@ -249,15 +246,7 @@ class _Part:
                 "action": action,
                 "duration": seconds,
                 "total_duration": total,
-                "source": pa.repeat(pa.scalar(IMPORTED_SOURCE), n),
-                "playback_id": pa.nulls(n, pa.string()),
-                "rec_id": pa.nulls(n, pa.string()),
-                "surface": pa.nulls(n, pa.string()),
-                "position": pa.nulls(n, pa.int32()),
-                "kafka_partition": pa.nulls(n, pa.int32()),
-                "kafka_offset": pa.nulls(n, pa.int64()),
                 "row": rows["row"],
-                "day": day,
                 "id_key": id_keys,
             },
             schema=SPILL_COLUMNS,

@@ -18,6 +18,7 @@ from recsys.importers.history_lake import (
     ImportRun,
     Spill,
     Staged,
+    event_days,
     publish,
     stage_month,
 )
@@ -27,8 +28,9 @@ COMMIT = dt.datetime(2026, 12, 1, 10, 5, tzinfo=dt.UTC)
 DAY1, DAY2 = dt.date(2009, 5, 1), dt.date(2009, 5, 2)
 
 
-def spill_rows(rows: list[tuple[str, int, dt.date]]) -> pa.Table:
-    """(event id, file row, day) -> spilled listens."""
+def spill_rows(rows: list[tuple[str, int, dt.date]], same_key: bool = False) -> pa.Table:
+    """(event id, file row, day) -> spilled listens (``same_key``: every id's 64-bit key
+    the same, as if they all shared their first 64 bits)."""
     n = len(rows)
     return pa.Table.from_pydict(
         {
@@ -41,16 +43,8 @@ def spill_rows(rows: list[tuple[str, int, dt.date]]) -> pa.Table:
             "action": ["listen"] * n,
             "duration": [200] * n,
             "total_duration": [200] * n,
-            "source": ["real_user"] * n,
-            "playback_id": [None] * n,
-            "rec_id": [None] * n,
-            "surface": [None] * n,
-            "position": [None] * n,
-            "kafka_partition": [None] * n,
-            "kafka_offset": [None] * n,
             "row": [r[1] for r in rows],
-            "day": [r[2] for r in rows],
-            "id_key": [hash(r[0]) for r in rows],
+            "id_key": [0 if same_key else hash(r[0]) for r in rows],
         },
         SPILL_COLUMNS,
     )
@@ -65,12 +59,12 @@ def imported(root: Path) -> dict[str, list]:
     }
 
 
-def stage(root: Path, rows, key="k" * 64) -> Staged:
+def stage(root: Path, rows, key="k" * 64, same_key=False) -> Staged:
     """``rows`` spilled, staged and published as one import would."""
     staged = Staged()
     with ImportRun(root, "run") as run:
         spill = Spill(run.staging / "spill")
-        spill.write(spill_rows(rows))
+        spill.write(spill_rows(rows, same_key))
         for month in spill.close():
             rows = Spill.read_month([run.staging / "spill"], month)
             stage_month(rows, root, run.staging, key, COMMIT, staged)
@@ -91,6 +85,21 @@ def test_each_id_once_first_row_kept_files_per_day(tmp_path):
     assert table.schema.equals(LAKE_COLUMNS)
     assert set(table["kafka_timestamp"].to_pylist()) == {COMMIT}
     assert table["kafka_partition"].null_count == table.num_rows
+
+
+@pytest.mark.parametrize("same_key", [False, True])
+def test_repeats_are_found_by_the_whole_id(tmp_path, same_key):
+    rows = [("a", 1, DAY1), ("b", 2, DAY2), ("a", 3, DAY1), ("c", 4, DAY1), ("b", 5, DAY2)]
+    staged = stage(tmp_path, [*rows, ("a", 6, DAY1)], same_key=same_key)
+    assert (staged.duplicates, staged.duplicate_rows, staged.rows) == (
+        3,
+        [(3, 1), (5, 2), (6, 1)],
+        3,
+    )
+    assert {name.split("/")[0]: ids for name, ids in imported(tmp_path).items()} == {
+        "date=2009-05-01": ["a", "c"],
+        "date=2009-05-02": ["b"],
+    }
 
 
 def test_ids_in_either_dataset_are_left_out(tmp_path):
@@ -133,8 +142,19 @@ def test_spill_reads_a_months_days_back_in_file_order(tmp_path):
         spill.write(spill_rows(rows[2:]))
         assert spill.close() == ["2009-05"]
     rows = Spill.read_month(parts, "2009-05")
-    # each write sorted by day, the writes and parts in file order: sorted by day stably,
-    # each day's rows are in file order
-    assert rows["event_id"].to_pylist() == ["b", "a", "c", "d", "e"]
-    by_day = rows.take(pa.array(np.argsort(rows["day"].to_numpy(), kind="stable")))
+    # the writes and the parts in file order: sorted by day stably, each day's rows are
+    # in file order
+    assert rows["event_id"].to_pylist() == ["a", "b", "c", "d", "e"]
+    by_day = rows.take(pa.array(np.argsort(event_days(rows), kind="stable")))
     assert by_day["event_id"].to_pylist() == ["b", "d", "a", "c", "e"]
+
+
+def test_spill_splits_a_write_by_month_keeping_file_order(tmp_path):
+    april, june = dt.date(2009, 4, 30), dt.date(2009, 6, 1)
+    rows = [("a", 1, DAY2), ("b", 2, april), ("c", 3, june), ("d", 4, DAY1), ("e", 5, april)]
+    spill = Spill(tmp_path)
+    spill.write(spill_rows(rows))
+    spilled = spill.close()
+    assert spilled == ["2009-04", "2009-05", "2009-06"]
+    months = {m: Spill.read_month([tmp_path], m)["event_id"].to_pylist() for m in spilled}
+    assert months == {"2009-04": ["b", "e"], "2009-05": ["a", "d"], "2009-06": ["c"]}
