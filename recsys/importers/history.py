@@ -112,22 +112,23 @@ def import_history(
     workers = workers or workers_for(path, options.format)
     root = local_root(settings.lake_uri)
     run = hashlib.sha256(f"{Path(path).resolve()}|{options.key()}".encode()).hexdigest()[:16]
-    with db.connect(settings) as conn:
-        index = history_catalog.load_index(conn)
     with ImportRun(root, run) as import_run, ExitStack() as stack:
+        pool = None
+        if workers > 1:  # spawned first: they start while the catalog loads
+            pool = stack.enter_context(Workers(workers, import_run.staging))
+        with db.connect(settings) as conn:
+            index = history_catalog.load_index(conn)
         job = PartJob(
             path=str(path), format=options.format, user=options.user,
             create_missing=options.create_missing, skip_invalid=options.skip_invalid,
             now_ms=now_ms(), play_min_seconds=settings.play_min_seconds,
             spill=str(import_run.staging / "spill"), rejects=str(import_run.staging / "rejects"),
         )  # fmt: skip
-        pool = None
-        if workers > 1:
-            pool = stack.enter_context(Workers(workers, import_run.staging, index))
+        if pool is not None:
             # the whole file's digest, here while the workers read their ranges
             with ThreadPoolExecutor(1) as hashing:
                 digest = hashing.submit(_file_digest, path)
-                parts = read_parts(job, pool, progress)
+                parts = read_parts(job, index, pool, progress)
                 digest = digest.result()
         else:
             parts = [read_part(job, index, progress)]

@@ -3,7 +3,8 @@ Last.fm file (``read_parts``) and stage the spilled months (``stage_months``).
 
 Workers are spawned (never forked from a process holding Arrow's threads and a database
 connection) once per import (``Workers``: both passes use the same processes, so their start
-is paid once), get the catalog once, and report progress through a queue. A worker whose
+is paid once, while the importing process loads the catalog), get the catalog with their
+range to read, and report progress through a queue. A worker whose
 importing process died (``kill -9``) exits within half a second, and holds a shared lock on
 the run's ``.workers`` file while it lives, so a re-run (which takes that lock exclusively
 first) never shares the staging folder with a dying run's workers.
@@ -21,12 +22,14 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+
 from recsys.importers.history_lake import Spill, Staged, stage_month
 from recsys.importers.history_read import PartJob, PartResult, read_part
 from recsys.importers.matching import CatalogIndex
 from recsys.importers.reading import line_starts
 
-_INDEX: CatalogIndex | None = None
 _PROGRESS = None
 _HELD: list = []
 
@@ -35,9 +38,9 @@ def workers_lock(staging: Path) -> Path:
     return Path(f"{staging}.workers")
 
 
-def _start_worker(parent: int, lock: str, index, progress) -> None:
-    """Pool initializer: watch the parent, hold the workers' lock, keep the catalog."""
-    global _INDEX, _PROGRESS
+def _start_worker(parent: int, lock: str, progress) -> None:
+    """Pool initializer: watch the parent, hold the workers' lock."""
+    global _PROGRESS
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -48,20 +51,23 @@ def _start_worker(parent: int, lock: str, index, progress) -> None:
     held = open(lock, "a")  # noqa: SIM115 (held for the worker's life)
     fcntl.flock(held, fcntl.LOCK_SH)
     _HELD.append(held)
-    _INDEX, _PROGRESS = index, progress
+    _PROGRESS = progress
+    # pyarrow's first NumPy conversion imports pandas (about 0.3 s): paid now, while the
+    # importing process loads the catalog, not in the first range read
+    pa.array(np.zeros(1, np.int64), pa.int64()).to_numpy()
 
 
 class Workers:
     """The import's worker processes, for both passes; ``with Workers(...) as workers:``."""
 
-    def __init__(self, count: int, staging: Path, index: CatalogIndex):
+    def __init__(self, count: int, staging: Path):
         context = multiprocessing.get_context("spawn")
         self.count = count
         self.reports = context.Queue()
         self.pool = context.Pool(
             count,
             initializer=_start_worker,
-            initargs=(os.getpid(), str(workers_lock(staging)), index, self.reports),
+            initargs=(os.getpid(), str(workers_lock(staging)), self.reports),
         )
 
     def __enter__(self) -> Workers:
@@ -72,12 +78,14 @@ class Workers:
         self.pool.join()
 
 
-def _read_task(numbered: tuple[int, PartJob]) -> PartResult:
-    number, job = numbered
-    return read_part(job, _INDEX, lambda done, rows: _PROGRESS.put((number, done, rows)))
+def _read_task(task: tuple[int, PartJob, CatalogIndex]) -> PartResult:
+    number, job, index = task
+    return read_part(job, index, lambda done, rows: _PROGRESS.put((number, done, rows)))
 
 
-def read_parts(job: PartJob, workers: Workers, progress=None) -> list[PartResult]:
+def read_parts(
+    job: PartJob, index: CatalogIndex, workers: Workers, progress=None
+) -> list[PartResult]:
     """``job``'s file read as one byte range per worker at once, one spill folder each; the
     parts' results in file order."""
     starts = line_starts(job.path, workers.count)
@@ -88,7 +96,8 @@ def read_parts(job: PartJob, workers: Workers, progress=None) -> list[PartResult
         for k, (start, end) in enumerate(zip(starts, ends, strict=True))
     ]  # fmt: skip
     done = {k: (0, 0) for k in range(len(jobs))}
-    pending = workers.pool.map_async(_read_task, list(enumerate(jobs)))
+    tasks = [(number, part, index) for number, part in enumerate(jobs)]
+    pending = workers.pool.map_async(_read_task, tasks, chunksize=1)
     while not pending.ready():
         try:
             number, position, rows = workers.reports.get(timeout=0.2)
