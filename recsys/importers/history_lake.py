@@ -103,6 +103,13 @@ class Spill:
                     batches.extend(pa.ipc.open_stream(source))
         return pa.Table.from_batches(batches, SPILL_COLUMNS)
 
+    @staticmethod
+    def remove_month(folders: list[Path], month: str) -> None:
+        """Delete a staged month's spill files: not read again, their pages need never
+        reach the disk."""
+        for folder in folders:
+            (Path(folder) / f"{month}.arrows").unlink(missing_ok=True)
+
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 

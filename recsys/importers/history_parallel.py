@@ -113,6 +113,7 @@ def _stage_task(task) -> Staged:
     month, folders, root, staging, key, committed_at = task
     staged = Staged()
     stage_month(Spill.read_month(folders, month), root, staging, key, committed_at, staged)
+    Spill.remove_month(folders, month)
     return staged
 
 

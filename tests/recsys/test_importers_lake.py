@@ -158,3 +158,11 @@ def test_spill_splits_a_write_by_month_keeping_file_order(tmp_path):
     assert spilled == ["2009-04", "2009-05", "2009-06"]
     months = {m: Spill.read_month([tmp_path], m)["event_id"].to_pylist() for m in spilled}
     assert months == {"2009-04": ["b", "e"], "2009-05": ["a", "d"], "2009-06": ["c"]}
+
+
+def test_a_staged_months_spill_is_removed(tmp_path):
+    spill = Spill(tmp_path / "spill")
+    spill.write(spill_rows([("a", 1, DAY1), ("b", 2, dt.date(2009, 6, 1))]))
+    assert spill.close() == ["2009-05", "2009-06"]
+    Spill.remove_month([tmp_path / "spill"], "2009-05")
+    assert sorted(p.name for p in (tmp_path / "spill").iterdir()) == ["2009-06.arrows"]
