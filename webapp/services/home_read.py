@@ -183,7 +183,6 @@ def read_home(
     kept = searches.get(user_id, inputs)
     params = {
         "user": user_id,
-        "short": None if short is None else vector_literal(short),
         "short_version": None if short is None else session.short_term_version,
         "w": long_weight,
         "exclude": session.recent,
@@ -198,6 +197,8 @@ def read_home(
         if row is None:
             return None
     if row is None or not row[-1]:  # no kept search, or it no longer stands: search
+        # the vector's text is made only for the statement that sends it
+        params["short"] = None if short is None else vector_literal(short)
         row = vectors.search(conn, HOME_SQL, params, ef_search).fetchone()
         if row is None:
             return None
