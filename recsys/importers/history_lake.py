@@ -1,8 +1,8 @@
 """An imported history's way into the lake (``raw/imported_events``), exactly once.
 
-1. ``Spill``: while the file is parsed, its listens (lake columns, event ids already set)
-   go to Arrow stream files in the run's staging folder, one per event month, so no more
-   than a month of listens is ever held.
+1. ``Spill``: while the file is parsed, its listens (the lake columns that differ from
+   listen to listen, event ids already set) go to Arrow stream files in the run's staging
+   folder, one per event month, so no more than a month of listens is ever held.
 2. ``stage_month``: a month at a time, each event id once (the first row of the file
    wins; the others are counted as duplicates), then the ids already in the lake (in either
    dataset, read from the month's days' partitions only: the ``event_id`` column) are left
@@ -92,9 +92,8 @@ class Spill:
     @staticmethod
     def read_month(folders: list[Path], month: str) -> pa.Table:
         """The month's listens from every spill folder (the parts of one file, in file
-        order), not copied: each batch's rows sorted by day, a day's rows in file order
-        within it, so each day's rows come out in file order and a re-run stages the same
-        bytes however the parts ran."""
+        order), not copied, in file order: a re-run stages the same bytes however the
+        parts ran."""
         batches = []
         for folder in folders:
             path = Path(folder) / f"{month}.arrows"
